@@ -1,0 +1,85 @@
+"""The ``mnemos`` command line: global flags build the Settings, subcommands do the work.
+
+Each subcommand lives in ``agent.commands.<name>`` and exposes
+``register(subparsers)``; the parser it adds sets ``func(args, settings) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from agent.config import Settings
+
+COMMANDS = ("chat", "doctor", "memory", "solve", "report", "trace")
+
+#: Global flags that map one-to-one onto Settings fields.
+SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
+    "home": (Path, "data directory (default: $MNEMOS_HOME or ~/.local/share/mnemos)"),
+    "model": (Path, "local Hugging Face checkpoint directory (default: embedded SmolLM2-135M-Instruct)"),
+    "embedder": (Path, "sentence-transformers model directory (default: embedded all-MiniLM-L6-v2)"),
+    "device": (str, "auto | cpu | cuda"),
+    "dtype": (str, "model dtype for vLLM: auto, bfloat16, float16, float32"),
+    "max_model_len": (int, "max context length in tokens (default 4096)"),
+    "kv_cache_gib": (float, "KV cache space in GiB for the CPU engine (default 2)"),
+    "database_url": (str, "SQLAlchemy URL (default: SQLite file in the data directory)"),
+    "memory_mode": (str, "off | frozen | learning"),
+    "kv_budget": (int, "token budget for a trace's live context"),
+    "kv_policy": (str, "full | fp8 | fold"),
+    "temperature": (float, "sampling temperature (default 0 = greedy)"),
+    "max_tokens": (int, "default max new tokens per generation"),
+}
+
+
+def _version() -> str:
+    try:
+        return version("mnemos")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnemos",
+        description="A memory-augmented reasoning agent on a local vLLM engine. "
+        "Flags before the subcommand override $MNEMOS_* variables and the config file.",
+    )
+    parser.add_argument("--version", action="version", version=f"mnemos {_version()}")
+    parser.add_argument("--config", type=Path, help="TOML config file (default: <home>/config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level (engine logs included)")
+    for name, (kind, help_text) in SETTINGS_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=help_text)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"agent.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if args.verbose else "ERROR")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.load(args.config, **{k: getattr(args, k) for k in SETTINGS_FLAGS})
+        return int(args.func(args, settings) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"mnemos: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the mnemos CLI, one module each."""

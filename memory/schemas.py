@@ -1,0 +1,85 @@
+"""Pydantic models at the memory boundary: what callers write and read.
+
+The SQLAlchemy rows (``memory.models``) are the storage form; these are the
+exchange form used by the controller, the CLI's import/export and tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ConceptParameter(BaseModel):
+    name: str
+    type: str = ""
+    description: str = ""
+
+
+class Concept(BaseModel):
+    """An abstract, reusable idea (ArcMemo's fields plus bookkeeping)."""
+
+    id: int | None = None
+    name: str = Field(min_length=1)
+    kind: Literal["structure", "routine"] = "routine"
+    description: str = ""
+    cues: list[str] = Field(default_factory=list, description="When the concept is relevant.")
+    notes: list[str] = Field(default_factory=list, description="How to apply / implement it.")
+    parameters: list[ConceptParameter] = Field(default_factory=list)
+    output_type: str = ""
+    domain: str = "general"
+    problems: list[str] = Field(default_factory=list, description="Problem ids that produced or used it.")
+    successes: int = 0
+    failures: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def embedding_text(self) -> str:
+        return " ".join([self.name, self.description, *self.cues])
+
+
+class Subroutine(BaseModel):
+    """Procedural memory: a self-contained sub-question and the procedure that answers it."""
+
+    id: int | None = None
+    question: str = Field(min_length=1)
+    procedure: str = Field(min_length=1)
+    domain: str = "general"
+    source: str = Field("", description="Trace / episode id it was distilled from.")
+    uses: int = 0
+    successes: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def embedding_text(self) -> str:
+        return self.question
+
+
+class Episode(BaseModel):
+    """One attempted problem, solved or not."""
+
+    id: int | None = None
+    run_id: str = ""
+    problem_id: str
+    domain: str = "general"
+    input: str
+    trace: dict[str, Any] = Field(default_factory=dict)
+    answer: str | None = None
+    verdict: Literal["correct", "wrong", "unverified", "error"] = "unverified"
+    score: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    seconds: float = 0.0
+    concepts_offered: list[int] = Field(default_factory=list)
+    concepts_used: list[int] = Field(default_factory=list)
+    subroutines_offered: list[int] = Field(default_factory=list)
+    subroutines_used: list[int] = Field(default_factory=list)
+    created_at: datetime | None = None
+
+
+class SearchHit(BaseModel):
+    id: int
+    score: float
+    item: Concept | Subroutine

@@ -1,0 +1,31 @@
+"""The problem and verifier contract shared by domain tools, the controller and the batch runner."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    """One thing to solve. ``gold`` is never shown to the model or to ``verify``; only scoring reads it."""
+
+    id: str
+    domain: str = Field("text", description="'arc', 'math' or 'text'.")
+    prompt: str = Field(description="The question as shown to the model.")
+    context: str = Field("", description="Long input the model may recall evidence from.")
+    gold: Any = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(BaseModel):
+    ok: bool
+    score: float = 0.0
+    feedback: str = ""
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Checks a candidate answer without the gold answer; ``feedback`` is shown on a retry."""
+
+    def __call__(self, answer: str) -> Verdict: ...
