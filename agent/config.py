@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 MemoryMode = Literal["off", "frozen", "learning"]
 KVPolicy = Literal["full", "fp8", "fold"]
 RecallMode = Literal["controller", "model-copy"]
+SolveMode = Literal["inject", "diversity"]
 
 
 def default_home() -> Path:
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
     segment_tokens: int = Field(256, gt=0)
     concept_shortlist: int = Field(16, gt=0)
     subroutine_top_k: int = Field(3, gt=0)
+    solve_mode: SolveMode = Field("inject", description="inject top-k subroutines into one trace, or "
+                                  "diversity: one trace per retrieved subroutine, then vote.")
+    diversity_vote: Literal["length", "majority"] = "length"
+    copy_mechanism: Literal["sentence", "token"] = Field(
+        "sentence", description="model-copy recall: sentence choice (structured outputs) or token-level logits processor.")
+    prime_recall: bool = Field(True, description="Fetch evidence and procedures for the question before the first segment.")
 
     @field_validator("home", "cache_dir", "model", "embedder", mode="after")
     @classmethod

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The RecaLLM-style logits processor behind token-level verbatim copying.
+VERBATIM_PROCESSOR = "agent.controller.verbatim_logits:VerbatimCopyLogitsProcessor"
+
 
 class EngineError(RuntimeError):
     """The engine could not start or run; the message names the root cause."""
@@ -119,6 +122,9 @@ class Engine:
     def from_settings(cls, settings: Settings, **extra: Any) -> "Engine":
         """Build the engine the settings describe; the embedded model is converted on first use."""
         model_dir = resolve_model(settings.model, settings.cache_dir)
+        procs = list(extra.pop("logits_processors", ()))
+        if settings.recall_mode == "model-copy" and settings.copy_mechanism == "token" and VERBATIM_PROCESSOR not in procs:
+            procs.append(VERBATIM_PROCESSOR)
         return cls(
             model_dir,
             dtype=settings.dtype,
@@ -131,6 +137,7 @@ class Engine:
             max_num_seqs=settings.max_num_seqs,
             seed=settings.seed,
             defaults=GenParams(max_tokens=settings.max_tokens, temperature=settings.temperature, top_p=settings.top_p),
+            logits_processors=procs,
             **extra,
         )
 

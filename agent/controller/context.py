@@ -1,0 +1,47 @@
+"""What nodes need besides the state: the model, memory, budgets and per-problem indexes.
+
+It travels as LangGraph's runtime context, not in the state, because none of it
+belongs in a checkpoint (engines, open stores, embeddings) and all of it can be
+rebuilt from the state when a run resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.controller.copying import EvidenceCopier
+from agent.controller.evidence import EvidenceIndex
+from agent.controller.protocol import SYSTEM_PROMPT, Budgets, user_prompt
+from agent.controller.state import SolveState
+from agent.llm import ChatMessage, TextGenerator
+from tools.problem import Verifier
+
+
+@dataclass
+class RunContext:
+    llm: TextGenerator
+    budgets: Budgets
+    index: EvidenceIndex
+    max_model_len: int
+    memory: Any | None = None
+    read_memory: bool = False
+    verifier: Verifier | None = None
+    copier: EvidenceCopier | None = None
+    prime: bool = True
+    _heads: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def head(self, state: SolveState) -> str:
+        """The rendered system + user turn of the current attempt (cached; it is re-sent every segment)."""
+        p = state.problem
+        key = (p.id, state.concepts_text, state.retry_prompt)
+        if key not in self._heads:
+            msgs = [
+                ChatMessage(role="system", content=SYSTEM_PROMPT),
+                ChatMessage(role="user", content=user_prompt(p.prompt, p.context, state.concepts_text, state.retry_prompt)),
+            ]
+            self._heads = {key: self.llm.render_chat(msgs)}
+        return self._heads[key]
+
+    def live_prompt(self, state: SolveState, suffix: str = "") -> str:
+        return self.head(state) + "".join(part.text for part in state.parts if part.live) + suffix

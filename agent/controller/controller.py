@@ -1,0 +1,186 @@
+"""The public entry point: :class:`Controller` runs the graph for one problem and returns a :class:`SolveResult`."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from typing import Any
+
+
+from agent.config import Settings
+from agent.controller import learning
+from agent.controller.checkpoint import default_checkpointer
+from agent.controller.context import RunContext
+from agent.controller.copying import EvidenceCopier, SentenceCopier, TokenCopier
+from agent.controller.diversity import Candidate, pick
+from agent.controller.evidence import EvidenceIndex
+from agent.controller.graph import build_graph, recursion_limit
+from agent.controller.protocol import Budgets
+from agent.controller.state import SolveResult, SolveState, Trace
+from agent.llm import TextGenerator
+from tools.problem import Problem, Verifier
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    """Solves problems with the think / recall / retrieve / verify / learn graph."""
+
+    def __init__(self, llm: TextGenerator, memory: Any | None, settings: Settings, checkpointer: Any = None, *,
+                 embedder: Any = None):
+        self.llm = llm
+        self.memory = memory
+        self.settings = settings
+        self.budgets = Budgets.from_settings(settings)
+        self._owns_checkpointer = checkpointer is None
+        self.checkpointer = checkpointer if checkpointer is not None else default_checkpointer(settings)
+        self.graph = build_graph(self.checkpointer)
+        enc = embedder if embedder is not None else getattr(getattr(memory, "concepts", None), "encoder", None)
+        self._encode = enc.encode if enc is not None else None
+        self.copier, self._copier_note = self._make_copier()
+        self._index: tuple[str, EvidenceIndex] | None = None
+
+    def _make_copier(self) -> tuple[EvidenceCopier | None, str]:
+        if self.settings.recall_mode != "model-copy":
+            return None, ""
+        if self.settings.copy_mechanism == "token":
+            tok = getattr(self.llm, "tokenizer", None)
+            if tok is not None:
+                return TokenCopier(tok, self.budgets.copy_span_tokens), ""
+            note = "token-level copy needs an engine tokenizer; using sentence-level copy"
+            log.warning(note)
+            return SentenceCopier(self.llm.count_tokens), note
+        return SentenceCopier(self.llm.count_tokens), ""
+
+    @property
+    def read_memory(self) -> bool:
+        return self.memory is not None and self.settings.memory_mode != "off"
+
+    def _evidence_index(self, problem: Problem) -> EvidenceIndex:
+        key = hashlib.sha1(f"{problem.id}\0{problem.prompt}\0{problem.context}".encode()).hexdigest()
+        if self._index is None or self._index[0] != key:
+            self._index = (key, EvidenceIndex({"context": problem.context, "prompt": problem.prompt}, self._encode))
+        return self._index[1]
+
+    def _context(self, problem: Problem, verifier: Verifier | None) -> RunContext:
+        return RunContext(llm=self.llm, budgets=self.budgets, index=self._evidence_index(problem),
+                          max_model_len=int(getattr(self.llm, "max_model_len", self.settings.max_model_len)),
+                          memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,
+                          prime=self.settings.prime_recall)
+
+    def _run(self, initial: SolveState, verifier: Verifier | None, thread_id: str) -> SolveState:
+        ctx = self._context(initial.problem, verifier)
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": recursion_limit(ctx)}
+        snap = self.graph.get_state(config)
+        if snap.values:
+            saved = SolveState.model_validate(snap.values)
+            if saved.problem.id != initial.problem.id:
+                raise ValueError(f"thread {thread_id!r} belongs to problem {saved.problem.id!r}, "
+                                 f"not {initial.problem.id!r}; use a new thread id")
+            if not snap.next:
+                return saved
+            for part in saved.parts:
+                if not part.live and part.segment is not None:
+                    ctx.index.add_source(f"segment:{part.segment}", part.text)
+            return SolveState.model_validate(self.graph.invoke(None, config, context=ctx))
+        return SolveState.model_validate(self.graph.invoke(initial, config, context=ctx))
+
+    def _initial(self, problem: Problem, thread_id: str, learn: bool, mode: str, **extra: Any) -> SolveState:
+        trace = Trace(problem_id=problem.id, thread_id=thread_id, mode=mode, recall_mode=self.settings.recall_mode)
+        if self._copier_note:
+            trace.notes.append(self._copier_note)
+        return SolveState(problem=problem, trace=trace, learn=learn, **extra)
+
+    def solve(self, problem: Problem, verifier: Verifier | None = None, thread_id: str | None = None,
+              learn: bool | None = None) -> SolveResult:
+        """Solve one problem; with a ``thread_id`` that crashed before, continue from its last checkpoint."""
+        t0 = time.perf_counter()
+        learn = (self.settings.memory_mode == "learning") if learn is None else learn
+        learn = learn and self.read_memory
+        thread_id = thread_id or f"{problem.id}:{uuid.uuid4().hex[:12]}"
+        if self.settings.solve_mode == "diversity":
+            result = self._solve_diverse(problem, verifier, thread_id, learn)
+        else:
+            result = self._result(self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id))
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _result(self, state: SolveState) -> SolveResult:
+        t = state.trace
+        if state.verdict is not None:
+            t.end_reason = "verified" if state.verdict.ok else "retries_exhausted"
+        elif not t.end_reason:
+            t.end_reason = "answer"
+        return SolveResult(
+            problem_id=state.problem.id, answer=state.answer, attempts=list(state.answers), end_reason=t.end_reason,
+            verdict=state.verdict, prompt_tokens=t.prompt_tokens, generated_tokens=t.generated_tokens, trace=t,
+            concepts_offered=t.concepts_offered, concepts_used=t.concepts_used,
+            subroutines_offered=t.subroutines_offered, subroutines_used=t.subroutines_used, mode=t.mode,
+        )
+
+    def _solve_diverse(self, problem: Problem, verifier: Verifier | None, thread_id: str, learn: bool) -> SolveResult:
+        """One branch per retrieved subroutine; the vote picks the answer, the winner's trace is learned from."""
+        mode = f"diversity:{self.settings.diversity_vote}"
+        hits = []
+        if self.read_memory:
+            hits = self.memory.subroutines.search(f"{problem.prompt}\n{problem.context[:500]}",  # type: ignore[union-attr]
+                                                  self.budgets.subroutine_top_k)
+        if len(hits) < 2:
+            res = self._result(self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id))
+            res.trace.notes.append(f"diversity mode needs >= 2 stored subroutines, found {len(hits)}; ran inject")
+            return res
+        branches: list[SolveResult] = []
+        shared: dict[str, Any] = {}
+        shared_ids: tuple[list[int], list[int]] = ([], [])
+        for i, h in enumerate(hits):
+            init = self._initial(problem, f"{thread_id}/b{i}", False, mode,
+                                 preset_options=[(h.id, h.item.question, h.item.procedure)], **shared)
+            if shared:
+                init.trace.concepts_offered, init.trace.concepts_used = shared_ids
+            state = self._run(init, verifier, f"{thread_id}/b{i}")
+            if not shared:
+                shared = {"concepts_text": state.concepts_text, "concepts_ready": True}
+                shared_ids = (list(state.trace.concepts_offered), list(state.trace.concepts_used))
+            branches.append(self._result(state))
+        cands = [Candidate(answer=b.answer, ok=b.verdict.ok if b.verdict else None, tokens=b.generated_tokens,
+                           subroutine_id=h.id) for b, h in zip(branches, hits, strict=True)]
+        idx = pick(cands, self.settings.diversity_vote)
+        win = branches[idx if idx is not None else 0]
+        trace = Trace(problem_id=problem.id, thread_id=thread_id, mode=mode, recall_mode=self.settings.recall_mode,
+                      branches=[b.trace for b in branches], chosen_branch=idx,
+                      concepts_offered=win.concepts_offered, concepts_used=win.concepts_used,
+                      subroutines_offered=[h.id for h in hits],
+                      subroutines_used=[hits[idx].id] if idx is not None else [],
+                      end_reason=win.end_reason)
+        trace.path = [f"branch{i}" for i in range(len(branches))] + ["vote"]
+        result = SolveResult(
+            problem_id=problem.id, answer=win.answer, attempts=[a for b in branches for a in b.attempts],
+            end_reason=win.end_reason, verdict=win.verdict, prompt_tokens=trace.prompt_tokens,
+            generated_tokens=trace.generated_tokens, trace=trace, concepts_offered=trace.concepts_offered,
+            concepts_used=trace.concepts_used, subroutines_offered=trace.subroutines_offered,
+            subroutines_used=trace.subroutines_used, mode=mode,
+        )
+        if learn:
+            self.learn(problem, result)
+        return result
+
+    def close(self) -> None:
+        """Close the checkpoint database connection this controller opened (if it opened one)."""
+        conn = getattr(self.checkpointer, "conn", None)
+        if self._owns_checkpointer and conn is not None:
+            conn.close()
+
+    def learn(self, problem: Problem, result: SolveResult) -> None:
+        """Concept and subroutine update from a finished solve (outcomes always; new items only if verified)."""
+        if self.memory is None:
+            raise ValueError("learning needs memory stores; this controller was built with memory=None")
+        t = result.trace
+        source = t.branches[t.chosen_branch] if t.chosen_branch is not None else t
+        if source is not t:
+            source.subroutines_used = list(t.subroutines_used)
+            source.concepts_used = list(t.concepts_used)
+        t.tool_calls += learning.update_memory(self.llm, self.memory, problem, result.answer, result.verdict, source)
+        if source is not t:
+            t.notes += source.notes

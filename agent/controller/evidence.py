@@ -1,0 +1,147 @@
+"""Verbatim evidence: sentence windows over the problem's own text, found by lexical + embedding search.
+
+Evidence is always cut out of a source by offsets, never rewritten, so a
+record's text is by construction an exact substring of its source. Windows that
+contain protocol tags are left out: inserting them would let document text
+close an ``<evidence>`` block early.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from agent.controller.protocol import _ANY_TAG
+from agent.controller.state import EvidenceRecord
+
+Encode = Callable[[list[str]], np.ndarray]
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|(?=\n)|$)")
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "what", "which", "who", "whom", "how", "do", "does", "did", "with", "by", "from", "as", "i", "you", "he", "she", "they", "we", "my", "your", "his", "her", "their", "our", "me"]
+)
+MAX_WINDOW_CHARS = 400
+
+
+class Window(BaseModel):
+    source: str
+    start: int
+    end: int
+    text: str
+
+
+def split_windows(source: str, text: str, max_chars: int = MAX_WINDOW_CHARS) -> list[Window]:
+    """Sentences with their offsets; over-long ones are cut at word boundaries."""
+    out: list[Window] = []
+    for m in _SENTENCE.finditer(text):
+        raw = m.group(0)
+        lead = len(raw) - len(raw.lstrip())
+        s, e = m.start() + lead, m.start() + len(raw.rstrip())
+        while e - s > max_chars:
+            cut = text.rfind(" ", s, s + max_chars)
+            cut = cut if cut > s else s + max_chars
+            out.append(Window(source=source, start=s, end=cut, text=text[s:cut]))
+            s = cut + 1 if text[cut : cut + 1] == " " else cut
+        if e > s:
+            out.append(Window(source=source, start=s, end=e, text=text[s:e]))
+    return [w for w in out if _WORD.search(w.text) and not _ANY_TAG.search(w.text)]
+
+
+def terms(text: str) -> list[str]:
+    return [t for t in _WORD.findall(text.lower()) if t not in _STOP]
+
+
+class EvidenceIndex:
+    """All recallable text of one problem: prompt, context and folded raw segments."""
+
+    def __init__(self, sources: dict[str, str], encode: Encode | None = None):
+        self.sources: dict[str, str] = {}
+        self.windows: list[Window] = []
+        self._tf: list[Counter[str]] = []
+        self._df: Counter[str] = Counter()
+        self._encode = encode
+        self._vecs: np.ndarray | None = None
+        for name, text in sources.items():
+            self.add_source(name, text)
+
+    def add_source(self, name: str, text: str) -> None:
+        if name in self.sources or not text:
+            return
+        self.sources[name] = text
+        new = split_windows(name, text)
+        for w in new:
+            tf = Counter(terms(w.text))
+            self._tf.append(tf)
+            self._df.update(tf.keys())
+        self.windows.extend(new)
+        self._vecs = None
+
+    def _embeddings(self) -> np.ndarray | None:
+        if self._encode is None or not self.windows:
+            return None
+        if self._vecs is None or len(self._vecs) != len(self.windows):
+            done = 0 if self._vecs is None else len(self._vecs)
+            fresh = np.asarray(self._encode([w.text for w in self.windows[done:]]), dtype=np.float32)
+            self._vecs = fresh if self._vecs is None else np.vstack([self._vecs, fresh])
+        return self._vecs
+
+    def scores(self, query: str) -> np.ndarray:
+        """Hybrid score per window: BM25 (max-normalised) averaged with cosine similarity."""
+        n = len(self.windows)
+        if n == 0:
+            return np.zeros(0, dtype=np.float32)
+        q = terms(query)
+        avg = sum(sum(tf.values()) for tf in self._tf) / n or 1.0
+        lex = np.zeros(n, dtype=np.float32)
+        for t in set(q):
+            df = self._df.get(t, 0)
+            if not df:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for i, tf in enumerate(self._tf):
+                f = tf.get(t, 0)
+                if f:
+                    length = sum(tf.values())
+                    lex[i] += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
+        if lex.max() > 0:
+            lex /= lex.max()
+        vecs = self._embeddings()
+        if vecs is None:
+            return lex
+        qv = np.asarray(self._encode([query]), dtype=np.float32)[0]  # type: ignore[misc]
+        cos = np.clip(vecs @ qv, 0.0, 1.0)
+        return 0.5 * lex + 0.5 * cos
+
+    def search(self, query: str, k: int = 3, exclude: Sequence[tuple[str, int]] = ()) -> list[EvidenceRecord]:
+        """Top-k windows for ``query``, returned in document order."""
+        if not query.strip():
+            return []
+        sc = self.scores(query)
+        skip = set(exclude)
+        order = [int(i) for i in np.argsort(-sc, kind="stable") if sc[i] > 0]
+        picked = [i for i in order if (self.windows[i].source, self.windows[i].start) not in skip][:k]
+        picked.sort(key=lambda i: (list(self.sources).index(self.windows[i].source), self.windows[i].start))
+        return [self.record(query, self.windows[i], float(sc[i]), "search") for i in picked]
+
+    def record(self, query: str, w: Window, score: float, method: str) -> EvidenceRecord:
+        return EvidenceRecord(query=query, text=w.text, source=w.source, start=w.start, score=score, method=method)
+
+    def locate(self, text: str) -> tuple[str, int] | None:
+        """Where ``text`` occurs verbatim, or None: the gate every model-copied span must pass."""
+        if not text:
+            return None
+        for name, src in self.sources.items():
+            at = src.find(text)
+            if at >= 0:
+                return name, at
+        return None
+
+    def verify(self, rec: EvidenceRecord) -> bool:
+        src = self.sources.get(rec.source, "")
+        return bool(rec.text) and src[rec.start : rec.start + len(rec.text)] == rec.text

@@ -1,0 +1,90 @@
+"""The controller's LangGraph: nodes wired by small routing functions over the state.
+
+    START -> select_concepts -> prime -> think <-> (recall | retrieve | fold)
+    think -> finalize? -> verify -> retry -> prime ... | learn -> END
+
+Every node is wrapped once to record its name, calls and wall time in the
+trace, so per-node cost is observable without each node timing itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Checkpointer
+
+from agent.controller import nodes
+from agent.controller.context import RunContext
+from agent.controller.state import NodeStat, SolveState
+
+NodeFn = Callable[[SolveState, Any], dict[str, Any]]
+
+
+def instrument(name: str, fn: NodeFn) -> NodeFn:
+    def run(state: SolveState, runtime: Any) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        update = fn(state, runtime) or {}
+        trace = update.get("trace") or state.trace.model_copy(deep=True)
+        trace.path.append(name)
+        stat = trace.node_stats.setdefault(name, NodeStat())
+        stat.calls += 1
+        stat.seconds += time.perf_counter() - t0
+        if update.get("attempt_end") and not state.attempt_end:
+            trace.end_reason = update["attempt_end"]
+        return {**update, "trace": trace}
+
+    run.__name__ = name
+    return run
+
+
+def needs_fold(state: SolveState, ctx: RunContext) -> bool:
+    b = ctx.budgets
+    return b.fold and b.kv_budget is not None and ctx.llm.count_tokens(ctx.live_prompt(state)) > b.kv_budget
+
+
+def route_to_think(state: SolveState, runtime: Any) -> str:
+    if state.attempt_end is not None:
+        return "verify" if state.answer is not None else "finalize"
+    return "fold" if needs_fold(state, runtime.context) else "think"
+
+
+def route_after_think(state: SolveState, runtime: Any) -> str:
+    if state.attempt_end is not None:
+        return "verify" if state.answer is not None else "finalize"
+    if state.request == "recall":
+        return "recall"
+    if state.request == "subq":
+        return "retrieve"
+    return route_to_think(state, runtime)
+
+
+def route_after_verify(state: SolveState) -> str:
+    return "learn" if state.done else "retry"
+
+
+def build_graph(checkpointer: Checkpointer | None = None):
+    g = StateGraph(SolveState, context_schema=RunContext)
+    for name in ("select_concepts", "prime", "think", "recall", "retrieve", "fold", "finalize", "verify", "retry",
+                 "learn"):
+        g.add_node(name, instrument(name, getattr(nodes, name)))
+    g.add_edge(START, "select_concepts")
+    g.add_edge("select_concepts", "prime")
+    g.add_conditional_edges("prime", route_to_think, ["think", "fold", "verify", "finalize"])
+    g.add_conditional_edges("think", route_after_think, ["recall", "retrieve", "think", "fold", "verify", "finalize"])
+    for name in ("recall", "retrieve", "fold"):
+        g.add_conditional_edges(name, route_to_think, ["think", "fold", "verify", "finalize"])
+    g.add_edge("finalize", "verify")
+    g.add_conditional_edges("verify", route_after_verify, ["learn", "retry"])
+    g.add_edge("retry", "prime")
+    g.add_edge("learn", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def recursion_limit(ctx: RunContext) -> int:
+    """Enough supersteps for every budget to be spent, so budgets, not LangGraph, end a trace."""
+    b = ctx.budgets
+    per_attempt = 2 * b.segments + b.recalls + b.retrievals + b.repeat_recalls + 2 * b.segments + 8
+    return (b.retries + 1) * per_attempt + 8

@@ -1,0 +1,151 @@
+"""After a solve: record outcomes, and from verified solutions write concepts and subroutines.
+
+Following ArcMemo, only strictly verified solutions create memory; the writer
+is shown the nearest existing concept names so it reuses them (the stores
+merge same-name concepts and near-duplicate subroutines). The model's output
+is constrained to a line format by a regex, so even a small model's writing
+parses; whatever still fails to parse is recorded, not raised.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from agent.controller.protocol import (
+    CONCEPT_REGEX,
+    CONCEPT_WRITE_PROMPT,
+    DECOMPOSE_PROMPT,
+    DECOMPOSE_REGEX,
+    strip_tags,
+)
+from agent.controller.state import ToolCall, Trace
+from agent.llm import ChatMessage, GenParams, TextGenerator
+from memory.schemas import Concept, Subroutine
+from tools.problem import Problem, Verdict
+
+_FIELD = re.compile(r"^(concept|kind|description|cues|notes):\s*(.*)$")
+_PAIR = re.compile(r"^Q:\s*(.+)\nP:\s*(.+)$", re.MULTILINE)
+TRACE_CHARS = 3000
+
+
+def transcript(trace: Trace) -> str:
+    """The last attempt's reasoning with protocol tags removed, for the writer prompts."""
+    if not trace.segments:
+        return ""
+    last = trace.segments[-1].attempt
+    text = " ".join(strip_tags(s.text) for s in trace.segments if s.attempt == last)
+    return text[-TRACE_CHARS:]
+
+
+def parse_concepts(text: str, problem: Problem) -> list[Concept]:
+    out: list[Concept] = []
+    cur: dict[str, str] = {}
+
+    def flush() -> None:
+        if cur.get("concept", "").strip():
+            out.append(Concept(
+                name=cur["concept"].strip(),
+                kind="structure" if cur.get("kind", "").strip() == "structure" else "routine",
+                description=cur.get("description", "").strip(),
+                cues=[c.strip() for c in cur.get("cues", "").split(";") if c.strip()],
+                notes=[n.strip() for n in cur.get("notes", "").split(";") if n.strip()],
+                domain=problem.domain,
+                problems=[problem.id],
+            ))
+
+    for line in text.splitlines():
+        m = _FIELD.match(line.strip())
+        if not m:
+            continue
+        if m.group(1) == "concept":
+            flush()
+            cur = {}
+        cur[m.group(1)] = m.group(2)
+    flush()
+    return out
+
+
+def parse_pairs(text: str, problem: Problem, source: str) -> list[Subroutine]:
+    return [
+        Subroutine(question=q.strip(), procedure=p.strip(), domain=problem.domain, source=source)
+        for q, p in _PAIR.findall(text)
+        if q.strip() and p.strip()
+    ]
+
+
+def trace_pairs(trace: Trace, problem: Problem, source: str) -> list[Subroutine]:
+    """Sub-questions the model asked itself, each with the reasoning that followed it."""
+    out = []
+    segs = trace.segments
+    for i, seg in enumerate(segs):
+        if seg.tag != "subq" or not seg.body:
+            continue
+        follow = []
+        for nxt in segs[i + 1 :]:
+            follow.append(strip_tags(nxt.text))
+            if nxt.tag is not None:
+                break
+        procedure = " ".join(f for f in follow if f).strip()
+        if procedure:
+            out.append(Subroutine(question=seg.body, procedure=procedure[:1000], domain=problem.domain, source=source))
+    return out
+
+
+def _existing_names(memory: Any, problem: Problem, k: int = 24) -> list[str]:
+    try:
+        hits = memory.concepts.search(f"{problem.prompt}\n{problem.context[:500]}", k)
+        names = [h.item.name for h in hits]
+    except Exception:  # noqa: BLE001 - an empty or unreadable index only loses the naming hint
+        names = []
+    return names or list(memory.concepts.names())[:k]
+
+
+def _generate(llm: TextGenerator, prompt: str, regex: str, max_tokens: int) -> tuple[str, int, int]:
+    rendered = llm.render_chat([ChatMessage(role="user", content=prompt)])
+    c = llm.generate([rendered], GenParams(max_tokens=max_tokens, regex=regex))[0]
+    return c.text, c.prompt_tokens, c.generated_tokens
+
+
+def update_memory(llm: TextGenerator, memory: Any, problem: Problem, answer: str | None,
+                  verdict: Verdict | None, trace: Trace) -> list[ToolCall]:
+    """Record outcomes of what was used; on a verified solution, write new concepts and subroutines."""
+    calls: list[ToolCall] = []
+    success = verdict is not None and verdict.ok
+    if verdict is not None and trace.concepts_used:
+        memory.concepts.record_outcome(trace.concepts_used, success, problem.id)
+        calls.append(ToolCall(node="learn", kind="concept_outcome", ids=trace.concepts_used, ok=success))
+    if verdict is not None and trace.subroutines_used:
+        memory.subroutines.record_use(trace.subroutines_used, success)
+        calls.append(ToolCall(node="learn", kind="subroutine_outcome", ids=trace.subroutines_used, ok=success))
+    if not success:
+        trace.notes.append("learn: not verified, no new memory written")
+        return calls
+    body = transcript(trace)
+    source = trace.thread_id or problem.id
+
+    t0 = time.perf_counter()
+    prompt = CONCEPT_WRITE_PROMPT.format(names=", ".join(_existing_names(memory, problem)) or "(none yet)",
+                                         problem=problem.prompt, trace=body, answer=answer)
+    text, pt, gt = _generate(llm, prompt, CONCEPT_REGEX, 200)
+    trace.charge("learn", pt, gt)
+    concepts = parse_concepts(text, problem)
+    if concepts:
+        memory.concepts.add_many(concepts)
+    calls.append(ToolCall(node="learn", kind="write_concepts", input=prompt[-300:], output=text,
+                          ok=bool(concepts), seconds=time.perf_counter() - t0))
+
+    t0 = time.perf_counter()
+    prompt = DECOMPOSE_PROMPT.format(problem=problem.prompt, trace=body, answer=answer)
+    text, pt, gt = _generate(llm, prompt, DECOMPOSE_REGEX, 300)
+    trace.charge("learn", pt, gt)
+    subs = trace_pairs(trace, problem, source) + parse_pairs(text, problem, source)
+    if not subs and body:
+        subs = [Subroutine(question=problem.prompt[:500], procedure=f"{body[-800:]} Answer: {answer}",
+                           domain=problem.domain, source=source)]
+    if subs:
+        memory.subroutines.add_many(subs)
+    calls.append(ToolCall(node="learn", kind="write_subroutines", output=text, ok=bool(subs),
+                          seconds=time.perf_counter() - t0))
+    return calls

@@ -1,0 +1,304 @@
+"""The graph's nodes: each reads the state and returns the fields it changes.
+
+Nodes never mutate the state they are given (LangGraph checkpoints it); the
+trace is copied, extended and returned. Budget checks live in the node that
+would spend the budget, and a spent budget sets ``attempt_end`` instead of
+raising, so the graph always reaches an end.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.controller import learning
+from agent.controller.context import RunContext
+from agent.controller.copying import accept
+from agent.controller.protocol import (
+    CONCEPT_CHOICE_PROMPT,
+    EVIDENCE_OPEN,
+    FOLD_PROMPT,
+    FORCE_ANSWER,
+    RETRY_PROMPT,
+    STOP_STRINGS,
+    evidence_block,
+    folded_block,
+    neutralise,
+    normalise_query,
+    options_block,
+    parse_segment,
+    strip_tags,
+)
+from agent.controller.state import (
+    AttemptRecord,
+    EvidenceRecord,
+    Part,
+    Segment,
+    SolveState,
+    ToolCall,
+)
+from agent.llm import ChatMessage, GenParams
+from tools.problem import Verdict
+
+Update = dict[str, Any]
+Ctx = Runtime[RunContext]
+
+
+def _render_concept(item: Any) -> str:
+    lines = [f"- {item.name}: {item.description}".rstrip(": ")]
+    if item.cues:
+        lines.append(f"  when: {'; '.join(item.cues)}")
+    if item.notes:
+        lines.append(f"  how: {'; '.join(item.notes)}")
+    return "\n".join(lines)
+
+
+def select_concepts(state: SolveState, runtime: Ctx) -> Update:
+    """Embedding shortlist from concept memory, then one constrained yes/no per candidate (batched)."""
+    ctx = runtime.context
+    if not ctx.read_memory or ctx.memory is None or state.concepts_ready:
+        return {}
+    p = state.problem
+    query = f"{p.prompt}\n{p.context[:1000]}"
+    hits = ctx.memory.concepts.search(query, ctx.budgets.concept_shortlist)
+    trace = state.trace.model_copy(deep=True)
+    trace.concepts_offered = [h.id for h in hits]
+    if not hits:
+        return {"trace": trace}
+    prompts = [
+        ctx.llm.render_chat([ChatMessage(role="user", content=CONCEPT_CHOICE_PROMPT.format(
+            problem=p.prompt, name=h.item.name, description=h.item.description, cues="; ".join(h.item.cues)))])
+        for h in hits
+    ]
+    outs = ctx.llm.generate(prompts, GenParams(max_tokens=2, choice=["yes", "no"]))
+    chosen = [h for h, o in zip(hits, outs, strict=True) if o.text.strip().lower() == "yes"]
+    for o in outs:
+        trace.charge("select_concepts", o.prompt_tokens, o.generated_tokens)
+    trace.concepts_used = [h.id for h in chosen]
+    trace.tool_calls.append(ToolCall(node="select_concepts", kind="concept_choice", input=query[:200],
+                                     output=", ".join(h.item.name for h in chosen), ids=trace.concepts_used))
+    return {"trace": trace, "concepts_text": "\n".join(_render_concept(h.item) for h in chosen)}
+
+
+def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
+            asked: bool = True) -> tuple[list[Part], list[EvidenceRecord]]:
+    """Evidence for ``query``: searched by the controller, or copied by the model under a verbatim constraint.
+
+    ``asked`` is False when the controller recalls on its own (priming): the
+    copy prompt then shows the recall request the model did not write.
+    """
+    records: list[EvidenceRecord] = []
+    if ctx.copier is not None:
+        params = ctx.copier.params(query, ctx.index)
+        if params is not None:
+            ask = "" if asked else f"<recall>{query}</recall>"
+            prompt = ctx.live_prompt(state, f"{ask}\n{EVIDENCE_OPEN}")
+            out = ctx.llm.generate([prompt], params)[0]
+            trace.charge("recall", out.prompt_tokens, out.generated_tokens)
+            rec = accept(out.text, query, ctx.index, ctx.copier.method)
+            trace.tool_calls.append(ToolCall(node="recall", kind=ctx.copier.method, input=query, output=out.text[:300],
+                                             ok=rec is not None))
+            if rec is not None:
+                records = [rec]
+            else:
+                trace.notes.append(f"copy rejected (not verbatim): {out.text[:80]!r}")
+    if not records:
+        records = ctx.index.search(query, ctx.budgets.evidence_spans)
+        trace.tool_calls.append(ToolCall(node="recall", kind="search", input=query,
+                                         output=f"{len(records)} spans", ok=bool(records)))
+    parts = [Part(kind="evidence", text=evidence_block(r.text)) for r in records]
+    if not parts:
+        parts = [Part(kind="note", text="\n(no matching passage in the document)\n")]
+    return parts, records
+
+
+def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part:
+    hits = ctx.memory.subroutines.search(query, ctx.budgets.subroutine_top_k) if ctx.read_memory and ctx.memory else []
+    opts = [(h.id, h.item.question, h.item.procedure) for h in hits]
+    trace.subroutines_offered.extend(i for i, _, _ in opts if i not in trace.subroutines_offered)
+    trace.tool_calls.append(ToolCall(node="retrieve", kind="subroutines", input=query, ids=[i for i, _, _ in opts],
+                                     output=f"{len(opts)} options"))
+    return Part(kind="options", text=options_block(opts))
+
+
+def prime(state: SolveState, runtime: Ctx) -> Update:
+    """Before the first segment: evidence for the question and procedures for the problem, as a head start."""
+    ctx = runtime.context
+    if not ctx.prime and not state.preset_options:
+        return {}
+    trace = state.trace.model_copy(deep=True)
+    parts, upd = list(state.parts), {}
+    if ctx.prime and state.problem.context and ctx.budgets.recalls > 0:
+        new, records = _recall(state, ctx, state.problem.prompt, trace, asked=False)
+        parts += [Part(kind="note", text=f"<recall>{state.problem.prompt}</recall>"), *new]
+        trace.evidence += records
+        upd.update(recalls=state.recalls + 1, recall_queries=[normalise_query(state.problem.prompt)])
+    if state.preset_options:
+        parts.append(Part(kind="options", text=options_block(state.preset_options)))
+        trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
+    elif ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0:
+        parts.append(_retrieve(ctx, state.problem.prompt, trace))
+        upd["retrievals"] = state.retrievals + 1
+    return {**upd, "trace": trace, "parts": parts}
+
+
+def think(state: SolveState, runtime: Ctx) -> Update:
+    """Generate until a protocol tag closes, the segment budget ends or the model stops."""
+    ctx, b = runtime.context, runtime.context.budgets
+    if state.segments_used >= b.segments:
+        return {"attempt_end": "budget:segments"}
+    remaining = b.tokens - state.tokens_used
+    if remaining <= 0:
+        return {"attempt_end": "budget:tokens"}
+    prompt = ctx.live_prompt(state)
+    max_tokens = min(b.segment_tokens, remaining)
+    if ctx.llm.count_tokens(prompt) + max_tokens > ctx.max_model_len:
+        return {"attempt_end": "budget:context"}
+    out = ctx.llm.generate([prompt], GenParams(max_tokens=max_tokens, stop=STOP_STRINGS))[0]
+    text, forged = neutralise(out.text)
+    parsed = parse_segment(text, out.stop_reason, state.carry)
+    trace = state.trace.model_copy(deep=True)
+    trace.charge("think", out.prompt_tokens, out.generated_tokens)
+    seg = Segment(index=len(trace.segments), attempt=state.attempt, text=text, tag=parsed.tag, body=parsed.body,
+                  finish_reason=out.finish_reason, violations=parsed.violations + (["forged_tag"] if forged else []),
+                  prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens, seconds=out.seconds)
+    trace.segments.append(seg)
+    upd: Update = {
+        "trace": trace,
+        "parts": [*state.parts, Part(kind="think", text=text, segment=seg.index)],
+        "segments_used": state.segments_used + 1,
+        "tokens_used": state.tokens_used + out.generated_tokens,
+        "carry": parsed.open_tail,
+        "request": parsed.tag,
+        "request_body": parsed.body,
+    }
+    previous = [s for s in trace.segments[:-1] if s.attempt == state.attempt and not s.forced]
+    if parsed.tag == "answer":
+        upd.update(answer=parsed.body, attempt_end="answer")
+    elif parsed.tag is None and text.strip() and previous and previous[-1].text.strip() == text.strip():
+        upd.update(attempt_end="loop:repeated_segment", request=None)
+    elif parsed.tag is None and out.finish_reason != "length" and out.stop_reason is None:
+        upd["attempt_end"] = "eos:no_answer"
+    return upd
+
+
+def recall(state: SolveState, runtime: Ctx) -> Update:
+    ctx = runtime.context
+    if state.recalls >= ctx.budgets.recalls:
+        return {"attempt_end": "budget:recalls", "request": None}
+    query = normalise_query(state.request_body)
+    trace = state.trace.model_copy(deep=True)
+    if not query or query in state.recall_queries:
+        repeats = state.repeats + 1
+        trace.tool_calls.append(ToolCall(node="recall", kind="repeat", input=state.request_body, ok=False))
+        note = Part(kind="note", text="\n(already recalled above; use that evidence or answer)\n")
+        end = {"attempt_end": "loop:repeated_recall"} if repeats >= ctx.budgets.repeat_recalls else {}
+        return {"trace": trace, "parts": [*state.parts, note], "repeats": repeats, "request": None, **end}
+    parts, records = _recall(state, ctx, state.request_body, trace)
+    trace.evidence += records
+    return {"trace": trace, "parts": [*state.parts, *parts], "recalls": state.recalls + 1,
+            "recall_queries": [*state.recall_queries, query], "request": None}
+
+
+def retrieve(state: SolveState, runtime: Ctx) -> Update:
+    ctx = runtime.context
+    if state.retrievals >= ctx.budgets.retrievals:
+        return {"attempt_end": "budget:retrievals", "request": None}
+    trace = state.trace.model_copy(deep=True)
+    part = _retrieve(ctx, state.request_body, trace)
+    return {"trace": trace, "parts": [*state.parts, part], "retrievals": state.retrievals + 1, "request": None}
+
+
+def fold(state: SolveState, runtime: Ctx) -> Update:
+    """Replace older live parts by a model-written summary; their raw text stays recallable."""
+    ctx, b = runtime.context, runtime.context.budgets
+    live = [i for i, p in enumerate(state.parts) if p.live and p.kind != "folded"]
+    old = live[: len(live) - min(b.fold_keep_parts, len(live) - 1)] if live else []
+    if not old:
+        return {"attempt_end": "budget:kv"}
+    text = "".join(state.parts[i].text for i in old)
+    prompt = ctx.llm.render_chat([ChatMessage(role="user", content=FOLD_PROMPT.format(text=strip_tags(text)))])
+    out = ctx.llm.generate([prompt], GenParams(max_tokens=max(16, min(128, (b.kv_budget or 512) // 8))))[0]
+    trace = state.trace.model_copy(deep=True)
+    trace.charge("fold", out.prompt_tokens, out.generated_tokens)
+    summary, _ = neutralise(strip_tags(out.text) or "(earlier reasoning folded)")
+    parts = [p.model_copy() for p in state.parts]
+    for i in old:
+        parts[i].live = False
+        if parts[i].segment is not None:
+            trace.segments[parts[i].segment].folded = True
+            ctx.index.add_source(f"segment:{parts[i].segment}", parts[i].text)
+    parts.insert(old[0], Part(kind="folded", text=folded_block(summary)))
+    trace.tool_calls.append(ToolCall(node="fold", kind="fold", input=f"{len(old)} parts", output=summary[:300]))
+    return {"trace": trace, "parts": parts}
+
+
+def finalize(state: SolveState, runtime: Ctx) -> Update:
+    """The attempt stopped without an answer: ask for one, briefly, and keep the stop reason."""
+    ctx = runtime.context
+    prompt = ctx.live_prompt(state, FORCE_ANSWER)
+    params = GenParams(max_tokens=ctx.budgets.force_answer_tokens, stop=["</answer>"], include_stop=False)
+    if ctx.llm.count_tokens(prompt) + params.max_tokens > ctx.max_model_len:
+        return {}
+    out = ctx.llm.generate([prompt], params)[0]
+    trace = state.trace.model_copy(deep=True)
+    trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
+    answer = strip_tags(neutralise(out.text)[0]) or None
+    trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag="answer",
+                                  body=answer or "", finish_reason=out.finish_reason, forced=True,
+                                  prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens,
+                                  seconds=out.seconds))
+    return {"trace": trace, "answer": answer}
+
+
+def verify(state: SolveState, runtime: Ctx) -> Update:
+    ctx = runtime.context
+    trace = state.trace.model_copy(deep=True)
+    verdict: Verdict | None = None
+    if ctx.verifier is not None:
+        t0 = time.perf_counter()
+        if state.answer is None:
+            verdict = Verdict(ok=False, feedback="no answer was given")
+        else:
+            try:
+                verdict = ctx.verifier(state.answer)
+            except Exception as exc:  # noqa: BLE001 - a verifier crash is feedback, not a lost solve
+                verdict = Verdict(ok=False, feedback=f"verifier error: {type(exc).__name__}: {exc}")
+        trace.tool_calls.append(ToolCall(node="verify", kind="verify", input=state.answer or "", ok=verdict.ok,
+                                         output=verdict.feedback[:300], seconds=time.perf_counter() - t0))
+    trace.attempts.append(AttemptRecord(index=state.attempt, answer=state.answer,
+                                        end_reason=state.attempt_end or "answer", verdict=verdict))
+    _mark_used_subroutines(trace)
+    answers = [*state.answers, state.answer] if state.answer is not None else list(state.answers)
+    done = verdict is None or verdict.ok or state.attempt >= ctx.budgets.retries
+    return {"trace": trace, "verdict": verdict, "answers": answers, "done": done}
+
+
+def retry(state: SolveState, runtime: Ctx) -> Update:
+    """Start a new attempt showing the previous answer and the verifier's feedback."""
+    fb = state.verdict.feedback if state.verdict else ""
+    return {
+        "attempt": state.attempt + 1,
+        "retry_prompt": RETRY_PROMPT.format(answer=state.answer or "(none)", feedback=fb or "(none)"),
+        "parts": [], "segments_used": 0, "tokens_used": 0, "recalls": 0, "retrievals": 0,
+        "recall_queries": [], "repeats": 0, "carry": "", "request": None, "request_body": "",
+        "answer": None, "attempt_end": None, "verdict": None,
+    }
+
+
+def learn(state: SolveState, runtime: Ctx) -> Update:
+    ctx = runtime.context
+    if not state.learn or ctx.memory is None:
+        return {}
+    trace = state.trace.model_copy(deep=True)
+    trace.tool_calls += learning.update_memory(ctx.llm, ctx.memory, state.problem, state.answer, state.verdict, trace)
+    return {"trace": trace}
+
+
+def _mark_used_subroutines(trace: Any) -> None:
+    text = " ".join(s.text for s in trace.segments)
+    for sid in trace.subroutines_offered:
+        if f"S{sid}" in text and sid not in trace.subroutines_used:
+            trace.subroutines_used.append(sid)

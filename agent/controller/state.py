@@ -1,0 +1,165 @@
+"""The graph's typed state and the trace it leaves behind.
+
+The state is pydantic so LangGraph can checkpoint it and a resumed run sees
+exactly what the crashed one had. The :class:`Trace` is the observable record:
+the Python API returns it, episodes store it, ``mnemos trace show`` prints it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.problem import Problem, Verdict
+
+PartKind = Literal["think", "evidence", "options", "folded", "note", "answer"]
+
+
+class Part(BaseModel):
+    """One piece of the assistant's running transcript; folded parts leave the live prompt."""
+
+    kind: PartKind
+    text: str
+    segment: int | None = None
+    live: bool = True
+
+
+class Segment(BaseModel):
+    """One model generation inside the think loop (or a forced answer)."""
+
+    index: int
+    attempt: int
+    text: str
+    tag: str | None = None
+    body: str = ""
+    finish_reason: str = "stop"
+    violations: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    seconds: float = 0.0
+    forced: bool = False
+    folded: bool = False
+
+
+class EvidenceRecord(BaseModel):
+    """A span inserted as evidence; ``text == sources[source][start:start+len(text)]`` always."""
+
+    query: str
+    text: str
+    source: str = Field(description="'context', 'prompt' or 'segment:N' (a folded raw segment).")
+    start: int
+    score: float = 0.0
+    method: str = Field("search", description="search | copy-sentence | copy-token")
+
+
+class ToolCall(BaseModel):
+    node: str
+    kind: str
+    input: str = ""
+    output: str = ""
+    ok: bool = True
+    ids: list[int] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class NodeStat(BaseModel):
+    calls: int = 0
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+
+class AttemptRecord(BaseModel):
+    index: int
+    answer: str | None
+    end_reason: str
+    verdict: Verdict | None = None
+
+
+class Trace(BaseModel):
+    """Everything one solve did, in order, with per-node cost."""
+
+    problem_id: str
+    thread_id: str = ""
+    mode: str = "inject"
+    recall_mode: str = "controller"
+    path: list[str] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
+    evidence: list[EvidenceRecord] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    node_stats: dict[str, NodeStat] = Field(default_factory=dict)
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    concepts_offered: list[int] = Field(default_factory=list)
+    concepts_used: list[int] = Field(default_factory=list)
+    subroutines_offered: list[int] = Field(default_factory=list)
+    subroutines_used: list[int] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    end_reason: str = ""
+    branches: list[Trace] = Field(default_factory=list, description="Diversity mode: one trace per subroutine.")
+    chosen_branch: int | None = None
+
+    def charge(self, node: str, prompt_tokens: int = 0, generated_tokens: int = 0) -> None:
+        stat = self.node_stats.setdefault(node, NodeStat())
+        stat.prompt_tokens += prompt_tokens
+        stat.generated_tokens += generated_tokens
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(s.prompt_tokens for s in self.node_stats.values()) + sum(b.prompt_tokens for b in self.branches)
+
+    @property
+    def generated_tokens(self) -> int:
+        own = sum(s.generated_tokens for s in self.node_stats.values())
+        return own + sum(b.generated_tokens for b in self.branches)
+
+    def render(self) -> str:
+        """A readable, top-to-bottom account for terminals."""
+        from agent.controller.render import render_trace
+
+        return render_trace(self)
+
+
+class SolveResult(BaseModel):
+    problem_id: str
+    answer: str | None
+    attempts: list[str] = Field(default_factory=list, description="Answer of each verified attempt, newest last.")
+    end_reason: str
+    verdict: Verdict | None = None
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    seconds: float = 0.0
+    trace: Trace
+    concepts_offered: list[int] = Field(default_factory=list)
+    concepts_used: list[int] = Field(default_factory=list)
+    subroutines_offered: list[int] = Field(default_factory=list)
+    subroutines_used: list[int] = Field(default_factory=list)
+    mode: str = "inject"
+
+
+class SolveState(BaseModel):
+    """What flows between nodes. Counters are per attempt; the trace spans the whole solve."""
+
+    problem: Problem
+    trace: Trace
+    learn: bool = False
+    concepts_text: str = ""
+    concepts_ready: bool = Field(False, description="Concepts were chosen already (diversity branches share them).")
+    preset_options: list[tuple[int, str, str]] = Field(default_factory=list)
+    parts: list[Part] = Field(default_factory=list)
+    attempt: int = 0
+    retry_prompt: str = ""
+    segments_used: int = 0
+    tokens_used: int = 0
+    recalls: int = 0
+    retrievals: int = 0
+    recall_queries: list[str] = Field(default_factory=list)
+    repeats: int = 0
+    carry: str = ""
+    request: str | None = Field(None, description="The tag the last segment closed: recall | subq | answer.")
+    request_body: str = ""
+    answer: str | None = None
+    attempt_end: str | None = Field(None, description="Why the current attempt's thinking stopped.")
+    verdict: Verdict | None = None
+    answers: list[str] = Field(default_factory=list)
+    done: bool = False

@@ -1,0 +1,213 @@
+"""Controller benchmark: plain generation vs the controller with recall, on generated RULER-style tasks.
+
+Each task hides facts in thousands of tokens of filler; the question needs two
+of them chained ("the code of the person who lives in X": first who lives in
+X, then that person's code). One engine serves every variant, side by side:
+
+* plain            - document + question, answer directly
+* ctl/search       - controller, evidence found by lexical + embedding search
+* ctl/copy-sentence- controller, model copies a sentence (structured-output choice)
+* ctl/copy-token   - controller, model copies tokens under the verbatim logits processor
+
+Printed per variant: accuracy, evidence recall (share of the two needed facts
+found in the evidence), tokens, engine seconds and the controller's own
+overhead as a share of engine time (target < 5%).
+
+    python benchmarks/controller.py --small      # CI-sized
+    python benchmarks/controller.py --tasks 12 --filler-tokens 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, and sibling benchmarks named like
+# packages (retrieval.py, memory.py) would shadow them: import from the repository root instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+NAMES = ["Ava Lind", "Bruno Sato", "Chen Wei", "Dara Holt", "Emil Novak", "Farah Aziz", "Goran Ilic", "Hana Mori",
+         "Ivo Berg", "Jana Kral", "Kofi Mensah", "Lea Roux", "Milo Hart", "Nia Osei", "Omar Haddad", "Pia Lund"]
+CITIES = ["Oslo", "Lima", "Quito", "Perth", "Dakar", "Riga", "Hanoi", "Porto", "Tunis", "Sucre", "Cork", "Bern",
+          "Accra", "Turku", "Split", "Gdansk"]
+FILLER = ["The grass was green and the sky was calm.", "A train passed slowly through the valley.",
+          "Nobody remembered the name of the old bridge.", "The market opened early on most days.",
+          "Clouds gathered over the hills in the afternoon.", "The river carried leaves toward the sea.",
+          "Children played near the fountain after school.", "A quiet wind moved through the orchard.",
+          "The library kept its windows open in summer.", "Bakers lit their ovens before dawn."]
+
+
+@dataclass
+class Task:
+    id: str
+    context: str
+    question: str
+    gold: str
+    facts: list[str]
+
+
+def make_tasks(n: int, filler_tokens: int, seed: int = 0) -> list[Task]:
+    """Each task: 6 people with a city and a code, facts scattered in filler (~1.3 tokens/word)."""
+    rng = random.Random(seed)
+    tasks = []
+    for t in range(n):
+        people = rng.sample(NAMES, 6)
+        cities = rng.sample(CITIES, 6)
+        codes = [str(rng.randint(1000, 9999)) for _ in people]
+        facts = [f"{p} lives in {c}." for p, c in zip(people, cities, strict=True)]
+        facts += [f"The secret code of {p} is {k}." for p, k in zip(people, codes, strict=True)]
+        sentences = []
+        while sum(len(s.split()) for s in sentences) * 1.3 < filler_tokens:
+            sentences.append(rng.choice(FILLER))
+        for f in facts:
+            sentences.insert(rng.randrange(len(sentences) + 1), f)
+        i = rng.randrange(6)
+        tasks.append(Task(id=f"ruler-{t}", context=" ".join(sentences),
+                          question=f"What is the secret code of the person who lives in {cities[i]}? "
+                                   "Answer with the number only.",
+                          gold=codes[i], facts=[facts[i], facts[6 + i]]))
+    return tasks
+
+
+class Timed:
+    """Forwards to a model or embedder, summing the seconds spent inside it."""
+
+    def __init__(self, inner, *methods: str):
+        self._inner = inner
+        self.seconds = 0.0
+        for m in methods:
+            setattr(self, m, self._wrap(getattr(inner, m)))
+
+    def _wrap(self, fn):
+        def call(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.seconds += time.perf_counter() - t0
+        return call
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+@dataclass
+class Row:
+    correct: int = 0
+    evidence_hits: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    engine_s: float = 0.0
+    embed_s: float = 0.0
+    wall_s: float = 0.0
+    n: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def is_correct(answer: str | None, gold: str) -> bool:
+    return bool(answer) and gold in re.findall(r"\d+", answer or "")
+
+
+def run_plain(engine, tasks: list[Task]) -> Row:
+    from agent.llm import ChatMessage, GenParams
+
+    row = Row()
+    timed = Timed(engine, "generate")
+    for t in tasks:
+        t0 = time.perf_counter()
+        prompt = engine.render_chat([ChatMessage(role="user", content=f"Document:\n{t.context}\n\nQuestion:\n{t.question}")])
+        out = timed.generate([prompt], GenParams(max_tokens=32))[0]
+        row.wall_s += time.perf_counter() - t0
+        row.correct += is_correct(out.text, t.gold)
+        row.prompt_tokens += out.prompt_tokens
+        row.generated_tokens += out.generated_tokens
+        row.n += 1
+    row.engine_s = timed.seconds
+    return row
+
+
+def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode: str, mechanism: str) -> Row:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.config import Settings
+    from agent.controller import Controller
+    from agent.controller.checkpoint import serializer
+    from tools.problem import Problem
+
+    settings = Settings(home=home, memory_mode="off", recall_mode=recall_mode, max_segments=3, segment_tokens=64,
+                        trace_budget_tokens=160, max_recalls=3, max_retries=0, max_model_len=engine.max_model_len,
+                        copy_mechanism=mechanism, prime_recall=True)
+    llm = Timed(engine, "generate")
+    emb = Timed(embedder, "encode")
+    ctl = Controller(llm, None, settings, InMemorySaver(serde=serializer()), embedder=emb)
+    row = Row()
+    for t in tasks:
+        res = ctl.solve(Problem(id=t.id, prompt=t.question, context=t.context))
+        row.wall_s += res.seconds
+        row.correct += is_correct(res.answer, t.gold)
+        evidence = " ".join(e.text for e in res.trace.evidence)
+        row.evidence_hits += sum(f in evidence for f in t.facts) / len(t.facts)
+        row.prompt_tokens += res.prompt_tokens
+        row.generated_tokens += res.generated_tokens
+        row.notes += res.trace.notes
+        row.n += 1
+    row.engine_s, row.embed_s = llm.seconds, emb.seconds
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--small", action="store_true", help="CI size: 3 tasks, ~800 filler tokens")
+    ap.add_argument("--tasks", type=int, default=10)
+    ap.add_argument("--filler-tokens", type=int, default=2500)
+    ap.add_argument("--model", type=Path, default=None, help="HF checkpoint dir (default: embedded SmolLM2-135M)")
+    ap.add_argument("--max-model-len", type=int, default=4096)
+    args = ap.parse_args()
+    n, filler = (3, 800) if args.small else (args.tasks, args.filler_tokens)
+
+    from agent.config import Settings
+    from agent.engine import VERBATIM_PROCESSOR, Engine
+    from retrieval.embedder import Embedder
+
+    tasks = make_tasks(n, filler)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(home=Path(tmp), model=args.model, max_model_len=args.max_model_len)
+        t0 = time.perf_counter()
+        engine = Engine.from_settings(settings, logits_processors=[VERBATIM_PROCESSOR])
+        print(f"engine ready in {time.perf_counter() - t0:.0f}s; {n} tasks, "
+              f"~{engine.count_tokens(tasks[0].context)} context tokens each")
+        embedder = Embedder()
+        embedder.encode(["warm up"])
+        rows = {
+            "plain": run_plain(engine, tasks),
+            "ctl/search": run_controller(engine, embedder, tasks, Path(tmp) / "a", "controller", "sentence"),
+            "ctl/copy-sentence": run_controller(engine, embedder, tasks, Path(tmp) / "b", "model-copy", "sentence"),
+            "ctl/copy-token": run_controller(engine, embedder, tasks, Path(tmp) / "c", "model-copy", "token"),
+        }
+        engine.close()
+
+    head = f"{'variant':<18} {'acc':>6} {'ev-recall':>9} {'prompt tok':>11} {'gen tok':>8} {'engine s':>9} " \
+           f"{'embed s':>8} {'overhead':>9} {'ovh-no-emb':>10}"
+    print(head)
+    print("-" * len(head))
+    for name, r in rows.items():
+        other = max(r.wall_s - r.engine_s, 0.0)
+        ev = "-" if name == "plain" else f"{r.evidence_hits / r.n:.0%}"
+        print(f"{name:<18} {r.correct / r.n:>6.0%} {ev:>9} {r.prompt_tokens / r.n:>11.0f} {r.generated_tokens / r.n:>8.0f} "
+              f"{r.engine_s / r.n:>9.2f} {r.embed_s / r.n:>8.2f} {other / max(r.engine_s, 1e-9):>9.1%} "
+              f"{max(other - r.embed_s, 0) / max(r.engine_s, 1e-9):>10.1%}")
+    print("per-task means; overhead = (solve wall - engine time) / engine time; ovh-no-emb excludes embedding; "
+          "ev-recall = share of the two needed facts found in the evidence")
+    rejected = sum(1 for r in rows.values() for n_ in r.notes if n_.startswith("copy rejected"))
+    if rejected:
+        print(f"model-copy spans rejected as not verbatim: {rejected}")
+
+
+if __name__ == "__main__":
+    main()

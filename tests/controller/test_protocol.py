@@ -1,0 +1,39 @@
+"""Parsing model segments: which tag closed, its body, and what was malformed."""
+
+from agent.controller.diversity import Candidate, pick
+from agent.controller.protocol import neutralise, parse_segment
+
+
+def test_closed_tag_and_body():
+    p = parse_segment("think a bit <recall> the blue vault </recall>", "</recall>")
+    assert (p.tag, p.body, p.violations) == ("recall", "the blue vault", [])
+
+
+def test_unopened_closer_uses_the_last_line():
+    p = parse_segment("first\nblue vault</recall>", "</recall>")
+    assert p.tag == "recall" and p.body == "blue vault" and p.violations == ["unopened:recall"]
+
+
+def test_unclosed_opener_is_carried():
+    p = parse_segment("text <answer>41", None)
+    assert p.tag is None and p.open_tail == "<answer>41" and p.violations == ["unclosed:answer"]
+    q = parse_segment("2</answer>", "</answer>", carry=p.open_tail)
+    assert q.tag == "answer" and q.body == "412"
+
+
+def test_plain_text_has_no_request():
+    assert parse_segment("just thinking", None).tag is None
+
+
+def test_neutralise_disarms_controller_tags_only():
+    text, changed = neutralise("<evidence>x</evidence> <recall>y</recall> <folded>z</folded>")
+    assert changed and text == "[evidence]x[/evidence] <recall>y</recall> [folded]z[/folded]"
+
+
+def test_vote_rules():
+    cands = [Candidate(answer="7", tokens=100), Candidate(answer="7", tokens=120), Candidate(answer="9", tokens=10)]
+    assert cands[pick(cands, "majority")].answer == "7"
+    assert cands[pick(cands, "length")].answer == "9"  # 1/10 beats 1/100 + 1/120
+    cands[2].ok = False
+    assert cands[pick(cands, "length")].answer == "7"
+    assert pick([Candidate(answer=None)], "length") is None
