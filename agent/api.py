@@ -6,6 +6,7 @@ It only wires parts together; generation lives in ``agent.engine``, solving in
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from agent.config import Settings
 from agent.llm import ChatMessage, GenParams, TextGenerator
+from tools.problem import Problem, Verifier
 
 if TYPE_CHECKING:
+    from agent.batch.runner import BatchSummary
+    from agent.controller import Controller, SolveResult
     from memory import MemoryStores
 
 
@@ -26,6 +30,7 @@ class Agent:
         self.settings = settings or Settings()
         self._llm = llm
         self._memory: MemoryStores | None = None
+        self._controller: Controller | None = None
         self.system_prompt = system_prompt
         self.history: list[ChatMessage] = []
 
@@ -51,6 +56,45 @@ class Agent:
 
             self._memory = open_memory(self.settings.db_url, self.settings.index_dir, Embedder(self.settings.embedder))
         return self._memory
+
+    @property
+    def controller(self) -> "Controller":
+        if self._controller is None:
+            from agent.controller import Controller
+
+            memory = self.memory if self.settings.memory_mode != "off" else None
+            self._controller = Controller(self.llm, memory, self.settings)
+        return self._controller
+
+    def solve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
+              thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
+        """Run the controller on one problem and record it as an episode of ``run_id``.
+
+        A plain string becomes a text problem (with ``context`` to recall from).
+        Without an explicit ``verifier`` the problem's domain supplies its gold-free one.
+        ``thread_id`` names the LangGraph checkpoint thread, so an interrupted solve resumes.
+        """
+        from agent.batch.runner import BatchConfig, episode_from_result
+        from tools.domains import get_domain
+
+        if isinstance(problem, str):
+            digest = hashlib.sha1(f"{problem}\0{context}".encode()).hexdigest()[:12]
+            problem = Problem(id=f"q-{digest}", prompt=problem, context=context)
+        if verifier is None:
+            verifier = get_domain(problem.domain).verifier(problem)
+        result = self.controller.solve(problem, verifier=verifier, thread_id=thread_id)
+        config = BatchConfig(run_id=run_id, memory_mode=self.settings.memory_mode, progress=False)
+        episode = self.memory.episodes.add(episode_from_result(problem, result, config, result.seconds))
+        result.episode_id = episode.id
+        return result
+
+    def solve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int = 4,
+                    progress: bool = True) -> "BatchSummary":
+        """Solve many problems concurrently (the engine batches them); resumable by ``run_id``."""
+        from agent.batch.session import solve_set
+
+        return solve_set(problems, self.settings, run_id, concurrency=concurrency, progress=progress,
+                         llm=self.llm, memory=self.memory)
 
     def _params(self) -> GenParams:
         s = self.settings
@@ -92,6 +136,9 @@ class Agent:
         return path
 
     def close(self) -> None:
+        if self._controller is not None:
+            self._controller.close()
+            self._controller = None
         if self._memory is not None:
             self._memory.close()
             self._memory = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from agent.api import Agent
@@ -16,6 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=f"Interactive chat with the local model. {HELP}.")
     p.add_argument("--once", metavar="QUESTION", help="answer one question, print it and exit (for scripts)")
     p.add_argument("--system", help="system prompt")
+    p.add_argument("--solve", action="store_true",
+                   help="answer through the reasoning controller (recall, procedures, concepts, memory) "
+                        "instead of plain chat; each question is stored as an episode")
+    p.add_argument("--show-trace", action="store_true",
+                   help="with --solve: print graph nodes as they run and the full trace after each answer")
     p.set_defaults(func=run)
 
 
@@ -23,8 +29,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print("loading model...", file=sys.stderr, flush=True)
     with Agent(settings, system_prompt=args.system) as agent:
         agent.llm  # noqa: B018 - start the engine before the first prompt
+        if args.show_trace:
+            agent.controller.on_node = lambda node, _update: print(f"  [{node}]", file=sys.stderr, flush=True)
+        answer = functools.partial(_answer, solve=args.solve or args.show_trace, show_trace=args.show_trace)
         if args.once is not None:
-            return _answer(agent, args.once)
+            return answer(agent, args.once)
         print(f"mnemos chat ({settings.model or 'embedded SmolLM2-135M-Instruct'}). {HELP}", file=sys.stderr)
         while True:
             try:
@@ -51,11 +60,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"unknown command {line.split()[0]}; {HELP}")
             else:
                 print("mnemos> ", end="", flush=True)
-                _answer(agent, line)
+                answer(agent, line)
 
 
-def _answer(agent: Agent, question: str) -> int:
+def _answer(agent: Agent, question: str, solve: bool = False, show_trace: bool = False) -> int:
+    if solve:
+        return _solve(agent, question, show_trace)
     for piece in agent.chat_stream(question):
         print(piece, end="", flush=True)
     print()
+    return 0
+
+
+def _solve(agent: Agent, question: str, show_trace: bool) -> int:
+    from agent.controller.render import render_trace
+
+    result = agent.solve(question, run_id="chat")
+    print(result.answer if result.answer is not None else f"(no answer: {result.end_reason})")
+    if show_trace:
+        print(render_trace(result.trace), file=sys.stderr)
+        print(f"(episode {result.episode_id}; `mnemos trace show {result.episode_id}`)", file=sys.stderr)
     return 0

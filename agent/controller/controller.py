@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 
@@ -41,6 +42,8 @@ class Controller:
         self._encode = enc.encode if enc is not None else None
         self.copier, self._copier_note = self._make_copier()
         self._index: tuple[str, EvidenceIndex] | None = None
+        #: Observer called with (node name, state update) as each node finishes, for live display.
+        self.on_node: Callable[[str, Any], None] | None = None
 
     def _make_copier(self) -> tuple[EvidenceCopier | None, str]:
         if self.settings.recall_mode != "model-copy":
@@ -84,8 +87,16 @@ class Controller:
             for part in saved.parts:
                 if not part.live and part.segment is not None:
                     ctx.index.add_source(f"segment:{part.segment}", part.text)
-            return SolveState.model_validate(self.graph.invoke(None, config, context=ctx))
-        return SolveState.model_validate(self.graph.invoke(initial, config, context=ctx))
+            return self._execute(None, config, ctx)
+        return self._execute(initial, config, ctx)
+
+    def _execute(self, graph_input: SolveState | None, config: dict[str, Any], ctx: RunContext) -> SolveState:
+        if self.on_node is None:
+            return SolveState.model_validate(self.graph.invoke(graph_input, config, context=ctx))
+        for update in self.graph.stream(graph_input, config, context=ctx, stream_mode="updates"):
+            for node, values in update.items():
+                self.on_node(node, values)
+        return SolveState.model_validate(self.graph.get_state(config).values)
 
     def _initial(self, problem: Problem, thread_id: str, learn: bool, mode: str, **extra: Any) -> SolveState:
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode=mode, recall_mode=self.settings.recall_mode)

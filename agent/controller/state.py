@@ -135,6 +135,7 @@ class SolveResult(BaseModel):
     subroutines_offered: list[int] = Field(default_factory=list)
     subroutines_used: list[int] = Field(default_factory=list)
     mode: str = "inject"
+    episode_id: int | None = Field(None, description="Set when a caller records the solve as an episode.")
 
 
 class SolveState(BaseModel):

@@ -98,3 +98,14 @@ def test_chat_cli_end_to_end(tmp_path: Path) -> None:
     assert [m["role"] for m in saved] == ["user", "assistant", "user", "assistant"]
     assert saved[2]["content"] == "And of Italy?" and saved[3]["content"]
     assert "(conversation cleared)" in out.stdout
+
+
+def test_chat_cli_solve_shows_live_trace(tmp_path: Path) -> None:
+    """`chat --once --show-trace`: the controller graph runs on the real engine and its nodes are shown."""
+    home = tmp_path / "home"
+    out = run_cli("--home", str(home), "chat", "--once", "What is 2 + 3?", "--show-trace", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for node in ("[prime]", "[think]", "[finish]"):
+        assert node in out.stderr
+    assert "path: " in out.stderr and "episode " in out.stderr
+    assert (home / "mnemos.db").is_file()
