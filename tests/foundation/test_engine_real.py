@@ -105,7 +105,7 @@ def test_chat_cli_solve_shows_live_trace(tmp_path: Path) -> None:
     home = tmp_path / "home"
     out = run_cli("--home", str(home), "chat", "--once", "What is 2 + 3?", "--show-trace", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    for node in ("[prime]", "[think]", "[finish]"):
+    for node in ("[select_concepts]", "[prime]", "[think]", "[learn]"):
         assert node in out.stderr
     assert "path: " in out.stderr and "episode " in out.stderr
     assert (home / "mnemos.db").is_file()
