@@ -1,0 +1,146 @@
+"""`mnemos memory ...`: inspect, search, move and repair the memory stores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.config import Settings
+
+KINDS = ("concept", "subroutine", "episode")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("memory", help="inspect and manage concept/subroutine/episode memory")
+    actions = parser.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=run)
+        return p
+
+    action("stats", "counts, index layout and domains per memory kind")
+
+    p = action("list", "list stored items")
+    p.add_argument("--kind", choices=KINDS, default="concept")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--domain", help="only this domain (concepts, subroutines)")
+    p.add_argument("--run", dest="run_id", help="only this run (episodes)")
+
+    p = action("show", "show one item in full")
+    p.add_argument("id", type=int)
+    p.add_argument("--kind", choices=KINDS, default="concept")
+
+    p = action("search", "semantic search")
+    p.add_argument("text")
+    p.add_argument("--kind", choices=KINDS[:2], default="concept")
+    p.add_argument("-k", type=int, default=8)
+    p.add_argument("--domain")
+    p.add_argument("--concept-kind", choices=("structure", "routine"), help="concept kind filter")
+    p.add_argument("--min-score", type=float)
+
+    p = action("export", "write items to a JSONL file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--kind", choices=KINDS, help="only this kind (default: all)")
+
+    p = action("import", "validate and import a JSONL file (all lines or none)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--kind", choices=KINDS, help="kind for lines without a 'type' field")
+
+    action("rebuild-index", "rebuild the FAISS indexes from SQL")
+
+    p = action("ingest-traces", "store subroutines decomposed from reasoning traces (JSONL)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--domain", help="domain for traces that name none")
+
+
+def _open(settings: Settings):
+    from memory import open_memory
+    from retrieval.embedder import Embedder
+
+    embedder = Embedder(settings.embedder) if settings.embedder is not None else None
+    return open_memory(settings.db_url, settings.index_dir, embedder)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    else:
+        print(text)
+
+
+def _summary(kind: str, item: Any) -> str:
+    if kind == "concept":
+        return f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (+{item.successes}/-{item.failures})  {item.description[:60]}"
+    if kind == "subroutine":
+        return f"{item.id:>6}  [{item.domain}] {item.question[:80]}  (uses {item.uses}, ok {item.successes})"
+    return f"{item.id:>6}  {item.run_id or '-'}  {item.problem_id}  {item.verdict}  answer={item.answer!r}"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from memory import MemoryItemNotFound
+
+    try:
+        with _open(settings) as stores:
+            return _dispatch(args, stores)
+    except MemoryItemNotFound as exc:
+        print(f"mnemos: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, stores) -> int:
+    from memory.ingest import ingest_traces
+    from memory.transfer import import_jsonl, export_jsonl
+
+    cmd = args.memory_command
+    store_of = {"concept": stores.concepts, "subroutine": stores.subroutines, "episode": stores.episodes}
+    if cmd == "stats":
+        stats = stores.stats()
+        lines = [f"database: {stats['database']}"]
+        for kind in ("concepts", "subroutines"):
+            s = stats[kind]
+            lines.append(f"{kind}: {s['count']} rows, {s['indexed']} indexed ({s['index']}), domains {s['domains']}")
+        lines.append(f"episodes: {stats['episodes']['count']} in {stats['episodes']['runs']} run(s)")
+        _emit(args, stats, "\n".join(lines))
+    elif cmd == "list":
+        if args.kind == "episode":
+            items = stores.episodes.list(run_id=args.run_id, limit=args.limit, offset=args.offset)
+        else:
+            items = store_of[args.kind].list(limit=args.limit, offset=args.offset, domain=args.domain)
+        _emit(args, [i.model_dump(mode="json") for i in items], "\n".join(_summary(args.kind, i) for i in items) or "(none)")
+    elif cmd == "show":
+        item = store_of[args.kind].get(args.id)
+        _emit(args, item.model_dump(mode="json"), json.dumps(item.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    elif cmd == "search":
+        if args.kind == "concept":
+            hits = stores.concepts.search(args.text, args.k, args.domain, args.concept_kind, args.min_score)
+        else:
+            hits = stores.subroutines.search(args.text, args.k, args.domain, args.min_score)
+        text = "\n".join(f"{h.score:.3f}  {_summary(args.kind, h.item)}" for h in hits) or "(no hits)"
+        _emit(args, [h.model_dump(mode="json") for h in hits], text)
+    elif cmd == "export":
+        counts = export_jsonl(stores, args.file, [args.kind] if args.kind else None)
+        _emit(args, counts, f"exported {counts} to {args.file}")
+    elif cmd == "import":
+        counts = import_jsonl(stores, args.file, args.kind)
+        _emit(args, counts, f"imported {counts} from {args.file}")
+    elif cmd == "rebuild-index":
+        stores.rebuild_index()
+        data = {s.kind: {"vectors": s.index.count, "index": s.index.layout} for s in (stores.concepts, stores.subroutines)}
+        _emit(args, data, "\n".join(f"{k}: rebuilt {v['vectors']} vectors ({v['index']})" for k, v in data.items()))
+    elif cmd == "ingest-traces":
+        report = ingest_traces(stores.subroutines, args.file, batch_size=args.batch_size, domain=args.domain)
+        text = (
+            f"{report.lines} trace line(s): {report.traces_ok} ok, {len(report.failures)} failed; "
+            f"{report.subroutines_in} subroutine(s) in, {report.subroutines_new} new after merging"
+        )
+        text += "".join(f"\n  line {n}: {msg}" for n, msg in report.failures)
+        _emit(args, report.model_dump(), text)
+        return 1 if report.failures and not report.traces_ok else 0
+    return 0

@@ -1,0 +1,63 @@
+"""Merge rules for near-duplicate memory items (pure functions, no I/O).
+
+Concepts follow ArcMemo's rule: the surviving concept keeps its identity, problems are
+appended, cues and notes are unioned without duplicates, parameters are merged by
+name and outcome counts are summed. Subroutines keep the first procedure (the one
+already in use) and sum their usage counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from memory.schemas import Concept, ConceptParameter, Subroutine
+
+
+def union(existing: Iterable[str], new: Iterable[str]) -> list[str]:
+    """Order-preserving union; duplicates compare case- and whitespace-insensitively."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in [*existing, *new]:
+        key = " ".join(item.split()).casefold()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def merge_parameters(existing: list[ConceptParameter], new: list[ConceptParameter]) -> list[ConceptParameter]:
+    by_name = {p.name: p.model_copy() for p in existing}
+    for p in new:
+        old = by_name.get(p.name)
+        if old is None:
+            by_name[p.name] = p.model_copy()
+        else:
+            by_name[p.name] = old.model_copy(
+                update={"type": old.type or p.type, "description": old.description or p.description}
+            )
+    return list(by_name.values())
+
+
+def merge_concepts(existing: Concept, new: Concept) -> Concept:
+    return existing.model_copy(
+        update={
+            "description": existing.description or new.description,
+            "cues": union(existing.cues, new.cues),
+            "notes": union(existing.notes, new.notes),
+            "parameters": merge_parameters(existing.parameters, new.parameters),
+            "output_type": existing.output_type or new.output_type,
+            "problems": union(existing.problems, new.problems),
+            "successes": existing.successes + new.successes,
+            "failures": existing.failures + new.failures,
+        }
+    )
+
+
+def merge_subroutines(existing: Subroutine, new: Subroutine) -> Subroutine:
+    return existing.model_copy(
+        update={
+            "source": existing.source or new.source,
+            "uses": existing.uses + new.uses,
+            "successes": existing.successes + new.successes,
+        }
+    )

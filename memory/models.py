@@ -1,0 +1,96 @@
+"""SQLAlchemy rows: the durable form of memory, and the source of truth for the vector index.
+
+Each concept/subroutine row carries its embedding (float32 bytes) and the fingerprint of
+the model that made it, so the FAISS index can always be rebuilt from SQL alone without
+re-running the embedder, and a model swap is detectable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def text_key(text: str) -> str:
+    """Indexed stand-in for an unbounded text column: equality lookups stay O(log n) at millions of rows."""
+    return hashlib.sha1(" ".join(text.split()).casefold().encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    """Naive UTC, because SQLite drops tz info and both backends must round-trip equally."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MetaRow(Base):
+    """Key/value facts about the database itself (its store id ties index files to it)."""
+
+    __tablename__ = "mnemos_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class EmbeddedMixin:
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    embedder: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class ConceptRow(EmbeddedMixin, Base):
+    __tablename__ = "concepts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(512), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    cues: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    output_type: Mapped[str] = mapped_column(String(256), default="")
+    domain: Mapped[str] = mapped_column(String(128), index=True)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubroutineRow(EmbeddedMixin, Base):
+    __tablename__ = "subroutines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question: Mapped[str] = mapped_column(Text)
+    question_key: Mapped[str] = mapped_column(String(40), index=True, default="")
+    procedure: Mapped[str] = mapped_column(Text)
+    domain: Mapped[str] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(String(512), default="")
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EpisodeRow(Base):
+    __tablename__ = "episodes"
+    __table_args__ = (Index("ix_episodes_run_problem", "run_id", "problem_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(128), default="")
+    problem_id: Mapped[str] = mapped_column(String(256))
+    domain: Mapped[str] = mapped_column(String(128), default="general")
+    input: Mapped[str] = mapped_column(Text)
+    trace: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verdict: Mapped[str] = mapped_column(String(16), default="unverified")
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    generated_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    concepts_offered: Mapped[list[int]] = mapped_column(JSON, default=list)
+    concepts_used: Mapped[list[int]] = mapped_column(JSON, default=list)
+    subroutines_offered: Mapped[list[int]] = mapped_column(JSON, default=list)
+    subroutines_used: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,387 @@
+"""The shared machinery of the embedded stores (concepts, subroutines): SQL rows plus a FAISS index.
+
+Write path: embed outside any lock, then one SQL transaction that merges or inserts
+every item (embedding stored in the row), commit, and only then add the new ids to
+the in-memory index. A crash after the commit leaves rows the index file does not
+cover; on the next open ``reconcile`` adds them from their stored embeddings, and
+because FAISS ids are the primary keys a replay can never create a twin.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from memory.db import Database
+from memory.models import utcnow
+from memory.schemas import SearchHit
+from retrieval.embedder import TextEncoder
+from retrieval.index import IndexConfig, IndexCorrupt, IndexMissing, IndexStale, VectorIndex, reconcile
+
+log = logging.getLogger("memory.store")
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+#: Fields of the exchange models that the store manages itself.
+_MANAGED = {"id", "created_at", "updated_at"}
+_CHUNK = 5000
+
+
+class MemoryItemNotFound(KeyError):
+    """An id that names no stored item."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "item not found"
+
+
+class VectorStore(Generic[ItemT]):
+    """Base for a memory kind with embeddings; subclasses name the row/model and the merge rule."""
+
+    kind: ClassVar[str]
+    row_cls: ClassVar[type]
+    item_cls: ClassVar[type[BaseModel]]
+
+    def __init__(
+        self,
+        db: Database,
+        encoder: TextEncoder,
+        index_path: Path,
+        index_config: IndexConfig | None = None,
+        merge_threshold: float | None = 0.92,
+        save_every: int = 10_000,
+        exact_filter_limit: int = 20_000,
+    ):
+        self.db = db
+        self.encoder = encoder
+        self.index_path = Path(index_path)
+        self.index_config = index_config or IndexConfig()
+        self.merge_threshold = merge_threshold
+        self.save_every = save_every
+        self.exact_filter_limit = exact_filter_limit
+        self._lock = threading.RLock()
+        self.index = self._open_index()
+
+    # ----- hooks --------------------------------------------------------------------------
+    def _exact_match(self, session: Session, item: ItemT) -> Any | None:
+        """A row that ``item`` must merge into regardless of embeddings (e.g. same name)."""
+        return None
+
+    def _merge(self, existing: ItemT, new: ItemT) -> ItemT:
+        raise NotImplementedError
+
+    def _merge_scope(self, item: ItemT) -> dict[str, str]:
+        """Columns a similar row must share with ``item`` to be merged into."""
+        return {"domain": item.domain}
+
+    # ----- row <-> model ------------------------------------------------------------------
+    def _fields(self) -> list[str]:
+        return [f for f in self.item_cls.model_fields if f not in _MANAGED]
+
+    def _to_item(self, row: Any) -> ItemT:
+        data = {f: getattr(row, f) for f in self._fields()}
+        data.update(id=row.id, created_at=row.created_at, updated_at=row.updated_at)
+        return self.item_cls.model_validate(data)
+
+    def _write(self, row: Any, item: ItemT) -> None:
+        dumped = item.model_dump(mode="json", include=set(self._fields()))
+        for name, value in dumped.items():
+            setattr(row, name, value)
+
+    # ----- reads --------------------------------------------------------------------------
+    def get(self, id: int) -> ItemT:
+        with self.db.session() as s:
+            row = s.get(self.row_cls, id)
+            if row is None:
+                raise MemoryItemNotFound(f"no {self.kind[:-1]} with id {id}")
+            return self._to_item(row)
+
+    def list(self, limit: int = 50, offset: int = 0, domain: str | None = None) -> list[ItemT]:
+        stmt = select(self.row_cls).order_by(self.row_cls.id).limit(limit).offset(offset)
+        if domain is not None:
+            stmt = stmt.where(self.row_cls.domain == domain)
+        with self.db.session() as s:
+            return [self._to_item(r) for r in s.scalars(stmt)]
+
+    def count(self) -> int:
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(self.row_cls)) or 0)
+
+    def domains(self) -> dict[str, int]:
+        with self.db.session() as s:
+            rows = s.execute(select(self.row_cls.domain, func.count()).group_by(self.row_cls.domain))
+            return {d: int(n) for d, n in rows}
+
+    # ----- writes -------------------------------------------------------------------------
+    def add(self, item: ItemT) -> ItemT:
+        return self.add_many([item])[0]
+
+    def add_many(self, items: Sequence[ItemT]) -> list[ItemT]:
+        """Store items, merging each into an existing twin (same key or embedding >= threshold)."""
+        items = [i if isinstance(i, self.item_cls) else self.item_cls.model_validate(i) for i in items]
+        if not items:
+            return []
+        vectors = self.encoder.encode([i.embedding_text() for i in items])
+        with self._lock:
+            for attempt in range(3):
+                try:
+                    stored, new_ids, new_vecs = self._insert_or_merge(items, vectors)
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
+                    log.info("%s: concurrent insert of the same key; retrying as a merge", self.kind)
+            self._index_add(np.asarray(new_ids, dtype=np.int64), np.asarray(new_vecs, dtype=np.float32))
+        return stored
+
+    def _insert_or_merge(self, items: list[ItemT], vectors: np.ndarray) -> tuple[list[ItemT], list[int], list[np.ndarray]]:
+        fingerprint = self.encoder.fingerprint
+        with self.db.session() as s, s.begin():
+            touched: list[Any] = []
+            new_rows: list[Any] = []
+            new_vecs: list[np.ndarray] = []
+            for item, vec in zip(items, vectors, strict=True):
+                row = self._exact_match(s, item)
+                if row is None:
+                    row = self._similar_row(s, item, vec, new_rows, new_vecs)
+                now = utcnow()
+                if row is not None:
+                    self._write(row, self._merge(self._to_item(row), item))
+                    row.updated_at = now
+                else:
+                    row = self.row_cls()
+                    self._write(row, item)
+                    row.embedding = vec.astype(np.float32).tobytes()
+                    row.embedder = fingerprint
+                    row.created_at = item.created_at or now
+                    row.updated_at = item.updated_at or row.created_at
+                    s.add(row)
+                    s.flush()
+                    new_rows.append(row)
+                    new_vecs.append(vec)
+                touched.append(row)
+            s.flush()
+            stored = [self._to_item(r) for r in touched]
+        return stored, [r.id for r in new_rows], new_vecs
+
+    def _similar_row(self, s: Session, item: ItemT, vec: np.ndarray, batch_rows: list, batch_vecs: list) -> Any | None:
+        """The most similar in-scope row at or above the merge threshold, if any."""
+        if self.merge_threshold is None:
+            return None
+        scope = self._merge_scope(item)
+        best, best_score = None, self.merge_threshold
+        if batch_vecs:
+            scores = np.stack(batch_vecs) @ vec
+            for row, score in zip(batch_rows, scores, strict=True):
+                if score >= best_score and all(getattr(row, c) == v for c, v in scope.items()):
+                    best, best_score = row, float(score)
+        result = self.index.search(vec, 8)[0]
+        if len(result.ids) and result.scores.max() >= best_score - 0.05:
+            for row in s.scalars(select(self.row_cls).where(self.row_cls.id.in_(result.ids.tolist()))):
+                if row.embedding is None or not all(getattr(row, c) == v for c, v in scope.items()):
+                    continue
+                score = float(np.frombuffer(row.embedding, dtype=np.float32) @ vec)
+                if score >= best_score:
+                    best, best_score = row, score
+        return best
+
+    # ----- search -------------------------------------------------------------------------
+    def _search(
+        self, texts: list[str], k: int, filters: dict[str, str], min_score: float | None
+    ) -> list[list[SearchHit]]:
+        if k <= 0 or not texts:
+            return [[] for _ in texts]
+        queries = self.encoder.encode(list(texts))
+        return self.search_vectors(queries, k, filters, min_score)
+
+    def search_vectors(
+        self, queries: np.ndarray, k: int = 8, filters: dict[str, str] | None = None, min_score: float | None = None
+    ) -> list[list[SearchHit]]:
+        """Top-k hits per query vector, rescored exactly against the stored embeddings."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        filters = {c: v for c, v in (filters or {}).items() if v is not None}
+        fetch = max(2 * k, k + 8)
+        with self._lock:
+            if filters:
+                allowed = self._ids_where(filters)
+                if self.index.layout != "flat" and len(allowed) <= self.exact_filter_limit:
+                    candidates = self._exact_candidates(queries, allowed, fetch)
+                else:
+                    candidates = [r.ids for r in self.index.search(queries, fetch, allow=allowed)]
+            else:
+                candidates = [r.ids for r in self.index.search(queries, fetch)]
+        wanted = sorted({int(i) for ids in candidates for i in ids})
+        rows = self._rows_by_id(wanted)
+        out: list[list[SearchHit]] = []
+        for query, ids in zip(queries, candidates, strict=True):
+            hits = []
+            for i in ids:
+                row = rows.get(int(i))
+                if row is None or row.embedding is None:
+                    continue
+                if any(getattr(row, c) != v for c, v in filters.items()):
+                    continue
+                score = float(np.frombuffer(row.embedding, dtype=np.float32) @ query)
+                if min_score is not None and score < min_score:
+                    continue
+                hits.append(SearchHit(id=row.id, score=score, item=self._to_item(row)))
+            hits.sort(key=lambda h: -h.score)
+            out.append(hits[:k])
+        return out
+
+    def _ids_where(self, filters: dict[str, str]) -> np.ndarray:
+        stmt = select(self.row_cls.id)
+        for column, value in filters.items():
+            if not hasattr(self.row_cls, column):
+                raise ValueError(f"{self.kind} cannot be filtered by {column!r}")
+            stmt = stmt.where(getattr(self.row_cls, column) == value)
+        with self.db.session() as s:
+            return np.fromiter(s.scalars(stmt), dtype=np.int64)
+
+    def _exact_candidates(self, queries: np.ndarray, allowed: np.ndarray, fetch: int) -> list[np.ndarray]:
+        """Brute force over a filtered subset: exact, and cheaper than probing IVF lists that may not hold it."""
+        ids, vecs = self._vectors_for(allowed)
+        if not len(ids):
+            return [np.zeros(0, np.int64) for _ in queries]
+        scores = queries @ vecs.T
+        top = np.argsort(-scores, axis=1)[:, :fetch]
+        return [ids[t] for t in top]
+
+    def _rows_by_id(self, ids: list[int]) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        with self.db.session() as s:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                out.update({r.id: r for r in s.scalars(select(self.row_cls).where(self.row_cls.id.in_(chunk)))})
+        return out
+
+    # ----- index maintenance -------------------------------------------------------------
+    def _vectors_for(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        got_ids: list[int] = []
+        vecs: list[bytes] = []
+        cols = (self.row_cls.id, self.row_cls.embedding)
+        with self.db.session() as s:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = [int(i) for i in ids[start : start + _CHUNK]]
+                for i, emb in s.execute(select(*cols).where(self.row_cls.id.in_(chunk), self.row_cls.embedding.is_not(None))):
+                    got_ids.append(i)
+                    vecs.append(emb)
+        return _stack(got_ids, vecs, self.encoder.dim)
+
+    def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        got_ids: list[int] = []
+        vecs: list[bytes] = []
+        stmt = select(self.row_cls.id, self.row_cls.embedding).where(self.row_cls.embedding.is_not(None))
+        with self.db.session() as s:
+            for i, emb in s.execute(stmt.order_by(self.row_cls.id).execution_options(yield_per=_CHUNK)):
+                got_ids.append(i)
+                vecs.append(emb)
+        return _stack(got_ids, vecs, self.encoder.dim)
+
+    def _sql_ids(self) -> np.ndarray:
+        with self.db.session() as s:
+            return np.fromiter(s.scalars(select(self.row_cls.id)), dtype=np.int64)
+
+    def _reembed_stale_rows(self) -> int:
+        """Embed rows that have no embedding or one from another model (SQL writes, model swap)."""
+        fingerprint = self.encoder.fingerprint
+        stale = (self.row_cls.embedding.is_(None)) | (self.row_cls.embedder.is_(None)) | (self.row_cls.embedder != fingerprint)
+        done = 0
+        while True:
+            with self.db.session() as s, s.begin():
+                rows = list(s.scalars(select(self.row_cls).where(stale).order_by(self.row_cls.id).limit(1024)))
+                if not rows:
+                    return done
+                vecs = self.encoder.encode([self._to_item(r).embedding_text() for r in rows])
+                for row, vec in zip(rows, vecs, strict=True):
+                    row.embedding = vec.astype(np.float32).tobytes()
+                    row.embedder = fingerprint
+                done += len(rows)
+            log.warning("%s: embedded %d rows that had no current embedding", self.kind, done)
+
+    def _build_from_sql(self) -> VectorIndex:
+        ids, vecs = self._all_vectors()
+        index = VectorIndex.build(
+            ids, vecs, self.encoder.dim, self.index_config, owner=self.db.store_id, fingerprint=self.encoder.fingerprint
+        )
+        index.save(self.index_path)
+        return index
+
+    def _open_index(self) -> VectorIndex:
+        reembedded = self._reembed_stale_rows()
+        try:
+            index = VectorIndex.load(
+                self.index_path,
+                self.encoder.dim,
+                owner=self.db.store_id,
+                fingerprint=self.encoder.fingerprint,
+                config=self.index_config,
+            )
+        except IndexMissing:
+            if self.count():
+                log.warning("%s index missing at %s; rebuilding from SQL", self.kind, self.index_path)
+            return self._build_from_sql()
+        except (IndexCorrupt, IndexStale) as exc:
+            log.warning("%s index unusable (%s); rebuilding from SQL", self.kind, exc)
+            return self._build_from_sql()
+        if reembedded:
+            log.warning("%s index rebuilt because %d rows were re-embedded", self.kind, reembedded)
+            return self._build_from_sql()
+        result = reconcile(index, self._sql_ids(), self._vectors_for)
+        if result.changed:
+            log.warning(
+                "%s index was stale: added %d missing ids, dropped %d unknown ids (reconciled with SQL)",
+                self.kind,
+                result.added,
+                result.removed,
+            )
+        if reason := index.wants_rebuild():
+            log.warning("%s index rebuilt from SQL: %s", self.kind, reason)
+            return self._build_from_sql()
+        if index.dirty:
+            index.save(self.index_path)
+        return index
+
+    def _index_add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if len(ids):
+            self.index.add(ids, vecs.reshape(len(ids), self.encoder.dim))
+        if reason := self.index.wants_rebuild():
+            log.info("%s index rebuilt from SQL: %s", self.kind, reason)
+            self.index = self._build_from_sql()
+            return
+        if self.index.dirty and (self.index.count < self.index_config.flat_threshold or self.index.dirty >= self.save_every):
+            self.index.save(self.index_path)
+
+    def sync(self) -> int:
+        """Pick up rows written by other processes since open; returns how many ids changed."""
+        with self._lock:
+            result = reconcile(self.index, self._sql_ids(), self._vectors_for)
+            self._index_add(np.zeros(0, np.int64), np.zeros((0, self.encoder.dim), np.float32))
+            return result.added + result.removed
+
+    def rebuild_index(self) -> VectorIndex:
+        with self._lock:
+            self._reembed_stale_rows()
+            self.index = self._build_from_sql()
+            log.info("%s index rebuilt: %d vectors, %s", self.kind, self.index.count, self.index.layout)
+            return self.index
+
+    def flush(self) -> None:
+        with self._lock:
+            if self.index.dirty:
+                self.index.save(self.index_path)
+
+
+def _stack(ids: list[int], blobs: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+    vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
+    return np.asarray(ids, dtype=np.int64), vecs

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from memory import Concept, Episode, Subroutine, open_memory
+from memory.ingest import ingest_traces
+from memory.transfer import ImportFailed, export_jsonl, import_jsonl
+
+
+def test_export_import_round_trip(stores, tmp_path, embedder):
+    stores.concepts.add(Concept(name="gravity", description="objects fall down", cues=["floating cells"], domain="arc"))
+    stores.subroutines.add(Subroutine(question="What is 7 times 8?", procedure="56", domain="math"))
+    stores.episodes.add(Episode(run_id="r", problem_id="p", input="7*8", trace={"k": [1, 2]}, answer="56"))
+    path = tmp_path / "mem.jsonl"
+    assert export_jsonl(stores, path) == {"concept": 1, "subroutine": 1, "episode": 1}
+    with open_memory(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other-idx", embedder) as other:
+        assert import_jsonl(other, path) == {"concept": 1, "subroutine": 1, "episode": 1}
+        skip = {"id", "created_at", "updated_at"}
+        assert other.concepts.list()[0].model_dump(exclude=skip) == stores.concepts.list()[0].model_dump(exclude=skip)
+        assert other.subroutines.list()[0].model_dump(exclude=skip) == stores.subroutines.list()[0].model_dump(exclude=skip)
+        assert other.episodes.list()[0].trace == {"k": [1, 2]}
+        assert other.subroutines.search("seven times eight", k=1)[0].item.procedure == "56"
+
+
+def test_malformed_lines_are_reported_by_number_and_nothing_is_imported(stores, tmp_path):
+    lines = [
+        json.dumps({"type": "concept", "name": "fine"}),
+        "{not json",
+        json.dumps({"type": "concept", "name": ""}),
+        json.dumps({"type": "subroutine", "question": "q"}),
+        json.dumps({"type": "concept", "name": "x", "kind": "weird"}),
+        json.dumps(["a list"]),
+        json.dumps({"name": "no type"}),
+        json.dumps({"type": "subroutine", "question": "q", "procedure": "p", "colour": 3}),
+        "",
+        json.dumps({"type": "subroutine", "question": "ok", "procedure": "ok"}),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportFailed) as err:
+        import_jsonl(stores, path)
+    assert [n for n, _ in err.value.errors] == [2, 3, 4, 5, 6, 7, 8]
+    messages = dict(err.value.errors)
+    assert "not valid JSON" in messages[2]
+    assert "name" in messages[3]
+    assert "procedure: Field required" in messages[4]
+    assert "kind" in messages[5]
+    assert "colour" in messages[8]
+    assert "line 4" in str(err.value)
+    assert stores.concepts.count() == 0 and stores.subroutines.count() == 0
+
+
+def test_kind_option_types_untyped_lines(stores, tmp_path):
+    path = tmp_path / "subs.jsonl"
+    path.write_text(json.dumps({"question": "How to halve a number?", "procedure": "divide by 2"}) + "\n")
+    assert import_jsonl(stores, path, "subroutine") == {"subroutine": 1}
+    with pytest.raises(ImportFailed, match="does not match"):
+        path.write_text(json.dumps({"type": "concept", "name": "x"}) + "\n")
+        import_jsonl(stores, path, "subroutine")
+
+
+def test_ingest_traces_batches_and_records_failures(stores, tmp_path):
+    path = tmp_path / "traces.jsonl"
+    records = [
+        {"problem_id": "g1", "domain": "math", "subroutines": [
+            {"question": "What is 20% of 150?", "procedure": "0.2*150 = 30"},
+            {"question": "How many days are in 6 weeks?", "procedure": "6*7 = 42"},
+        ]},
+        {"question": "How do I convert 5 km to metres?", "procedure": "5*1000 = 5000"},
+        "oops",
+        {"subroutines": [{"question": "missing procedure"}]},
+        {"id": "t9", "question": "What is 20% of 150?", "procedure": "duplicate of the first", "domain": "math"},
+    ]
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    report = ingest_traces(stores.subroutines, path, batch_size=2)
+    assert report.lines == 5 and report.traces_ok == 3
+    assert [n for n, _ in report.failures] == [3, 4]
+    assert report.subroutines_in == 4 and report.subroutines_new == 3
+    first = stores.subroutines.search("20% of 150", k=1, domain="math")[0].item
+    assert first.source == "g1" and first.procedure == "0.2*150 = 30"
+
+
+def test_ingest_uses_a_pluggable_batch_decomposer(stores, tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text("\n".join(json.dumps({"trace": t}) for t in ["area of square side 3", "bad", "perimeter of square side 3"]))
+    seen_batches = []
+
+    def decomposer(records):
+        seen_batches.append(len(records))
+        return [
+            ValueError("cannot decompose") if r["trace"] == "bad" else [Subroutine(question=f"How to find the {r['trace']}?", procedure="formula")]
+            for r in records
+        ]
+
+    report = ingest_traces(stores.subroutines, path, decomposer=decomposer, batch_size=2)
+    assert seen_batches == [2, 1]
+    assert report.failures == [(2, "cannot decompose")]
+    assert stores.subroutines.count() == 2
