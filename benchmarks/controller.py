@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path, and sibling benchmarks named like
-# packages (retrieval.py, memory.py) would shadow them: import from the repository root instead.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+# Run as a script, this folder comes first on sys.path and sibling benchmarks named like
+# packages (retrieval.py, kvcache.py) would shadow them.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 NAMES = ["Ava Lind", "Bruno Sato", "Chen Wei", "Dara Holt", "Emil Novak", "Farah Aziz", "Goran Ilic", "Hana Mori",
          "Ivo Berg", "Jana Kral", "Kofi Mensah", "Lea Roux", "Milo Hart", "Nia Osei", "Omar Haddad", "Pia Lund"]

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, this folder comes first on sys.path and sibling benchmarks named like
+# packages (retrieval.py, kvcache.py) would shadow them.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 VERBS = ["compute", "find", "simplify", "convert", "count", "sort", "rotate", "reflect", "fill", "extract", "compare", "estimate"]
 OBJECTS = [

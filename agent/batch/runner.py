@@ -1,0 +1,243 @@
+"""Run a solver over many problems at once, writing one episode per problem as it finishes.
+
+Problems run in worker threads so their generate calls meet in the engine's
+batches (through ``agent.batching.BatchingGenerator``). Only the calling
+thread touches the episode store and the progress bar, so the store needs no
+thread safety, and the workers are daemon threads so Ctrl-C returns at once:
+whatever was written stays written, and a rerun with the same run id picks up
+the problems that have no episode yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from agent.config import MemoryMode
+from memory.schemas import Episode
+from tools.domains import get_domain
+from tools.problem import Problem, Verifier
+
+log = logging.getLogger(__name__)
+
+Solver = Callable[[Problem, Verifier | None], Any]
+"""``(problem, verifier) -> SolveResult``-like: any object with ``answer``, ``attempts``, ``end_reason``,
+``prompt_tokens``, ``generated_tokens``, ``seconds`` and ``trace`` attributes."""
+
+
+class EpisodeSink(Protocol):
+    """The part of ``memory.EpisodeStore`` the runner uses."""
+
+    def add(self, e: Episode) -> Episode: ...
+
+    def find(self, run_id: str, problem_id: str) -> Episode | None: ...
+
+
+class BatchConfig(BaseModel):
+    run_id: str = Field(min_length=1)
+    memory_mode: MemoryMode = "off"
+    concurrency: int = Field(4, gt=0)
+    verify: bool = Field(True, description="Hand the domain's gold-free verifier to the solver.")
+    retry_errors: bool = Field(True, description="On resume, rerun problems whose last episode is an error.")
+    progress: bool = True
+
+
+class BatchSummary(BaseModel):
+    """Totals over every problem of the run, including ones finished by earlier (resumed) invocations."""
+
+    run_id: str
+    memory_mode: MemoryMode
+    domain: str = ""
+    total: int = 0
+    finished: int = 0
+    resumed: int = Field(0, description="Problems skipped because an earlier invocation finished them.")
+    errors: int = 0
+    solved: int = 0
+    score: float = Field(0.0, description="Mean score over finished problems.")
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    seconds: float = Field(0.0, description="Sum of per-problem solve times.")
+    wall_seconds: float = Field(0.0, description="Wall time of this invocation.")
+    interrupted: bool = False
+
+
+def episode_from_result(problem: Problem, result: Any, config: BatchConfig, seconds: float) -> Episode:
+    """Score a solver result against the gold answer and turn it into the episode that records it."""
+    attempts = [a for a in (getattr(result, "attempts", None) or []) if a]
+    answer = getattr(result, "answer", None)
+    if answer and (not attempts or attempts[-1] != answer):
+        attempts.append(answer)
+    score = float(get_domain(problem.domain).score(problem, attempts))
+    trace = getattr(result, "trace", None)
+    trace_dict = trace.model_dump(mode="json") if hasattr(trace, "model_dump") else dict(trace or {})
+    trace_dict.update(
+        memory_mode=config.memory_mode,
+        end_reason=getattr(result, "end_reason", ""),
+        attempts=attempts,
+        solver_mode=getattr(result, "mode", None),
+    )
+    return Episode(
+        run_id=config.run_id,
+        problem_id=problem.id,
+        domain=problem.domain,
+        input=problem.prompt,
+        trace=trace_dict,
+        answer=answer,
+        verdict="correct" if score >= 1.0 else "wrong",
+        score=score,
+        prompt_tokens=int(getattr(result, "prompt_tokens", 0) or 0),
+        generated_tokens=int(getattr(result, "generated_tokens", 0) or 0),
+        seconds=float(getattr(result, "seconds", 0.0) or seconds),
+        concepts_offered=list(getattr(result, "concepts_offered", []) or []),
+        concepts_used=list(getattr(result, "concepts_used", []) or []),
+        subroutines_offered=list(getattr(result, "subroutines_offered", []) or []),
+        subroutines_used=list(getattr(result, "subroutines_used", []) or []),
+    )
+
+
+def error_episode(problem: Problem, exc: BaseException, config: BatchConfig, seconds: float) -> Episode:
+    return Episode(
+        run_id=config.run_id,
+        problem_id=problem.id,
+        domain=problem.domain,
+        input=problem.prompt,
+        trace={
+            "memory_mode": config.memory_mode,
+            "end_reason": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc))[-4000:],
+        },
+        verdict="error",
+        seconds=seconds,
+    )
+
+
+def _solve_one(problem: Problem, solver: Solver, config: BatchConfig) -> Episode:
+    t0 = time.perf_counter()
+    try:
+        verifier = get_domain(problem.domain).verifier(problem) if config.verify else None
+        result = solver(problem, verifier)
+        return episode_from_result(problem, result, config, time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - one problem's failure is recorded, the batch goes on
+        log.warning("problem %s failed: %s", problem.id, exc)
+        return error_episode(problem, exc, config, time.perf_counter() - t0)
+
+
+def _is_done(found: Episode | None, config: BatchConfig) -> bool:
+    return found is not None and not (config.retry_errors and found.verdict == "error")
+
+
+class _Tally:
+    def __init__(self, summary: BatchSummary):
+        self.s = summary
+        self.score_sum = 0.0
+
+    def add(self, e: Episode) -> None:
+        s = self.s
+        s.finished += 1
+        s.errors += e.verdict == "error"
+        s.solved += e.verdict == "correct"
+        self.score_sum += e.score
+        s.score = self.score_sum / s.finished
+        s.prompt_tokens += e.prompt_tokens
+        s.generated_tokens += e.generated_tokens
+        s.seconds += e.seconds
+
+
+def run_batch(
+    problems: list[Problem],
+    solver: Solver,
+    store: EpisodeSink,
+    config: BatchConfig,
+    worker_context: Callable[[], AbstractContextManager[Any]] | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> BatchSummary:
+    """Solve every problem that has no finished episode in ``config.run_id``; return the run's totals.
+
+    ``worker_context`` wraps each worker thread's life (e.g. ``BatchingGenerator.worker``).
+    KeyboardInterrupt ends the batch early with ``interrupted=True``; nothing written is lost.
+    """
+    ids = [p.id for p in problems]
+    if len(set(ids)) != len(ids):
+        raise ValueError("problem ids must be unique within a batch")
+    t_start = time.perf_counter()
+    summary = BatchSummary(run_id=config.run_id, memory_mode=config.memory_mode, total=len(problems),
+                           domain=",".join(sorted({p.domain for p in problems})))
+    tally = _Tally(summary)
+    todo: list[Problem] = []
+    for p in problems:
+        found = store.find(config.run_id, p.id)
+        if _is_done(found, config):
+            tally.add(found)
+            summary.resumed += 1
+        else:
+            todo.append(p)
+
+    jobs: queue.Queue[Problem | None] = queue.Queue()
+    for p in todo:
+        jobs.put(p)
+    done: queue.Queue[Episode] = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        with worker_context() if worker_context else contextlib.nullcontext():
+            while not stop.is_set():
+                try:
+                    p = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                done.put(_solve_one(p, solver, config))
+
+    threads = [threading.Thread(target=work, name=f"mnemos-solve-{i}", daemon=True) for i in range(min(config.concurrency, len(todo)))]
+    for t in threads:
+        t.start()
+    gen_start = summary.generated_tokens
+    with _progress(config, summary) as bar:
+        try:
+            for _ in range(len(todo)):
+                episode = _next(done, threads)
+                store.add(episode)
+                tally.add(episode)
+                if on_episode is not None:
+                    on_episode(episode)
+                elapsed = time.perf_counter() - t_start
+                bar.update(1)
+                bar.set_postfix(score=f"{summary.score:.3f}", errors=summary.errors,
+                                tok_s=f"{(summary.generated_tokens - gen_start) / max(elapsed, 1e-9):.1f}")
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            stop.set()
+            log.warning("interrupted: %d/%d problems finished and saved", summary.finished, summary.total)
+    summary.wall_seconds = time.perf_counter() - t_start
+    return summary
+
+
+def _next(done: queue.Queue[Episode], threads: list[threading.Thread]) -> Episode:
+    """Block for the next result while staying responsive to Ctrl-C (a plain ``get()`` would not be)."""
+    while True:
+        try:
+            return done.get(timeout=0.2)
+        except queue.Empty:
+            if not any(t.is_alive() for t in threads) and done.empty():
+                raise RuntimeError("all batch workers stopped before the batch was done (see the log)") from None
+
+
+@contextlib.contextmanager
+def _progress(config: BatchConfig, summary: BatchSummary) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=summary.total, initial=summary.resumed, desc=config.run_id, unit="problem",
+               disable=not config.progress, dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()

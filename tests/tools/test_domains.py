@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from tools.arc import ArcVerifier
+from tools.domains import get_domain, register_domain
+from tools.problem import Problem, Verifier
+
+
+def test_known_domains_and_clear_error_for_unknown():
+    assert {get_domain(n).name for n in ("arc", "math", "text")} == {"arc", "math", "text"}
+    with pytest.raises(ValueError, match="unknown problem domain 'chess'"):
+        get_domain("chess")
+
+
+def test_arc_verifier_is_a_verifier():
+    p = Problem(id="t", domain="arc", prompt="", meta={"train": [{"input": [[1]], "output": [[1]]}], "test_inputs": [[[2]]]})
+    v = get_domain("arc").verifier(p)
+    assert isinstance(v, ArcVerifier) and isinstance(v, Verifier)
+    assert v("def transform(g):\n    return g").ok
+
+
+def test_text_domain_normalises_and_accepts_any_gold():
+    text = get_domain("text")
+    p = Problem(id="t", prompt="Capital of France?", gold=["Paris", "paris, france"])
+    assert text.score(p, ["<answer> Paris. </answer>"]) == 1.0
+    assert text.score(p, ["Paris, France!"]) == 1.0
+    assert text.score(p, ["Lyon"]) == 0.0
+    assert text.verifier(p) is None
+
+
+def test_register_domain():
+    class Echo:
+        name = "echo-test"
+
+        def verifier(self, problem):
+            return None
+
+        def score(self, problem, attempts):
+            return float(bool(attempts) and attempts[-1] == problem.gold)
+
+    register_domain(Echo())
+    assert get_domain("echo-test").score(Problem(id="e", prompt="", gold="x"), ["x"]) == 1.0

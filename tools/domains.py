@@ -1,0 +1,80 @@
+"""Domain registry: how to verify (without gold) and how to score (with gold) each kind of problem.
+
+Callers stay domain-agnostic: ``domain = get_domain(problem.domain)``, then
+``domain.verifier(problem)`` during solving and ``domain.score(problem, attempts)``
+after it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from tools import arc, mathx
+from tools.problem import Problem, Verifier
+
+
+class Domain(Protocol):
+    name: str
+
+    def verifier(self, problem: Problem) -> Verifier | None:
+        """A checker that never reads ``problem.gold``; None when the domain has no such check."""
+
+    def score(self, problem: Problem, attempts: list[str]) -> float:
+        """0..1 against ``problem.gold``; ``attempts`` are in the order they were made, final last."""
+
+
+class ArcDomain:
+    name = "arc"
+
+    def verifier(self, problem: Problem) -> Verifier | None:
+        return arc.ArcVerifier(problem)
+
+    def score(self, problem: Problem, attempts: list[str]) -> float:
+        return arc.score_problem(problem, attempts)
+
+
+class MathDomain:
+    """No gold-free check exists for a numeric answer, so there is no verifier."""
+
+    name = "math"
+
+    def verifier(self, problem: Problem) -> Verifier | None:
+        return None
+
+    def score(self, problem: Problem, attempts: list[str]) -> float:
+        return mathx.score_problem(problem, attempts)
+
+
+class TextDomain:
+    """Free-text answers: exact match after case/space/punctuation normalisation, any listed gold accepted."""
+
+    name = "text"
+
+    def verifier(self, problem: Problem) -> Verifier | None:
+        return None
+
+    def score(self, problem: Problem, attempts: list[str]) -> float:
+        if not attempts or problem.gold is None:
+            return 0.0
+        golds = problem.gold if isinstance(problem.gold, list) else [problem.gold]
+        final = _norm(mathx.extract_answer(attempts[-1]) or "")
+        return 1.0 if any(_norm(str(g)) == final for g in golds) else 0.0
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^\w]+", " ", s).strip().lower()
+
+
+_DOMAINS: dict[str, Domain] = {d.name: d for d in (ArcDomain(), MathDomain(), TextDomain())}
+
+
+def register_domain(domain: Domain) -> None:
+    _DOMAINS[domain.name] = domain
+
+
+def get_domain(name: str) -> Domain:
+    try:
+        return _DOMAINS[name]
+    except KeyError:
+        raise ValueError(f"unknown problem domain {name!r}; known: {', '.join(sorted(_DOMAINS))}") from None
