@@ -23,6 +23,7 @@ from agent.controller.protocol import (
     FORCE_ANSWER,
     RETRY_PROMPT,
     STOP_STRINGS,
+    answer_text,
     evidence_block,
     folded_block,
     neutralise,
@@ -245,7 +246,7 @@ def finalize(state: SolveState, runtime: Ctx) -> Update:
     out = ctx.llm.generate([prompt], params)[0]
     trace = state.trace.model_copy(deep=True)
     trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
-    answer = strip_tags(neutralise(out.text)[0]) or None
+    answer = answer_text(neutralise(out.text)[0]) or None
     trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag="answer",
                                   body=answer or "", finish_reason=out.finish_reason, forced=True,
                                   prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens,

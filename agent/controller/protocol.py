@@ -178,7 +178,13 @@ def neutralise(text: str) -> tuple[str, bool]:
 
 
 def strip_tags(text: str) -> str:
+    """Tags removed and whitespace collapsed: for one-line bodies (queries, sub-questions, summaries)."""
     return " ".join(_ANY_TAG.sub(" ", text).split())
+
+
+def answer_text(text: str) -> str:
+    """Tags removed, layout kept: an answer may be a program whose newlines and indentation matter."""
+    return _ANY_TAG.sub("", text).strip()
 
 
 def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> ParsedSegment:
@@ -216,7 +222,8 @@ def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> Parsed
     if outer is not None:
         violations.append(f"nested:{closed}")
         tail = full[outer:]
-    return ParsedSegment(tag=closed, body=strip_tags(body), violations=list(dict.fromkeys(violations)), open_tail=tail)
+    clean = answer_text(body) if closed == "answer" else strip_tags(body)
+    return ParsedSegment(tag=closed, body=clean, violations=list(dict.fromkeys(violations)), open_tail=tail)
 
 
 def _unclosed_opener(head: str, full: str) -> int | None:

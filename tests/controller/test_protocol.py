@@ -37,3 +37,14 @@ def test_vote_rules():
     cands[2].ok = False
     assert cands[pick(cands, "length")].answer == "7"
     assert pick([Candidate(answer=None)], "length") is None
+
+
+def test_answer_body_keeps_program_layout():
+    program = "def transform(grid):\n    out = [row[:] for row in grid]\n    return out"
+    parsed = parse_segment(f"Here it is.\n<answer>\n{program}\n</answer>", "</answer>")
+    assert parsed.tag == "answer" and parsed.body == program
+
+
+def test_recall_body_is_one_line():
+    parsed = parse_segment("<recall>the  blue\n vault</recall>", "</recall>")
+    assert parsed.body == "the blue vault"
