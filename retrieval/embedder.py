@@ -71,6 +71,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
         dim = _read_dim(self.path)
         self.dim: int = dim if dim is not None else self._load().get_sentence_embedding_dimension()
 
@@ -99,11 +100,15 @@ class Embedder:
             raise TypeError("encode() takes a list of strings, not a single string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._load().encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self._load()
+        # Batch workers call this from several threads; HF fast tokenizers are not
+        # re-entrant ("Already borrowed"), and the forward pass is CPU-bound anyway.
+        with self._encode_lock:
+            vecs = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vecs, dtype=np.float32)

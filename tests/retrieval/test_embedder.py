@@ -44,3 +44,14 @@ def test_fingerprint_distinguishes_models(embedder: Embedder, tmp_path):
     (other / "config.json").write_text('{"hidden_size": 8}')
     assert Embedder(other).dim == 8
     assert Embedder(other).fingerprint != embedder.fingerprint
+
+
+def test_concurrent_encodes_match_sequential(embedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [[f"how to rotate a grid {i} times", f"sum of {i} and {i + 1}"] for i in range(8)]
+    expected = [embedder.encode(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(embedder.encode, texts))
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(e, g, atol=1e-5)
