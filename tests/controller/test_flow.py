@@ -157,17 +157,22 @@ def test_verifier_crash_becomes_feedback(make_controller):
     assert "verifier error: ZeroDivisionError" in res.trace.attempts[0].verdict.feedback
 
 
-def test_resume_from_checkpoint_after_crash(make_controller):
-    saver = InMemorySaver(serde=serializer())
+def crashes_on_second_call(first: str, later: str) -> tuple[ScriptedGenerator, dict[str, int]]:
+    """A model that answers ``first``, then dies once ("engine died"), then answers ``later``."""
     calls = {"n": 0}
 
     def flaky(prompt, p):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("engine died")
-        return "<recall>blue vault</recall>" if calls["n"] == 1 else "<answer>412</answer>"
+        return first if calls["n"] == 1 else later
 
-    llm = ScriptedGenerator(flaky)
+    return ScriptedGenerator(flaky), calls
+
+
+def test_resume_from_checkpoint_after_crash(make_controller):
+    saver = InMemorySaver(serde=serializer())
+    llm, calls = crashes_on_second_call("<recall>blue vault</recall>", "<answer>412</answer>")
     with pytest.raises(RuntimeError, match="engine died"):
         make_controller(llm, checkpointer=saver).solve(PROBLEM, thread_id="t-1")
     res = make_controller(llm, checkpointer=saver).solve(PROBLEM, thread_id="t-1")
@@ -184,16 +189,8 @@ def test_sqlite_checkpoint_survives_new_controller(make_controller, make_setting
     from agent.controller import Controller
 
     settings = make_settings(prime_recall=False)
-    calls = {"n": 0}
-
-    def flaky(prompt, p):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("crash")
-        return "<recall>red vault</recall>" if calls["n"] == 1 else "<answer>97</answer>"
-
-    llm = ScriptedGenerator(flaky)
-    with pytest.raises(RuntimeError):
+    llm, calls = crashes_on_second_call("<recall>red vault</recall>", "<answer>97</answer>")
+    with pytest.raises(RuntimeError, match="engine died"):
         Controller(llm, None, settings, embedder=hash_encoder).solve(PROBLEM, thread_id="crash")
     res = Controller(llm, None, settings, embedder=hash_encoder).solve(
         PROBLEM, thread_id="crash")
