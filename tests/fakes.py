@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from agent.llm import ChatMessage, Completion, GenParams
@@ -37,9 +38,10 @@ class ScriptedGenerator:
             if hits:
                 pos, reason = min(hits)
                 text = text[: pos + (len(reason) if p.include_stop else 0)]
-            words = text.split()
+            words = list(re.finditer(r"\S+", text))
             if len(words) > p.max_tokens:
-                text, finish, reason = " ".join(words[: p.max_tokens]), "length", None
+                # Cut where the first dropped word starts, keeping the whitespace, as a tokenizer would.
+                text, finish, reason = text[: words[p.max_tokens].start()], "length", None
             out.append(Completion(text=text, prompt_tokens=self.count_tokens(prompt),
                                   generated_tokens=self.count_tokens(text), finish_reason=finish, stop_reason=reason))
         return out

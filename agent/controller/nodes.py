@@ -155,8 +155,14 @@ def think(state: SolveState, runtime: Ctx) -> Update:
         return {"attempt_end": "budget:tokens"}
     prompt = ctx.live_prompt(state)
     max_tokens = min(b.segment_tokens, remaining)
-    if ctx.llm.count_tokens(prompt) + max_tokens > ctx.max_model_len:
+    prompt_tokens = ctx.llm.count_tokens(prompt)
+    if prompt_tokens + max_tokens > ctx.max_model_len:
         return {"attempt_end": "budget:context"}
+    if b.kv_budget is not None and not b.fold:
+        # Without folding nothing can leave the live context, so the budget caps it and then ends the attempt.
+        max_tokens = min(max_tokens, b.kv_budget - prompt_tokens)
+        if max_tokens <= 0:
+            return {"attempt_end": "budget:kv"}
     out = ctx.llm.generate([prompt], GenParams(max_tokens=max_tokens, stop=STOP_STRINGS))[0]
     text, forged = neutralise(out.text)
     parsed = parse_segment(text, out.stop_reason, state.carry)

@@ -295,6 +295,16 @@ def test_impossible_kv_budget_ends_cleanly(make_controller):
     assert res.end_reason == "budget:kv"
 
 
+def test_kv_budget_without_folding_caps_the_live_context_and_records_why(make_controller):
+    llm = ScriptedGenerator(lambda prompt, p: "x" if prompt.endswith("<answer>") else words(200, "step"))
+    res = make_controller(llm, kv_policy="full", kv_budget=120, segment_tokens=40, max_segments=8).solve(
+        Problem(id="kv", prompt="Count the steps."))
+    assert res.trace.attempts[0].end_reason == "budget:kv"
+    thinking = [(p, o) for p, o in zip(llm.prompts, res.trace.segments) if not o.forced]
+    assert thinking and all(llm.count_tokens(p) + o.generated_tokens <= 120 for p, o in thinking)
+    assert "fold" not in res.trace.path
+
+
 def test_diversity_mode_runs_one_branch_per_subroutine(make_controller, memory):
     subs = memory.subroutines.add_many([
         Subroutine(question="count maps in the blue vault", procedure="read the blue vault sentence"),
