@@ -13,6 +13,11 @@ Printed per variant: accuracy, evidence recall (share of the two needed facts
 found in the evidence), tokens, engine seconds and the controller's own
 overhead as a share of engine time (target < 5%).
 
+A second table (issue 5) compares thought folding on vs off at the same KV
+token budget (``kv_budget``), on these recall tasks and on generated math
+problems: with folding off a trace that fills the budget ends (``budget:kv``);
+with folding on, older segments are summarised and the trace goes on.
+
     python benchmarks/controller.py --small      # CI-sized
     python benchmarks/controller.py --tasks 12 --filler-tokens 3000
 """
@@ -25,6 +30,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +56,7 @@ class Task:
     question: str
     gold: str
     facts: list[str]
+    score: Callable[[str | None], bool] | None = None
 
 
 def make_tasks(n: int, filler_tokens: int, seed: int = 0) -> list[Task]:
@@ -108,6 +115,7 @@ class Row:
     wall_s: float = 0.0
     n: int = 0
     notes: list[str] = field(default_factory=list)
+    ends: dict[str, int] = field(default_factory=dict)
 
 
 def is_correct(answer: str | None, gold: str) -> bool:
@@ -132,7 +140,8 @@ def run_plain(engine, tasks: list[Task]) -> Row:
     return row
 
 
-def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode: str, mechanism: str) -> Row:
+def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode: str, mechanism: str,
+                   **overrides: object) -> Row:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.config import Settings
@@ -142,7 +151,7 @@ def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode:
 
     settings = Settings(home=home, memory_mode="off", recall_mode=recall_mode, max_segments=3, segment_tokens=64,
                         trace_budget_tokens=160, max_recalls=3, max_retries=0, max_model_len=engine.max_model_len,
-                        copy_mechanism=mechanism, prime_recall=True)
+                        copy_mechanism=mechanism, prime_recall=True).model_copy(update=overrides)
     llm = Timed(engine, "generate")
     emb = Timed(embedder, "encode")
     ctl = Controller(llm, None, settings, InMemorySaver(serde=serializer()), embedder=emb)
@@ -150,7 +159,8 @@ def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode:
     for t in tasks:
         res = ctl.solve(Problem(id=t.id, prompt=t.question, context=t.context))
         row.wall_s += res.seconds
-        row.correct += is_correct(res.answer, t.gold)
+        row.correct += t.score(res.answer) if t.score else is_correct(res.answer, t.gold)
+        row.ends[res.end_reason] = row.ends.get(res.end_reason, 0) + 1
         evidence = " ".join(e.text for e in res.trace.evidence)
         row.evidence_hits += sum(f in evidence for f in t.facts) / len(t.facts)
         row.prompt_tokens += res.prompt_tokens
@@ -159,6 +169,28 @@ def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode:
         row.n += 1
     row.engine_s, row.embed_s = llm.seconds, emb.seconds
     return row
+
+
+def math_tasks(n: int) -> list[Task]:
+    """Generated math problems (known answers), scored by the math domain's equivalence check."""
+    from tools.domains import get_domain
+    from tools.mathgen import generate
+
+    domain = get_domain("math")
+    return [Task(id=p.id, context="", question=p.prompt, gold=str(p.gold), facts=[],
+                 score=lambda a, p=p: a is not None and domain.score(p, [a]) >= 1.0) for p in generate(n, seed=7)]
+
+
+def fold_table(engine, embedder, sets: dict[str, list[Task]], home: Path, budgets: dict[str, int]) -> None:
+    """Folding on vs off at one KV budget per set, more segments than the budget can hold."""
+    print(f"\n{'set':<8} {'kv_budget':>9} {'folding':>8} {'acc':>6} {'prompt tok':>11} {'gen tok':>8} ends")
+    for name, tasks in sets.items():
+        for policy in ("full", "fold"):
+            r = run_controller(engine, embedder, tasks, home / f"fold-{name}-{policy}", "controller", "sentence",
+                               kv_policy=policy, kv_budget=budgets[name], max_segments=8, trace_budget_tokens=512)
+            ends = ", ".join(f"{k} {v}" for k, v in sorted(r.ends.items()))
+            print(f"{name:<8} {budgets[name]:>9} {'on' if policy == 'fold' else 'off':>8} {r.correct / r.n:>6.0%} "
+                  f"{r.prompt_tokens / r.n:>11.0f} {r.generated_tokens / r.n:>8.0f} {ends}")
 
 
 def main() -> None:
@@ -184,14 +216,21 @@ def main() -> None:
               f"~{engine.count_tokens(tasks[0].context)} context tokens each")
         embedder = Embedder()
         embedder.encode(["warm up"])
+        fold_sets = {"recall": tasks, "math": math_tasks(n)}
+        longest = max(engine.count_tokens(t.context) for t in tasks)
+        fold_budgets = {"recall": longest + 400, "math": 320}
         rows = {
             "plain": run_plain(engine, tasks),
             "ctl/search": run_controller(engine, embedder, tasks, Path(tmp) / "a", "controller", "sentence"),
             "ctl/copy-sentence": run_controller(engine, embedder, tasks, Path(tmp) / "b", "model-copy", "sentence"),
             "ctl/copy-token": run_controller(engine, embedder, tasks, Path(tmp) / "c", "model-copy", "token"),
         }
+        print_rows(rows)
+        fold_table(engine, embedder, fold_sets, Path(tmp), fold_budgets)
         engine.close()
 
+
+def print_rows(rows: dict[str, Row]) -> None:
     head = f"{'variant':<18} {'acc':>6} {'ev-recall':>9} {'prompt tok':>11} {'gen tok':>8} {'engine s':>9} " \
            f"{'embed s':>8} {'overhead':>9} {'ovh-no-emb':>10}"
     print(head)

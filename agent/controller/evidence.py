@@ -27,6 +27,9 @@ _STOP = frozenset(
     ["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "what", "which", "who", "whom", "how", "do", "does", "did", "with", "by", "from", "as", "i", "you", "he", "she", "they", "we", "my", "your", "his", "her", "their", "our", "me"]
 )
 MAX_WINDOW_CHARS = 400
+#: Windows the embedding model re-scores per query: the lexical top ones. Embedding
+#: every window of a long document cost more than the engine itself on CPU.
+RERANK_CANDIDATES = 48
 
 
 class Window(BaseModel):
@@ -66,7 +69,7 @@ class EvidenceIndex:
         self._tf: list[Counter[str]] = []
         self._df: Counter[str] = Counter()
         self._encode = encode
-        self._vecs: np.ndarray | None = None
+        self._vecs: dict[int, np.ndarray] = {}
         for name, text in sources.items():
             self.add_source(name, text)
 
@@ -80,19 +83,21 @@ class EvidenceIndex:
             self._tf.append(tf)
             self._df.update(tf.keys())
         self.windows.extend(new)
-        self._vecs = None
 
-    def _embeddings(self) -> np.ndarray | None:
-        if self._encode is None or not self.windows:
-            return None
-        if self._vecs is None or len(self._vecs) != len(self.windows):
-            done = 0 if self._vecs is None else len(self._vecs)
-            fresh = np.asarray(self._encode([w.text for w in self.windows[done:]]), dtype=np.float32)
-            self._vecs = fresh if self._vecs is None else np.vstack([self._vecs, fresh])
-        return self._vecs
+    def _embeddings(self, ids: list[int]) -> np.ndarray:
+        """Vectors of the given windows, embedding each window at most once."""
+        todo = [i for i in ids if i not in self._vecs]
+        if todo:
+            fresh = np.asarray(self._encode([self.windows[i].text for i in todo]), dtype=np.float32)  # type: ignore[misc]
+            self._vecs.update(zip(todo, fresh, strict=True))
+        return np.stack([self._vecs[i] for i in ids])
 
     def scores(self, query: str) -> np.ndarray:
-        """Hybrid score per window: BM25 (max-normalised) averaged with cosine similarity."""
+        """Hybrid score per window: BM25 (max-normalised) averaged with cosine similarity.
+
+        Cosine is computed for the lexical top :data:`RERANK_CANDIDATES` windows
+        (all of them in short texts); the rest keep their lexical half only.
+        """
         n = len(self.windows)
         if n == 0:
             return np.zeros(0, dtype=np.float32)
@@ -111,11 +116,12 @@ class EvidenceIndex:
                     lex[i] += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
         if lex.max() > 0:
             lex /= lex.max()
-        vecs = self._embeddings()
-        if vecs is None:
+        if self._encode is None:
             return lex
-        qv = np.asarray(self._encode([query]), dtype=np.float32)[0]  # type: ignore[misc]
-        cos = np.clip(vecs @ qv, 0.0, 1.0)
+        ids = [int(i) for i in np.argsort(-lex, kind="stable")[:RERANK_CANDIDATES]]
+        qv = np.asarray(self._encode([query]), dtype=np.float32)[0]
+        cos = np.zeros(n, dtype=np.float32)
+        cos[ids] = np.clip(self._embeddings(ids) @ qv, 0.0, 1.0)
         return 0.5 * lex + 0.5 * cos
 
     def search(self, query: str, k: int = 3, exclude: Sequence[tuple[str, int]] = ()) -> list[EvidenceRecord]:
