@@ -1,30 +1,29 @@
-"""Solve a few generated math problems and the example ARC tasks from Python, then print a report.
+"""Use mnemos from Python: chat, solve one problem with recall, then solve two small sets and report.
 
-Run from the repository root: ``python examples/solve_api.py`` (uses the
-embedded model unless ``MNEMOS_MODEL`` points at a local checkpoint).
+Run from the repository root: ``.venv/bin/python examples/solve_api.py`` (uses the
+embedded model unless ``MNEMOS_MODEL`` points at a local checkpoint). Data goes
+to ``$MNEMOS_HOME`` (default ``~/.local/share/mnemos``).
 """
 
 from pathlib import Path
 
+from agent import Agent
 from agent.batch.report import build_report, format_report, summary_report
-from agent.batch.session import solve_set
-from agent.config import Settings
-from agent.engine import Engine
 from tools import arc
 from tools.mathgen import generate
 
 
 def main() -> None:
-    settings = Settings.load(memory_mode="off")
-    tasks = arc.load_dir(Path(__file__).parent / "arc_tasks").tasks
-    engine = Engine.from_settings(settings)  # one engine shared by both runs
-    try:
+    with Agent.from_config(memory_mode="learning", max_tokens=128) as agent:
+        print("chat:", agent.chat("Name one prime number."))
+        result = agent.solve("Which city does Bruno live in?",
+                             context="Ava lives in Oslo. The weather was mild. Bruno lives in Lima.")
+        print("solve:", result.answer, "|", result.end_reason, "|", " > ".join(result.trace.path))
+        tasks = arc.load_dir(Path(__file__).parent / "arc_tasks").tasks
         runs = [
-            solve_set(generate(4, seed=0), settings, "example-math", concurrency=4, llm=engine),
-            solve_set([arc.to_problem(t, "examples") for t in tasks], settings, "example-arc", concurrency=3, llm=engine),
+            agent.solve_batch(generate(4, seed=0), "example-math"),
+            agent.solve_batch([arc.to_problem(t, "examples") for t in tasks], "example-arc"),
         ]
-    finally:
-        engine.close()
     print(format_report(build_report([summary_report(s) for s in runs])))
 
 
