@@ -162,7 +162,8 @@ def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode:
         row.correct += t.score(res.answer) if t.score else is_correct(res.answer, t.gold)
         row.ends[res.end_reason] = row.ends.get(res.end_reason, 0) + 1
         evidence = " ".join(e.text for e in res.trace.evidence)
-        row.evidence_hits += sum(f in evidence for f in t.facts) / len(t.facts)
+        if t.facts:
+            row.evidence_hits += sum(f in evidence for f in t.facts) / len(t.facts)
         row.prompt_tokens += res.prompt_tokens
         row.generated_tokens += res.generated_tokens
         row.notes += res.trace.notes
@@ -197,6 +198,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="CI size: 3 tasks, ~800 filler tokens")
     ap.add_argument("--tasks", type=int, default=10)
+    ap.add_argument("--fold-only", action="store_true", help="only the folding on/off table")
     ap.add_argument("--filler-tokens", type=int, default=2500)
     ap.add_argument("--model", type=Path, default=None, help="HF checkpoint dir (default: embedded SmolLM2-135M)")
     ap.add_argument("--max-model-len", type=int, default=4096)
@@ -218,7 +220,11 @@ def main() -> None:
         embedder.encode(["warm up"])
         fold_sets = {"recall": tasks, "math": math_tasks(n)}
         longest = max(engine.count_tokens(t.context) for t in tasks)
-        fold_budgets = {"recall": longest + 400, "math": 320}
+        fold_budgets = {"recall": longest + 150, "math": 260}
+        if args.fold_only:
+            fold_table(engine, embedder, fold_sets, Path(tmp), fold_budgets)
+            engine.close()
+            return
         rows = {
             "plain": run_plain(engine, tasks),
             "ctl/search": run_controller(engine, embedder, tasks, Path(tmp) / "a", "controller", "sentence"),
