@@ -82,7 +82,7 @@ def episode_from_result(problem: Problem, result: Any, config: BatchConfig, seco
     trace_dict.update(
         memory_mode=config.memory_mode,
         end_reason=getattr(result, "end_reason", ""),
-        attempts=attempts,
+        scored_answers=attempts,
         solver_mode=getattr(result, "mode", None),
     )
     return Episode(

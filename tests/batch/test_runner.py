@@ -38,7 +38,7 @@ def test_episodes_are_scored_and_written(episode_store):
         right = p.id[-1] in "02468"
         assert e.verdict == ("correct" if right else "wrong") and e.score == float(right)
         assert e.input == p.prompt and e.domain == "math"
-        assert e.trace["memory_mode"] == "frozen" and e.trace["attempts"] == [e.answer]
+        assert e.trace["memory_mode"] == "frozen" and e.trace["scored_answers"] == [e.answer]
 
 
 def test_problems_run_concurrently(episode_store):
@@ -183,3 +183,19 @@ def test_resume_after_hard_kill(tmp_path, db_url, episode_store):
     assert resolved | finished_before == {p.id for p in generate(n, seed=7)}
     assert summary["resumed"] == len(finished_before) and summary["finished"] == n and summary["score"] == 1.0
     assert episode_store.count("killed-run") == n
+
+
+def test_episode_keeps_the_controllers_attempt_records() -> None:
+    """The scored answers are stored beside the trace's own attempt records, not over them."""
+    from agent.batch.runner import BatchConfig, episode_from_result
+    from agent.controller.state import AttemptRecord, SolveResult, Trace
+    from tools.mathgen import generate
+    from tools.problem import Verdict
+
+    problem = generate(1)[0]
+    trace = Trace(problem_id=problem.id, attempts=[AttemptRecord(index=0, answer="7", end_reason="answer",
+                                                                 verdict=Verdict(ok=False, feedback="off by one"))])
+    result = SolveResult(problem_id=problem.id, answer="8", attempts=["7", "8"], end_reason="verified", trace=trace)
+    episode = episode_from_result(problem, result, BatchConfig(run_id="r"), 1.0)
+    assert episode.trace["attempts"][0]["verdict"]["feedback"] == "off by one"
+    assert episode.trace["scored_answers"] == ["7", "8"]
