@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     max_segments: int = Field(8, gt=0)
     max_recalls: int = Field(4, ge=0)
     max_retrievals: int = Field(4, ge=0)
+    max_tool_calls: int = Field(4, ge=0, description="<python> runs per attempt (sandboxed arithmetic tool).")
     max_retries: int = Field(2, ge=0)
     segment_tokens: int = Field(256, gt=0)
     concept_shortlist: int = Field(16, gt=0)

@@ -1,6 +1,6 @@
 """The controller's LangGraph: nodes wired by small routing functions over the state.
 
-    START -> select_concepts -> prime -> think <-> (recall | retrieve | fold)
+    START -> select_concepts -> prime -> think <-> (recall | retrieve | run_python | fold)
     think -> finalize? -> verify -> retry -> prime ... | learn -> END
 
 Every node is wrapped once to record its name, calls and wall time in the
@@ -58,6 +58,8 @@ def route_after_think(state: SolveState, runtime: Any) -> str:
         return "recall"
     if state.request == "subq":
         return "retrieve"
+    if state.request == "python":
+        return "run_python"
     return route_to_think(state, runtime)
 
 
@@ -67,14 +69,15 @@ def route_after_verify(state: SolveState) -> str:
 
 def build_graph(checkpointer: Checkpointer | None = None):
     g = StateGraph(SolveState, context_schema=RunContext)
-    for name in ("select_concepts", "prime", "think", "recall", "retrieve", "fold", "finalize", "verify", "retry",
-                 "learn"):
+    for name in ("select_concepts", "prime", "think", "recall", "retrieve", "run_python", "fold", "finalize", "verify",
+                 "retry", "learn"):
         g.add_node(name, instrument(name, getattr(nodes, name)))
     g.add_edge(START, "select_concepts")
     g.add_edge("select_concepts", "prime")
     g.add_conditional_edges("prime", route_to_think, ["think", "fold", "verify", "finalize"])
-    g.add_conditional_edges("think", route_after_think, ["recall", "retrieve", "think", "fold", "verify", "finalize"])
-    for name in ("recall", "retrieve", "fold"):
+    g.add_conditional_edges("think", route_after_think,
+                            ["recall", "retrieve", "run_python", "think", "fold", "verify", "finalize"])
+    for name in ("recall", "retrieve", "run_python", "fold"):
         g.add_conditional_edges(name, route_to_think, ["think", "fold", "verify", "finalize"])
     g.add_edge("finalize", "verify")
     g.add_conditional_edges("verify", route_after_verify, ["learn", "retry"])
@@ -86,5 +89,5 @@ def build_graph(checkpointer: Checkpointer | None = None):
 def recursion_limit(ctx: RunContext) -> int:
     """Enough supersteps for every budget to be spent, so budgets, not LangGraph, end a trace."""
     b = ctx.budgets
-    per_attempt = 2 * b.segments + b.recalls + b.retrievals + b.repeat_recalls + 2 * b.segments + 8
+    per_attempt = 2 * b.segments + b.recalls + b.retrievals + b.tool_calls + b.repeat_recalls + 2 * b.segments + 8
     return (b.retries + 1) * per_attempt + 8

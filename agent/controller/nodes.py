@@ -29,6 +29,7 @@ from agent.controller.protocol import (
     neutralise,
     normalise_query,
     options_block,
+    output_block,
     parse_segment,
     strip_tags,
 )
@@ -42,6 +43,7 @@ from agent.controller.state import (
 )
 from agent.llm import ChatMessage, GenParams
 from tools.problem import Verdict
+from tools.pytool import python_tool
 
 Update = dict[str, Any]
 Ctx = Runtime[RunContext]
@@ -218,6 +220,21 @@ def retrieve(state: SolveState, runtime: Ctx) -> Update:
     return {"trace": trace, "parts": [*state.parts, part], "retrievals": state.retrievals + 1, "request": None}
 
 
+def run_python(state: SolveState, runtime: Ctx) -> Update:
+    """Run the model's ``<python>`` snippet in the sandbox and show its output."""
+    ctx = runtime.context
+    if state.tool_runs >= ctx.budgets.tool_calls:
+        return {"attempt_end": "budget:tool_calls", "request": None}
+    t0 = time.perf_counter()
+    shown = python_tool(state.request_body)
+    trace = state.trace.model_copy(deep=True)
+    trace.tool_calls.append(ToolCall(node="run_python", kind="python", input=state.request_body[:500],
+                                     output=shown[:500], ok="error (" not in shown,
+                                     seconds=time.perf_counter() - t0))
+    part = Part(kind="output", text=output_block(shown))
+    return {"trace": trace, "parts": [*state.parts, part], "tool_runs": state.tool_runs + 1, "request": None}
+
+
 def fold(state: SolveState, runtime: Ctx) -> Update:
     """Replace older live parts by a model-written summary; their raw text stays recallable."""
     ctx, b = runtime.context, runtime.context.budgets
@@ -289,7 +306,7 @@ def retry(state: SolveState, runtime: Ctx) -> Update:
     return {
         "attempt": state.attempt + 1,
         "retry_prompt": RETRY_PROMPT.format(answer=state.answer or "(none)", feedback=fb or "(none)"),
-        "parts": [], "segments_used": 0, "tokens_used": 0, "recalls": 0, "retrievals": 0,
+        "parts": [], "segments_used": 0, "tokens_used": 0, "recalls": 0, "retrievals": 0, "tool_runs": 0,
         "recall_queries": [], "repeats": 0, "carry": "", "request": None, "request_body": "",
         "answer": None, "attempt_end": None, "verdict": None,
     }

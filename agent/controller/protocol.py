@@ -14,20 +14,23 @@ from pydantic import BaseModel, Field
 
 from agent.config import Settings
 
-Tag = Literal["recall", "subq", "answer"]
-TAGS: tuple[Tag, ...] = ("recall", "subq", "answer")
+Tag = Literal["recall", "subq", "python", "answer"]
+TAGS: tuple[Tag, ...] = ("recall", "subq", "python", "answer")
 #: Tags only the controller may write; a model that writes them has them neutralised.
-CONTROLLER_TAGS = ("evidence", "options", "folded")
+CONTROLLER_TAGS = ("evidence", "options", "folded", "output")
+#: Bodies where layout matters (programs), kept as written instead of collapsed to one line.
+LAYOUT_TAGS = ("python", "answer")
 STOP_STRINGS = [f"</{t}>" for t in TAGS]
 EVIDENCE_OPEN, EVIDENCE_CLOSE = "<evidence>", "</evidence>"
-_ANY_TAG = re.compile(r"</?(recall|subq|answer|evidence|options|folded)>")
-_OPENER = re.compile(r"<(recall|subq|answer)>")
-_CONTROLLER_TAG = re.compile(r"<(/?)(evidence|options|folded)>")
+_ANY_TAG = re.compile(r"</?(recall|subq|python|answer|evidence|options|folded|output)>")
+_OPENER = re.compile(r"<(recall|subq|python|answer)>")
+_CONTROLLER_TAG = re.compile(r"<(/?)(evidence|options|folded|output)>")
 
 SYSTEM_PROMPT = """You solve problems by reasoning step by step in plain text.
 You may use these tags while you think:
 <recall>what you need from the document</recall> returns the exact passages of the document inside <evidence>...</evidence>.
 <subq>a smaller sub-question</subq> returns stored procedures for it inside <options>...</options>; follow one if it fits.
+<python>print(12 * 7)</python> runs Python for arithmetic and shows what it prints inside <output>...</output>.
 <answer>the final answer only</answer> ends your work.
 Use each tag at most a few times, never put one tag inside another, and always finish with <answer>...</answer>."""
 
@@ -123,6 +126,10 @@ def options_block(options: list[tuple[int, str, str]]) -> str:
     return f"\n<options>\n{body}\n</options>\n"
 
 
+def output_block(text: str) -> str:
+    return f"\n<output>\n{text.strip()}\n</output>\n"
+
+
 def folded_block(summary: str) -> str:
     return f"<folded>{summary.strip()}</folded>\n"
 
@@ -134,6 +141,7 @@ class Budgets(BaseModel):
     segments: int = Field(gt=0)
     recalls: int = Field(ge=0)
     retrievals: int = Field(ge=0)
+    tool_calls: int = Field(ge=0)
     retries: int = Field(ge=0)
     segment_tokens: int = Field(gt=0)
     concept_shortlist: int = Field(gt=0)
@@ -153,6 +161,7 @@ class Budgets(BaseModel):
             segments=s.max_segments,
             recalls=s.max_recalls,
             retrievals=s.max_retrievals,
+            tool_calls=s.max_tool_calls,
             retries=s.max_retries,
             segment_tokens=s.segment_tokens,
             concept_shortlist=s.concept_shortlist,
@@ -222,7 +231,7 @@ def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> Parsed
     if outer is not None:
         violations.append(f"nested:{closed}")
         tail = full[outer:]
-    clean = answer_text(body) if closed == "answer" else strip_tags(body)
+    clean = answer_text(body) if closed in LAYOUT_TAGS else strip_tags(body)
     return ParsedSegment(tag=closed, body=clean, violations=list(dict.fromkeys(violations)), open_tail=tail)
 
 

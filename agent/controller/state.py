@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from tools.problem import Problem, Verdict
 
-PartKind = Literal["think", "evidence", "options", "folded", "note", "answer"]
+PartKind = Literal["think", "evidence", "options", "output", "folded", "note", "answer"]
 
 
 class Part(BaseModel):
@@ -154,10 +154,11 @@ class SolveState(BaseModel):
     tokens_used: int = 0
     recalls: int = 0
     retrievals: int = 0
+    tool_runs: int = 0
     recall_queries: list[str] = Field(default_factory=list)
     repeats: int = 0
     carry: str = ""
-    request: str | None = Field(None, description="The tag the last segment closed: recall | subq | answer.")
+    request: str | None = Field(None, description="The tag the last segment closed: recall | subq | python | answer.")
     request_body: str = ""
     answer: str | None = None
     attempt_end: str | None = Field(None, description="Why the current attempt's thinking stopped.")

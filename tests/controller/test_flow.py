@@ -6,6 +6,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.controller.checkpoint import serializer
+from agent.controller.protocol import STOP_STRINGS
 from memory.schemas import Concept, Subroutine
 from tests.fakes import ScriptedGenerator
 from tools.problem import Problem, Verdict
@@ -25,7 +26,7 @@ def test_answer_path(make_controller):
     assert res.answer == "412"
     assert res.trace.path == ["select_concepts", "prime", "think", "verify", "learn"]
     assert res.end_reason == "answer" and res.verdict is None
-    assert llm.params[0].stop == ["</recall>", "</subq>", "</answer>"]
+    assert llm.params[0].stop == ["</recall>", "</subq>", "</python>", "</answer>"]
     assert res.generated_tokens == res.trace.node_stats["think"].generated_tokens > 0
 
 
@@ -103,7 +104,7 @@ def test_token_budget(make_controller):
 
 
 def test_repeated_recall_loop_ends(make_controller):
-    llm = ScriptedGenerator(lambda prompt, p: "<recall>blue vault maps</recall>" if len(p.stop) == 3 else "0")
+    llm = ScriptedGenerator(lambda prompt, p: "<recall>blue vault maps</recall>" if p.stop == STOP_STRINGS else "0")
     res = make_controller(llm, max_recalls=10, max_segments=20).solve(PROBLEM)
     assert res.end_reason == "loop:repeated_recall"
     assert res.trace.path.count("recall") == 3  # one real recall, two repeats
@@ -111,7 +112,7 @@ def test_repeated_recall_loop_ends(make_controller):
 
 def test_recall_budget(make_controller):
     qs = iter(["alpha", "beta", "gamma", "delta"])
-    llm = ScriptedGenerator(lambda prompt, p: f"<recall>{next(qs)} vault</recall>" if len(p.stop) == 3 else "0")
+    llm = ScriptedGenerator(lambda prompt, p: f"<recall>{next(qs)} vault</recall>" if p.stop == STOP_STRINGS else "0")
     res = make_controller(llm, max_recalls=2, max_segments=20).solve(PROBLEM)
     assert res.end_reason == "budget:recalls"
     assert res.trace.path.count("recall") == 3
@@ -275,7 +276,7 @@ def test_folding_moves_old_segments_out_but_keeps_them_recallable(make_controlle
         "<answer>zebra-77</answer>",
     ])
     llm = ScriptedGenerator(lambda prompt, p: "Summary: code word noted." if "Summarise" in prompt else next(script))
-    res = make_controller(llm, kv_policy="fold", kv_budget=130, segment_tokens=20, max_segments=8).solve(
+    res = make_controller(llm, kv_policy="fold", kv_budget=145, segment_tokens=20, max_segments=8).solve(
         Problem(id="f", prompt="What is the code word?"))
     assert res.trace.path[:6] == ["select_concepts", "prime", "think", "think", "think", "fold"]
     assert res.trace.segments[0].folded
@@ -286,7 +287,7 @@ def test_folding_moves_old_segments_out_but_keeps_them_recallable(make_controlle
     assert "<evidence>Step one: the secret code word is zebra-77.</evidence>" in last
     assert any(ev.source == "segment:0" and "zebra-77" in ev.text for ev in res.trace.evidence)
     assert res.answer == "zebra-77"
-    assert all(llm.count_tokens(p) <= 130 for p in llm.prompts if "Summarise" not in p)
+    assert all(llm.count_tokens(p) <= 145 for p in llm.prompts if "Summarise" not in p)
 
 
 def test_impossible_kv_budget_ends_cleanly(make_controller):
@@ -353,3 +354,22 @@ def test_model_copy_rejects_paraphrase_and_falls_back(make_controller):
     assert res.trace.evidence and all(e.method == "search" for e in res.trace.evidence)
     assert all(e.text in {"context": PROBLEM.context, "prompt": PROBLEM.prompt}[e.source] for e in res.trace.evidence)
 
+
+
+def test_python_tool_runs_in_the_sandbox_and_shows_its_output(make_controller):
+    llm = ScriptedGenerator(["Compute it. <python>\nx = 12 * 7\nprint(x + 1)\n</python>", "So <answer>85</answer>"])
+    res = make_controller(llm).solve(Problem(id="py", prompt="What is 12*7+1?"))
+    assert res.answer == "85"
+    assert res.trace.path[:5] == ["select_concepts", "prime", "think", "run_python", "think"]
+    call = next(c for c in res.trace.tool_calls if c.kind == "python")
+    assert call.ok and call.output == "85"
+    assert "<output>\n85\n</output>" in llm.prompts[1]
+
+
+def test_python_tool_failures_are_shown_not_raised(make_controller):
+    llm = ScriptedGenerator(["<python>import socket; socket.create_connection(('example.com', 80))</python>",
+                             "<python>while True: pass</python>", "<answer>none</answer>"])
+    res = make_controller(llm, max_tool_calls=2).solve(Problem(id="py2", prompt="Try."))
+    calls = [c for c in res.trace.tool_calls if c.kind == "python"]
+    assert len(calls) == 2 and not any(c.ok for c in calls)
+    assert res.answer == "none"
