@@ -30,7 +30,8 @@ SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
     "database_url": (str, "SQLAlchemy URL (default: SQLite file in the data directory)"),
     "memory_mode": (str, "off | frozen | learning"),
     "kv_budget": (int, "token budget for a trace's live context"),
-    "kv_policy": (str, "full | fp8 | fold"),
+    "kv_policy": (str, "full | fp8 | fold | triattention (CUDA + TriAttention plugin)"),
+    "triattention_stats": (Path, "Q/K statistics .pt for kv_policy=triattention"),
     "temperature": (float, "sampling temperature (default 0 = greedy)"),
     "max_tokens": (int, "default max new tokens per generation"),
 }

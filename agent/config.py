@@ -15,8 +15,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from kvcache.budget import EnginePolicy as KVPolicy
+
 MemoryMode = Literal["off", "frozen", "learning"]
-KVPolicy = Literal["full", "fp8", "fold"]
 RecallMode = Literal["controller", "model-copy"]
 SolveMode = Literal["inject", "diversity"]
 
@@ -62,7 +63,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; None = SQLite file in home.")
     memory_mode: MemoryMode = "learning"
     kv_budget: int | None = Field(None, gt=0, description="Token budget for a trace's live context; None = model context.")
-    kv_policy: KVPolicy = Field("full", description="full | fp8 (quantised KV in vLLM) | fold (thought folding).")
+    kv_policy: KVPolicy = Field("full", description="full | fp8 (quantised KV in vLLM) | fold (thought folding) | "
+                                "triattention (decoding-time eviction in vLLM; CUDA + plugin only).")
+    triattention_stats: Path | None = Field(None, description="Q/K frequency statistics (.pt) for kv_policy=triattention.")
     recall_mode: RecallMode = "controller"
     trace_budget_tokens: int = Field(2048, gt=0)
     max_segments: int = Field(8, gt=0)
@@ -80,7 +83,7 @@ class Settings(BaseSettings):
         "sentence", description="model-copy recall: sentence choice (structured outputs) or token-level logits processor.")
     prime_recall: bool = Field(True, description="Fetch evidence and procedures for the question before the first segment.")
 
-    @field_validator("home", "cache_dir", "model", "embedder", mode="after")
+    @field_validator("home", "cache_dir", "model", "embedder", "triattention_stats", mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None

@@ -12,7 +12,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,20 @@ def detect_device(requested: str = "auto") -> str:
         return "cpu"
 
 
+def kv_plugin_env(settings: Settings) -> dict[str, str]:
+    """Environment for KV plugins: TriAttention on when ``kv_policy=triattention`` (checked here), else off."""
+    from kvcache.triattention import configure, disabled_env
+
+    if settings.kv_policy != "triattention":
+        return disabled_env()
+    return configure(
+        device=detect_device(settings.device),
+        budget=settings.kv_budget,
+        stats=settings.triattention_stats,
+        max_context=settings.max_model_len,
+    ).env()
+
+
 class Engine:
     """A loaded model, ready for batched, constrained or streamed generation."""
 
@@ -72,6 +86,7 @@ class Engine:
         enable_prefix_caching: bool = True,
         logits_processors: Sequence[type | str] = (),
         defaults: GenParams | None = None,
+        env: Mapping[str, str] | None = None,
     ):
         self.model_dir = check_checkpoint(model_dir)
         declared = model_max_context(self.model_dir)
@@ -85,6 +100,7 @@ class Engine:
         self.defaults = defaults or GenParams()
         if self.device == "cpu":
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(kv_cache_gib))))
+        os.environ.update(env or {})  # plugins read these in the engine-core process, which inherits them
         self._ids = itertools.count()
         try:
             from vllm import LLM
@@ -127,6 +143,7 @@ class Engine:
             procs.append(VERBATIM_PROCESSOR)
         return cls(
             model_dir,
+            env=kv_plugin_env(settings),
             dtype=settings.dtype,
             max_model_len=settings.max_model_len,
             kv_cache_gib=settings.kv_cache_gib,

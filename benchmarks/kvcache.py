@@ -14,6 +14,14 @@ table says where ("stop@N"); their unbudgeted rows show pure quantisation qualit
 
     python benchmarks/kvcache.py --small        # CI-sized (128 new tokens)
     python benchmarks/kvcache.py                # full (2048 new tokens; slow on CPU)
+
+With ``--math FILE.jsonl`` it measures task accuracy instead: every policy decodes freely (greedy, to
+EOS or ``--new-tokens``) on each problem at each budget, and the boxed answer is graded with
+math-verify. On a GPU this is the MATH-500 run with a distilled reasoning model:
+
+    python benchmarks/kvcache.py --math math500.jsonl --model /models/R1-Distill-Qwen-1.5B \
+        --device cuda --new-tokens 8192 --limit 100
+    python benchmarks/kvcache.py --math examples/math_sample.jsonl --new-tokens 256   # CPU smoke
 """
 
 from __future__ import annotations
@@ -59,8 +67,11 @@ class Row:
 
 @torch.no_grad()
 def decode(model: torch.nn.Module, prompt: torch.Tensor, cache: BudgetCache, steps: int,
-           forced: list[int] | None = None) -> tuple[list[int], list[float], int | None, float]:
-    """Greedy (or teacher-forced) decoding; returns argmax tokens, NLL of the fed tokens, stop step, seconds."""
+           forced: list[int] | None = None, eos: int | None = None) -> tuple[list[int], list[float], int | None, float]:
+    """Greedy (or teacher-forced) decoding; returns argmax tokens, NLL of the fed tokens, stop step, seconds.
+
+    Free-running decoding ends early at ``eos`` when given; teacher-forced runs never do.
+    """
     logits = model(prompt, past_key_values=cache).logits[0, -1]
     preds: list[int] = []
     nll: list[float] = []
@@ -71,12 +82,12 @@ def decode(model: torch.nn.Module, prompt: torch.Tensor, cache: BudgetCache, ste
         tok = forced[i] if forced is not None else pred
         preds.append(pred)
         nll.append(-float(torch.log_softmax(logits.float(), -1)[tok]))
-        if i == steps - 1:
+        if i == steps - 1 or (forced is None and pred == eos):
             break
         if cache.would_overflow(1):
             stopped = i + 1
             break
-        logits = model(torch.tensor([[tok]]), past_key_values=cache).logits[0, -1]
+        logits = model(torch.tensor([[tok]], device=prompt.device), past_key_values=cache).logits[0, -1]
     return preds, nll, stopped, time.perf_counter() - start
 
 
@@ -98,7 +109,7 @@ def run(model: torch.nn.Module, tokenizer, prompts: list[str], new_tokens: int, 
           flush=True)
     for p_idx, text in enumerate(prompts):
         ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)["input_ids"]
+                                            return_tensors="pt", return_dict=True)["input_ids"].to(model.device)
         total = ids.shape[1] + new_tokens
         with make_cache("full", model) as full:
             ref, nll, _, secs = decode(model, ids, full, new_tokens)
@@ -119,6 +130,45 @@ def run(model: torch.nn.Module, tokenizer, prompts: list[str], new_tokens: int, 
             emit(rows, out, Row(p_idx, policy, label, len(preds), diverge / new_tokens, ppl(nll),
                                 len(preds) / secs, cache.peak_bytes, note))
     return rows
+
+
+MATH_INSTRUCTION = "\n\nReason step by step, then give the final answer as \\boxed{...}."
+
+
+def math_accuracy(model: torch.nn.Module, tokenizer, problems: list, new_tokens: int, fractions: list[float]) -> None:
+    """Accuracy vs KV budget: each policy solves every problem freely at each budget (share of prompt+new)."""
+    from tools.mathx import answers_equivalent
+
+    device = model.device
+    inputs = [tokenizer.apply_chat_template([{"role": "user", "content": p.prompt + MATH_INSTRUCTION}],
+                                            add_generation_prompt=True, return_tensors="pt",
+                                            return_dict=True)["input_ids"].to(device) for p in problems]
+    jobs = [("full", None)] + [(pol, f) for f in fractions for pol in (*EVICTING, *QUANTISED)]
+    print(f"{'policy':<12} {'budget':>7} {'acc':>6} {'solved':>7} {'mean tok':>9} {'tok/s':>7} {'peak KV':>10}  notes",
+          flush=True)
+    for policy, frac in jobs:
+        solved = tokens = stops = errors = 0
+        seconds = 0.0
+        peak = 0
+        for problem, ids in zip(problems, inputs):
+            budget = None if frac is None else max(1, int((ids.shape[1] + new_tokens) * frac))
+            try:
+                with make_cache(policy, model, budget, **({} if budget is None else policy_params(policy, budget))) as cache:
+                    preds, _, stopped, secs = decode(model, ids, cache, new_tokens, eos=tokenizer.eos_token_id)
+            except (ValueError, KVBudgetExceeded):
+                errors += 1
+                continue
+            solved += answers_equivalent(str(problem.gold), tokenizer.decode(preds, skip_special_tokens=True))
+            tokens += len(preds)
+            seconds += secs
+            stops += stopped is not None
+            peak = max(peak, cache.peak_bytes)
+        n = len(problems)
+        label = "100%" if frac is None else f"{frac:.0%}"
+        notes = ", ".join(x for x in (f"{stops} stopped at budget" if stops else "",
+                                     f"{errors} prompt over budget" if errors else "") if x)
+        print(f"{policy:<12} {label:>7} {solved / n:>6.1%} {solved:>4}/{n:<3}{tokens / max(1, n - errors):>8.0f} "
+              f"{tokens / seconds if seconds else 0:>7.1f} {peak / 2**20:>8.2f}Mi  {notes}", flush=True)
 
 
 def ppl(nll: list[float]) -> float:
@@ -142,6 +192,10 @@ def main() -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.10, 0.25, 0.50])
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 avoids oversubscription on a shared box")
     parser.add_argument("--json", type=Path, default=None, help="write rows here as they complete")
+    parser.add_argument("--math", type=Path, default=None, help="JSONL problem set: report accuracy vs KV budget instead")
+    parser.add_argument("--limit", type=int, default=None, help="first N problems of --math")
+    parser.add_argument("--device", default="cpu", help="torch device for the transformers model (cpu, cuda)")
+    parser.add_argument("--dtype", default="float32", help="model dtype (bfloat16 on a GPU)")
     args = parser.parse_args()
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -151,9 +205,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     model_dir = resolve_model(args.model, default_cache())
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, args.dtype)).to(args.device).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     new_tokens = args.new_tokens or (128 if args.small else 2048)
+    if args.math is not None:
+        from tools.mathx import load_jsonl
+
+        problems = load_jsonl(args.math, args.limit)
+        print(f"model {model_dir.name}, {len(problems)} problems from {args.math.name}, up to {new_tokens} new tokens, "
+              f"budgets {args.budgets} of prompt+new", flush=True)
+        math_accuracy(model, tokenizer, problems, new_tokens, args.budgets)
+        return
     n_prompts = args.prompts or 1
     print(f"model {model_dir.name}, {new_tokens} new tokens, budgets {args.budgets} of prompt+new", flush=True)
     run(model, tokenizer, PROMPTS[:n_prompts], new_tokens, args.budgets, args.json)

@@ -36,7 +36,7 @@ DTYPE_BYTES: dict[str, float] = {
     "bfloat16": 2, "bf16": 2,
     "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "int8": 1,
 }
-EnginePolicy = Literal["full", "fp8", "fold"]
+EnginePolicy = Literal["full", "fp8", "fold", "triattention"]
 
 
 class ModelKVSpec(BaseModel):
@@ -121,7 +121,10 @@ def bytes_per_token(spec: ModelKVSpec, kv_dtype: str = "auto") -> int:
 
 
 def engine_bytes_per_token(spec: ModelKVSpec, kv_policy: EnginePolicy) -> int:
-    """Bytes per token vLLM allocates under a ``kv_policy`` setting: fp8 halves/quarters it, fold changes the count, not the size."""
+    """Bytes per token vLLM allocates under a ``kv_policy`` setting.
+
+    fp8 halves/quarters it; fold and triattention change how many tokens are live, not their size.
+    """
     return bytes_per_token(spec, "fp8" if kv_policy == "fp8" else "auto")
 
 

@@ -71,7 +71,13 @@ def _kv_summary(settings: Settings) -> str:
 
     spec = kv_spec(resolve_model(settings.model, settings.cache_dir))
     result = plan(spec, int(settings.kv_cache_gib * 2**30), token_budget=settings.kv_budget)
-    return "\n         ".join(describe(result).splitlines())
+    lines = describe(result).splitlines()
+    if settings.kv_policy == "triattention":
+        from agent.engine import kv_plugin_env
+
+        env = kv_plugin_env(settings)
+        lines.append(f"triattention plugin ready: budget {env['TRIATTN_RUNTIME_KV_BUDGET']} tokens per request")
+    return "\n         ".join(lines)
 
 
 def _embedder(settings: Settings) -> str:

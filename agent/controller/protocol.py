@@ -166,7 +166,7 @@ class Budgets(BaseModel):
             segment_tokens=s.segment_tokens,
             concept_shortlist=s.concept_shortlist,
             subroutine_top_k=s.subroutine_top_k,
-            kv_budget=s.kv_budget,
+            kv_budget=None if s.kv_policy == "triattention" else s.kv_budget,
             fold=s.kv_policy == "fold" and s.kv_budget is not None,
         )
 
