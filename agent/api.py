@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.config import Settings
 from agent.llm import ChatMessage, GenParams, TextGenerator
+from tools.domains import VerifyMode
 from tools.problem import Problem, Verifier
 
 if TYPE_CHECKING:
@@ -89,12 +90,16 @@ class Agent:
         return result
 
     def solve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int = 4,
-                    progress: bool = True) -> "BatchSummary":
-        """Solve many problems concurrently (the engine batches them); resumable by ``run_id``."""
+                    progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
+        """Solve many problems concurrently (the engine batches them); resumable by ``run_id``.
+
+        ``verify="gold"`` checks answers against the gold ones, which lets a labelled training split
+        build memory in learning mode (math has no gold-free check); see :class:`tools.domains.GoldVerifier`.
+        """
         from agent.batch.session import solve_set
 
         return solve_set(problems, self.settings, run_id, concurrency=concurrency, progress=progress,
-                         llm=self.llm, memory=self.memory)
+                         verify=verify, llm=self.llm, memory=self.memory)
 
     def _params(self) -> GenParams:
         s = self.settings

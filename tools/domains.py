@@ -8,10 +8,12 @@ after it.
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tools import arc, mathx
-from tools.problem import Problem, Verifier
+from tools.problem import Problem, Verdict, Verifier
+
+VerifyMode = Literal["domain", "gold", "off"]
 
 
 class Domain(Protocol):
@@ -78,3 +80,33 @@ def get_domain(name: str) -> Domain:
         return _DOMAINS[name]
     except KeyError:
         raise ValueError(f"unknown problem domain {name!r}; known: {', '.join(sorted(_DOMAINS))}") from None
+
+
+class GoldVerifier:
+    """Checks an answer against ``problem.gold`` with the domain's own scoring.
+
+    For building memory from a labelled (training) split, where math has no gold-free check and so
+    would never count as verified. Retries then get reference-based feedback, so a run verified this
+    way measures learning, not held-out accuracy; reports label it ``+gold``.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        if problem.gold is None:
+            raise ValueError(f"problem {problem.id} has no gold answer to verify against")
+        self.problem = problem
+        self.domain = get_domain(problem.domain)
+
+    def __call__(self, answer: str) -> Verdict:
+        score = float(self.domain.score(self.problem, [answer]))
+        ok = score >= 1.0
+        feedback = "" if ok else "The answer does not match the reference answer. Recheck each step and the arithmetic."
+        return Verdict(ok=ok, score=score, feedback=feedback)
+
+
+def verifier_for(problem: Problem, mode: VerifyMode) -> Verifier | None:
+    """The checker a solve gets: the domain's gold-free one, the gold answer (training splits), or none."""
+    if mode == "off":
+        return None
+    if mode == "gold":
+        return GoldVerifier(problem)
+    return get_domain(problem.domain).verifier(problem)

@@ -82,11 +82,16 @@ def run_episodes(source: EpisodeSource, run_id: str, page: int = 500) -> list[Ep
     return list(latest.values())
 
 
+def mode_label(memory_mode: str, verify: str | None) -> str:
+    """The mode as reports show it: gold-verified runs are marked, since their scores are not held-out."""
+    return f"{memory_mode}+gold" if verify == "gold" else memory_mode
+
+
 def run_report(run_id: str, episodes: list[Episode], summary: BatchSummary | None = None) -> RunReport:
     if not episodes and summary is None:
         raise ValueError(f"no episodes recorded for run {run_id!r}")
-    modes = {str(e.trace.get("memory_mode", "")) for e in episodes} - {""}
-    mode = summary.memory_mode if summary else (modes.pop() if len(modes) == 1 else "mixed" if modes else "unknown")
+    modes = {mode_label(m, e.trace.get("verify")) for e in episodes if (m := str(e.trace.get("memory_mode", "")))}
+    mode = mode_label(summary.memory_mode, summary.verify) if summary else (modes.pop() if len(modes) == 1 else "mixed" if modes else "unknown")
     domain = summary.domain if summary and summary.domain else ",".join(sorted({e.domain for e in episodes}))
     n = len(episodes)
     return RunReport(
@@ -107,7 +112,8 @@ def run_report(run_id: str, episodes: list[Episode], summary: BatchSummary | Non
 def summary_report(summary: BatchSummary) -> RunReport:
     """The same row built from the runner's own totals (no database round trip)."""
     return RunReport(
-        run_id=summary.run_id, memory_mode=summary.memory_mode, domain=summary.domain, total=summary.total,
+        run_id=summary.run_id, memory_mode=mode_label(summary.memory_mode, summary.verify), domain=summary.domain,
+        total=summary.total,
         finished=summary.finished, solved=summary.solved, errors=summary.errors, score=summary.score,
         prompt_tokens=summary.prompt_tokens, generated_tokens=summary.generated_tokens, seconds=summary.seconds,
     )

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from agent.config import MemoryMode
 from memory.schemas import Episode
-from tools.domains import get_domain
+from tools.domains import VerifyMode, get_domain, verifier_for
 from tools.problem import Problem, Verifier
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ class BatchConfig(BaseModel):
     run_id: str = Field(min_length=1)
     memory_mode: MemoryMode = "off"
     concurrency: int = Field(4, gt=0)
-    verify: bool = Field(True, description="Hand the domain's gold-free verifier to the solver.")
+    verify: VerifyMode = Field("domain", description="Checker handed to the solver: the domain's gold-free one, "
+                               "the gold answer (building memory from a training split), or off.")
     retry_errors: bool = Field(True, description="On resume, rerun problems whose last episode is an error.")
     progress: bool = True
 
@@ -56,6 +57,7 @@ class BatchSummary(BaseModel):
 
     run_id: str
     memory_mode: MemoryMode
+    verify: VerifyMode = "domain"
     domain: str = ""
     total: int = 0
     finished: int = 0
@@ -81,6 +83,7 @@ def episode_from_result(problem: Problem, result: Any, config: BatchConfig, seco
     trace_dict = trace.model_dump(mode="json") if hasattr(trace, "model_dump") else dict(trace or {})
     trace_dict.update(
         memory_mode=config.memory_mode,
+        verify=config.verify,
         end_reason=getattr(result, "end_reason", ""),
         scored_answers=attempts,
         solver_mode=getattr(result, "mode", None),
@@ -124,7 +127,7 @@ def error_episode(problem: Problem, exc: BaseException, config: BatchConfig, sec
 def _solve_one(problem: Problem, solver: Solver, config: BatchConfig) -> Episode:
     t0 = time.perf_counter()
     try:
-        verifier = get_domain(problem.domain).verifier(problem) if config.verify else None
+        verifier = verifier_for(problem, config.verify)
         result = solver(problem, verifier)
         return episode_from_result(problem, result, config, time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - one problem's failure is recorded, the batch goes on
@@ -170,7 +173,7 @@ def run_batch(
     if len(set(ids)) != len(ids):
         raise ValueError("problem ids must be unique within a batch")
     t_start = time.perf_counter()
-    summary = BatchSummary(run_id=config.run_id, memory_mode=config.memory_mode, total=len(problems),
+    summary = BatchSummary(run_id=config.run_id, memory_mode=config.memory_mode, verify=config.verify, total=len(problems),
                            domain=",".join(sorted({p.domain for p in problems})))
     tally = _Tally(summary)
     todo: list[Problem] = []

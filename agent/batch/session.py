@@ -13,6 +13,7 @@ from agent.batch.report import save_summary
 from agent.batch.runner import BatchConfig, BatchSummary, Solver, run_batch
 from agent.config import Settings
 from agent.llm import TextGenerator
+from tools.domains import VerifyMode
 from tools.problem import Problem, Verifier
 
 
@@ -46,6 +47,7 @@ def solve_set(
     *,
     concurrency: int = 4,
     progress: bool = True,
+    verify: VerifyMode = "domain",
     llm: TextGenerator | None = None,
     memory: Any | None = None,
     solver: Solver | None = None,
@@ -65,7 +67,8 @@ def solve_set(
         memory = open_memory(settings.db_url, settings.index_dir)
     batcher = BatchingGenerator(llm)
     try:
-        config = BatchConfig(run_id=run_id, memory_mode=settings.memory_mode, concurrency=concurrency, progress=progress)
+        config = BatchConfig(run_id=run_id, memory_mode=settings.memory_mode, concurrency=concurrency, progress=progress,
+                             verify=verify)
         solve = solver or controller_solver(batcher, memory, settings, run_id)
         summary = run_batch(problems, solve, memory.episodes, config, worker_context=batcher.worker)
         save_summary(summary, settings.runs_dir)

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--concurrency", type=int, default=4, help="problems solved at once (default 4)")
         p.add_argument("--memory-mode", dest="solve_memory_mode", choices=["off", "frozen", "learning"], default=None,
                        help="off (baseline), frozen (read only), learning (read and update); default from settings")
+        p.add_argument("--verify", choices=["domain", "gold", "off"], default="domain",
+                       help="answer checks while solving: domain (gold-free; ARC training pairs, none for math), "
+                       "gold (against the reference answers: builds memory from a labelled training split in "
+                       "learning mode; its scores are not held-out and reports mark it +gold), off")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.set_defaults(func=run)
 
@@ -77,8 +81,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"memory_mode": args.solve_memory_mode})
     problems, label = load_problems(args)
     run_id = args.run_id or f"{label}-{settings.memory_mode}-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"run {run_id}: {len(problems)} problems, memory {settings.memory_mode}", file=sys.stderr)
-    summary = solve_set(problems, settings, run_id, concurrency=args.concurrency, progress=not args.no_progress)
+    print(f"run {run_id}: {len(problems)} problems, memory {settings.memory_mode}, verify {args.verify}", file=sys.stderr)
+    summary = solve_set(problems, settings, run_id, concurrency=args.concurrency, progress=not args.no_progress,
+                        verify=args.verify)
     print(format_report(build_report([summary_report(summary)])))
     if summary.interrupted:
         print(f"interrupted; rerun with --run-id {run_id} to finish", file=sys.stderr)

@@ -14,6 +14,7 @@ from agent.batch.report import (
     run_episodes,
     run_report,
     save_summary,
+    summary_report,
     write_report,
 )
 from agent.batch.runner import BatchConfig, run_batch
@@ -88,3 +89,13 @@ def test_cli_report(tmp_path, capsys):
     assert (home / "runs" / "report_cli-off_vs_cli-learn.png").is_file()
     assert (home / "runs" / "report_cli-off_vs_cli-learn.json").is_file()
     assert main(["--home", str(home), "report", "missing"]) == 1
+
+
+def test_gold_verified_runs_are_labelled_apart_from_held_out_ones(episode_store):
+    run_batch(generate(4), answer_gold, episode_store, BatchConfig(run_id="g", memory_mode="learning", verify="gold",
+                                                                    progress=False))
+    summary = _run(episode_store, "h", "learning")
+    rows = {r.run_id: r for r in (run_report("g", run_episodes(episode_store, "g")), summary_report(summary))}
+    assert rows["g"].memory_mode == "learning+gold" and rows["h"].memory_mode == "learning"
+    modes = {m.memory_mode for m in build_report(list(rows.values())).modes}
+    assert modes == {"learning", "learning+gold"}

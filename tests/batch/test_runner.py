@@ -199,3 +199,17 @@ def test_episode_keeps_the_controllers_attempt_records() -> None:
     episode = episode_from_result(problem, result, BatchConfig(run_id="r"), 1.0)
     assert episode.trace["attempts"][0]["verdict"]["feedback"] == "off by one"
     assert episode.trace["scored_answers"] == ["7", "8"]
+
+
+def test_gold_verification_reaches_the_solver_and_is_recorded(episode_store):
+    seen = {}
+
+    def solver(problem, verifier):
+        seen[problem.id] = verifier(f"<answer>{problem.gold}</answer>").ok
+        return answer_gold(problem, verifier)
+
+    problems = generate(3)
+    summary = run_batch(problems, solver, episode_store, _cfg(verify="gold"))
+    assert seen == {p.id: True for p in problems}
+    assert summary.verify == "gold"
+    assert all(episode_store.find("r1", p.id).trace["verify"] == "gold" for p in problems)

@@ -41,3 +41,18 @@ def test_register_domain():
 
     register_domain(Echo())
     assert get_domain("echo-test").score(Problem(id="e", prompt="", gold="x"), ["x"]) == 1.0
+
+
+def test_gold_verifier_accepts_equivalent_answers_and_gives_feedback_otherwise():
+    from tools.domains import GoldVerifier, verifier_for
+
+    p = Problem(id="m", domain="math", prompt="Half of one?", gold="1/2")
+    assert verifier_for(p, "domain") is None  # math has no gold-free check
+    assert verifier_for(p, "off") is None
+    gold = verifier_for(p, "gold")
+    assert isinstance(gold, GoldVerifier) and isinstance(gold, Verifier)
+    right, wrong = gold("<answer>0.5</answer>"), gold("<answer>2</answer>")
+    assert right.ok and right.score == 1.0 and right.feedback == ""
+    assert not wrong.ok and "reference answer" in wrong.feedback
+    with pytest.raises(ValueError, match="no gold answer"):
+        GoldVerifier(Problem(id="n", domain="math", prompt="?"))
