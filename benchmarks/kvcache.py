@@ -102,14 +102,23 @@ def policy_params(policy: str, budget: int) -> dict:
     return {}
 
 
+def chat_ids(tokenizer, text: str, device: torch.device) -> torch.Tensor:
+    """One user turn rendered with the model's chat template, as input ids on ``device``."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                         return_tensors="pt", return_dict=True)["input_ids"].to(device)
+
+
+def budgeted_cache(policy: str, model: torch.nn.Module, budget: int | None) -> BudgetCache:
+    return make_cache(policy, model, budget, **({} if budget is None else policy_params(policy, budget)))
+
+
 def run(model: torch.nn.Module, tokenizer, prompts: list[str], new_tokens: int, fractions: list[float],
         out: Path | None) -> list[Row]:
     rows: list[Row] = []
     print(f"{'prompt':>6} {'policy':<12} {'budget':>10} {'tokens':>7} {'agree':>7} {'ppl':>8} {'tok/s':>7} {'peak KV':>10}  note",
           flush=True)
     for p_idx, text in enumerate(prompts):
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)["input_ids"].to(model.device)
+        ids = chat_ids(tokenizer, text, model.device)
         total = ids.shape[1] + new_tokens
         with make_cache("full", model) as full:
             ref, nll, _, secs = decode(model, ids, full, new_tokens)
@@ -117,10 +126,9 @@ def run(model: torch.nn.Module, tokenizer, prompts: list[str], new_tokens: int, 
         jobs = [(pol, None) for pol in QUANTISED] + [(pol, f) for f in fractions for pol in (*EVICTING, *QUANTISED)]
         for policy, frac in jobs:
             budget = None if frac is None else max(1, int(total * frac))
-            params = {} if budget is None else policy_params(policy, budget)
             label = "none" if frac is None else f"{frac:.0%}={budget}"
             try:
-                with make_cache(policy, model, budget, **params) as cache:
+                with budgeted_cache(policy, model, budget) as cache:
                     preds, nll, stopped, secs = decode(model, ids, cache, new_tokens, forced=ref)
             except (ValueError, KVBudgetExceeded) as exc:
                 emit(rows, out, Row(p_idx, policy, label, 0, 0.0, math.nan, 0.0, 0, f"error: {exc}"))
@@ -139,10 +147,7 @@ def math_accuracy(model: torch.nn.Module, tokenizer, problems: list, new_tokens:
     """Accuracy vs KV budget: each policy solves every problem freely at each budget (share of prompt+new)."""
     from tools.mathx import answers_equivalent
 
-    device = model.device
-    inputs = [tokenizer.apply_chat_template([{"role": "user", "content": p.prompt + MATH_INSTRUCTION}],
-                                            add_generation_prompt=True, return_tensors="pt",
-                                            return_dict=True)["input_ids"].to(device) for p in problems]
+    inputs = [chat_ids(tokenizer, p.prompt + MATH_INSTRUCTION, model.device) for p in problems]
     jobs = [("full", None)] + [(pol, f) for f in fractions for pol in (*EVICTING, *QUANTISED)]
     print(f"{'policy':<12} {'budget':>7} {'acc':>6} {'solved':>7} {'mean tok':>9} {'tok/s':>7} {'peak KV':>10}  notes",
           flush=True)
@@ -153,7 +158,7 @@ def math_accuracy(model: torch.nn.Module, tokenizer, problems: list, new_tokens:
         for problem, ids in zip(problems, inputs):
             budget = None if frac is None else max(1, int((ids.shape[1] + new_tokens) * frac))
             try:
-                with make_cache(policy, model, budget, **({} if budget is None else policy_params(policy, budget))) as cache:
+                with budgeted_cache(policy, model, budget) as cache:
                     preds, _, stopped, secs = decode(model, ids, cache, new_tokens, eos=tokenizer.eos_token_id)
             except (ValueError, KVBudgetExceeded):
                 errors += 1

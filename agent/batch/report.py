@@ -91,7 +91,10 @@ def run_report(run_id: str, episodes: list[Episode], summary: BatchSummary | Non
     if not episodes and summary is None:
         raise ValueError(f"no episodes recorded for run {run_id!r}")
     modes = {mode_label(m, e.trace.get("verify")) for e in episodes if (m := str(e.trace.get("memory_mode", "")))}
-    mode = mode_label(summary.memory_mode, summary.verify) if summary else (modes.pop() if len(modes) == 1 else "mixed" if modes else "unknown")
+    if summary is not None:
+        mode = mode_label(summary.memory_mode, summary.verify)
+    else:
+        mode = modes.pop() if len(modes) == 1 else "mixed" if modes else "unknown"
     domain = summary.domain if summary and summary.domain else ",".join(sorted({e.domain for e in episodes}))
     n = len(episodes)
     return RunReport(

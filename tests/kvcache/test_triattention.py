@@ -71,6 +71,6 @@ def test_engine_settings_refuse_triattention_on_this_cpu_box(tmp_path: Path, sta
 
 def test_controller_leaves_the_budget_to_the_engine(tmp_path: Path, stats: Path) -> None:
     """With in-engine eviction the live context may outgrow kv_budget, so the controller must not cap it."""
-    common = dict(home=tmp_path, kv_budget=1024, triattention_stats=stats)
+    common = {"home": tmp_path, "kv_budget": 1024, "triattention_stats": stats}
     assert Budgets.from_settings(Settings(kv_policy="triattention", **common)).kv_budget is None
     assert Budgets.from_settings(Settings(kv_policy="full", **common)).kv_budget == 1024
