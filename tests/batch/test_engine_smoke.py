@@ -35,3 +35,25 @@ def test_real_engine_batch_writes_scored_episodes(engine, settings, episode_stor
         assert e.verdict in ("correct", "wrong") and 0.0 <= e.score <= 1.0
         assert e.generated_tokens > 0 and e.trace["memory_mode"] == "off"
         assert e.trace["end_reason"]
+
+
+@pytest.mark.engine
+def test_real_engine_gold_verification_checks_every_math_answer(engine, settings, episode_store):
+    """Math has no gold-free check: only with verify="gold" do its answers get verdicts (and can write memory)."""
+    from tools.domains import GoldVerifier
+
+    settings = settings.model_copy(update={"memory_mode": "off", "max_retries": 1, "max_segments": 2, "segment_tokens": 96,
+                                           "trace_budget_tokens": 400})
+    problems = generate(2, seed=5)
+    summary = solve_set(problems, settings, "gold", concurrency=2, progress=False, llm=engine,
+                        memory=_Memory(episode_store), verify="gold")
+    assert summary.errors == 0 and summary.verify == "gold"
+    checked = 0
+    for p in problems:
+        e = episode_store.find("gold", p.id)
+        assert e.trace["verify"] == "gold"
+        for attempt in e.trace["attempts"]:
+            if attempt["answer"]:
+                assert attempt["verdict"]["ok"] == GoldVerifier(p)(attempt["answer"]).ok
+                checked += 1
+    assert checked > 0, "the model never produced an answer to verify"
