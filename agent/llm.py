@@ -42,9 +42,16 @@ class Completion(BaseModel):
 
 @runtime_checkable
 class TextGenerator(Protocol):
-    """Batched raw-prompt generation plus chat-template rendering."""
+    """Raw-prompt generation plus chat-template rendering.
+
+    ``agenerate`` is the primary path: every prompt is its own engine request,
+    submitted at once, so concurrent callers (asyncio tasks) share the engine's
+    continuous batch. ``generate`` is the same for synchronous callers.
+    """
 
     def generate(self, prompts: list[str], params: GenParams | list[GenParams]) -> list[Completion]: ...
+
+    async def agenerate(self, prompts: list[str], params: GenParams | list[GenParams]) -> list[Completion]: ...
 
     def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str: ...
 
