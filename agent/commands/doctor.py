@@ -40,7 +40,7 @@ def _check(label: str, fn: Callable[[], str]) -> bool:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.embedded import converted_dir, is_converted, resolve_model
+    from agent.embedded import resolve_model
     from agent.engine import detect_device
 
     print(f"mnemos {_version('mnemos')} on Python {platform.python_version()} ({platform.machine()})")
@@ -48,9 +48,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"data dir:   {settings.home}")
     print(f"config:     {_config_file()}{'' if _config_file().is_file() else ' (absent, defaults used)'}")
     print(f"database:   {settings.db_url}")
-    print(f"model:      {settings.model or f'embedded SmolLM2-135M-Instruct -> {converted_dir(settings.cache_dir)}'}")
-    if settings.model is None and not is_converted(converted_dir(settings.cache_dir)):
-        print("            (not converted yet: the first run converts it once, ~30 s)")
+    print(f"model:      {_model_line(settings)}")
     print(f"device:     {detect_device(settings.device)} (requested: {settings.device})")
     print(f"kv:         policy={settings.kv_policy} budget={settings.kv_budget or 'model context'}")
     print("checks:")
@@ -63,6 +61,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ok = all(results)
     print("all checks passed" if ok else "some checks failed", file=sys.stderr)
     return 0 if ok else 1
+
+
+def _model_line(settings: Settings) -> str:
+    """Name, source packages and whether the converted copy was verified against the recorded sha256."""
+    from agent.embedded import converted_dir, is_converted, is_named, marker, record
+
+    if not is_named(settings.model):
+        return f"{settings.model} (local checkpoint directory)"
+    rec = record(settings.model)
+    target = converted_dir(settings.cache_dir, rec.name)
+    pk = rec.packages
+    source = pk[0] if len(pk) == 1 else f"{pk[0]} .. {pk[-1]} ({len(pk)} packages)"
+    if not is_converted(target):
+        return f"{rec.name} = {rec.display} from {source}; not converted yet (the first run assembles, " \
+               "verifies and converts it once: ~1-2 min for 1.5B)"
+    sha = "sha256 ok" if is_converted(target, rec) else f"sha256 MISMATCH ({marker(target).get('sha256')})"
+    return f"{rec.name} = {rec.display} from {source}; {sha} -> {target}"
 
 
 def _kv_summary(settings: Settings) -> str:
