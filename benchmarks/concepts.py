@@ -91,7 +91,7 @@ def main() -> int:
 
     from agent.config import default_cache
     from agent.controller.nodes import _render_concept
-    from agent.controller.protocol import CONCEPT_CHOICE_PROMPT
+    from agent.controller.prompts import CONCEPT_CHOICE_PROMPT
     from agent.embedded import model_max_context, resolve_model
     from memory import open_memory
     from retrieval.embedder import Embedder

@@ -1,4 +1,4 @@
-"""ARC-AGI tasks: loading, prompts, a sandboxed program verifier and official-style scoring.
+"""ARC-AGI tasks: loading, grids as text, a sandboxed program verifier and official-style scoring.
 
 The model solves a task by writing ``transform(grid)``; programs are judged
 only by running them (in :mod:`tools.sandbox`) on the task's grids.
@@ -132,16 +132,9 @@ def grid_text(g: Grid) -> str:
     return "\n".join(" ".join(str(c) for c in row) for row in g)
 
 
-PROMPT_INTRO = (
-    "Solve this ARC puzzle by writing a Python function `transform(grid)` that maps each input grid to its "
-    "output grid. Grids are lists of rows of integers 0-9 (colours). The function must work for every example "
-    "below and for the test input. Use only the Python standard library (numpy is available). "
-    "Give the complete code in one ```python block."
-)
-
-
 def task_prompt(task: ArcTask) -> str:
-    parts = [PROMPT_INTRO, ""]
+    """The task's grids as text. The instruction (write ``transform(grid)``) is the controller's prompt to add."""
+    parts: list[str] = []
     for i, pair in enumerate(task.train, 1):
         h, w = len(pair.input), len(pair.input[0])
         oh, ow = len(pair.output or []), len((pair.output or [[]])[0])

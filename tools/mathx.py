@@ -12,9 +12,9 @@ import re
 import threading
 from pathlib import Path
 
-from tools.problem import Problem
+from tools.problem import ANSWER_TAG, Problem
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
+_ANSWER_TAG = re.compile(rf"<{ANSWER_TAG}>(.*?)(?:</{ANSWER_TAG}>|$)", re.DOTALL | re.IGNORECASE)
 _MAX_ANSWER_CHARS = 400
 
 

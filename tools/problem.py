@@ -6,6 +6,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+#: The tag a solution's final answer is written in (``<answer>...</answer>``). It is part of this
+#: contract because scoring reads it too; the controller's tag table takes the name from here.
+ANSWER_TAG = "answer"
+
 
 class Problem(BaseModel):
     """One thing to solve. ``gold`` is never shown to the model or to ``verify``; only scoring reads it."""

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from tools.sandbox import SandboxLimits, run_python
 
 TOOL_LIMITS = SandboxLimits(cpu_seconds=3, wall_seconds=6, memory_mb=768, max_output_chars=2000)
 
 
-def python_tool(code: str, limits: SandboxLimits | None = None) -> str:
+class ToolOutput(BaseModel):
+    """What the model is shown, and whether the snippet ran cleanly (callers must not parse ``text`` for that)."""
+
+    text: str
+    ok: bool
+
+
+def python_tool(code: str, limits: SandboxLimits | None = None) -> ToolOutput:
     """Printed output plus the value of a trailing expression, or the error, as one short observation."""
     result = run_python(code, limits=limits or TOOL_LIMITS)
     parts = [result.stdout.rstrip()] if result.stdout.strip() else []
     if result.ok:
         if result.value is not None:
             parts.append(repr(result.value) if not isinstance(result.value, str) else result.value)
-        return "\n".join(parts) or "(no output)"
+        return ToolOutput(text="\n".join(parts) or "(no output)", ok=True)
     parts.append(f"error ({result.error}): {result.message}")
-    return "\n".join(parts)
+    return ToolOutput(text="\n".join(parts), ok=False)

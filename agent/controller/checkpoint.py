@@ -18,7 +18,7 @@ from tools.problem import Problem, Verdict
 log = logging.getLogger(__name__)
 
 #: The pydantic types a checkpoint may hold; registered so deserialising them is explicit, not a warning.
-STATE_TYPES = (st.Part, st.Segment, st.EvidenceRecord, st.ToolCall, st.NodeStat, st.AttemptRecord, st.Trace,
+STATE_TYPES = (st.Part, st.AttemptCounters, st.Segment, st.EvidenceRecord, st.ToolCall, st.NodeStat, st.AttemptRecord, st.Trace,
                st.SolveState, Problem, Verdict)
 
 

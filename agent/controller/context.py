@@ -12,10 +12,22 @@ from typing import Any
 
 from agent.controller.copying import EvidenceCopier
 from agent.controller.evidence import EvidenceIndex
-from agent.controller.protocol import SYSTEM_PROMPT, Budgets, user_prompt
+from agent.config import Budgets, Settings
+from agent.controller.prompts import SYSTEM_PROMPT, problem_text, user_prompt
 from agent.controller.state import SolveState
 from agent.llm import ChatMessage, TextGenerator
 from tools.problem import Verifier
+
+
+def kv_limits(settings: Settings) -> tuple[int | None, bool]:
+    """The live-context cap the controller enforces, and whether it folds to stay under it.
+
+    With ``triattention`` the engine evicts inside its own cache, so the live
+    context may outgrow ``kv_budget`` and the controller must not cap it.
+    """
+    if settings.kv_policy == "triattention":
+        return None, False
+    return settings.kv_budget, settings.kv_policy == "fold" and settings.kv_budget is not None
 
 
 @dataclass
@@ -24,6 +36,8 @@ class RunContext:
     budgets: Budgets
     index: EvidenceIndex
     max_model_len: int
+    kv_budget: int | None = None
+    fold: bool = False
     memory: Any | None = None
     read_memory: bool = False
     verifier: Verifier | None = None
@@ -38,7 +52,7 @@ class RunContext:
         if key not in self._heads:
             msgs = [
                 ChatMessage(role="system", content=SYSTEM_PROMPT),
-                ChatMessage(role="user", content=user_prompt(p.prompt, p.context, state.concepts_text, state.retry_prompt)),
+                ChatMessage(role="user", content=user_prompt(problem_text(p), p.context, state.concepts_text, state.retry_prompt)),
             ]
             self._heads = {key: self.llm.render_chat(msgs)}
         return self._heads[key]

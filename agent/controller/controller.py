@@ -13,12 +13,12 @@ from typing import Any
 from agent.config import Settings
 from agent.controller import learning
 from agent.controller.checkpoint import default_checkpointer
-from agent.controller.context import RunContext
+from agent.controller.context import RunContext, kv_limits
 from agent.controller.copying import EvidenceCopier, SentenceCopier, TokenCopier
 from agent.controller.diversity import Candidate, pick
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
-from agent.controller.protocol import Budgets
+from agent.controller.prompts import problem_text
 from agent.controller.state import SolveResult, SolveState, Trace
 from agent.llm import TextGenerator
 from tools.problem import Problem, Verifier
@@ -34,7 +34,7 @@ class Controller:
         self.llm = llm
         self.memory = memory
         self.settings = settings
-        self.budgets = Budgets.from_settings(settings)
+        self.budgets = settings.budgets
         self._owns_checkpointer = checkpointer is None
         self.checkpointer = checkpointer if checkpointer is not None else default_checkpointer(settings)
         self.graph = build_graph(self.checkpointer)
@@ -64,12 +64,15 @@ class Controller:
     def _evidence_index(self, problem: Problem) -> EvidenceIndex:
         key = hashlib.sha1(f"{problem.id}\0{problem.prompt}\0{problem.context}".encode()).hexdigest()
         if self._index is None or self._index[0] != key:
-            self._index = (key, EvidenceIndex({"context": problem.context, "prompt": problem.prompt}, self._encode))
+            self._index = (key, EvidenceIndex({"context": problem.context, "prompt": problem_text(problem)},
+                                              self._encode))
         return self._index[1]
 
     def _context(self, problem: Problem, verifier: Verifier | None) -> RunContext:
+        kv_budget, fold = kv_limits(self.settings)
         return RunContext(llm=self.llm, budgets=self.budgets, index=self._evidence_index(problem),
                           max_model_len=int(getattr(self.llm, "max_model_len", self.settings.max_model_len)),
+                          kv_budget=kv_budget, fold=fold,
                           memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,
                           prime=self.settings.prime_recall)
 
@@ -124,19 +127,14 @@ class Controller:
             t.end_reason = "verified" if state.verdict.ok else "retries_exhausted"
         elif not t.end_reason:
             t.end_reason = "answer"
-        return SolveResult(
-            problem_id=state.problem.id, answer=state.answer, attempts=list(state.answers), end_reason=t.end_reason,
-            verdict=state.verdict, prompt_tokens=t.prompt_tokens, generated_tokens=t.generated_tokens, trace=t,
-            concepts_offered=t.concepts_offered, concepts_used=t.concepts_used,
-            subroutines_offered=t.subroutines_offered, subroutines_used=t.subroutines_used, mode=t.mode,
-        )
+        return SolveResult.of(state.problem.id, t, state.answer, list(state.answers), state.verdict)
 
     def _solve_diverse(self, problem: Problem, verifier: Verifier | None, thread_id: str, learn: bool) -> SolveResult:
         """One branch per retrieved subroutine; the vote picks the answer, the winner's trace is learned from."""
         mode = f"diversity:{self.settings.diversity_vote}"
         hits = []
         if self.read_memory:
-            hits = self.memory.subroutines.search(f"{problem.prompt}\n{problem.context[:500]}",  # type: ignore[union-attr]
+            hits = self.memory.subroutines.search(f"{problem_text(problem)}\n{problem.context[:500]}",  # type: ignore[union-attr]
                                                   self.budgets.subroutine_top_k)
         if len(hits) < 2:
             res = self._result(self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id))
@@ -166,32 +164,17 @@ class Controller:
                       subroutines_used=[hits[idx].id] if idx is not None else [],
                       end_reason=win.end_reason)
         trace.path = [f"branch{i}" for i in range(len(branches))] + ["vote"]
-        result = SolveResult(
-            problem_id=problem.id, answer=win.answer, attempts=[a for b in branches for a in b.attempts],
-            end_reason=win.end_reason, verdict=win.verdict, prompt_tokens=trace.prompt_tokens,
-            generated_tokens=trace.generated_tokens, trace=trace, concepts_offered=trace.concepts_offered,
-            concepts_used=trace.concepts_used, subroutines_offered=trace.subroutines_offered,
-            subroutines_used=trace.subroutines_used, mode=mode,
-        )
         if learn:
-            self.learn(problem, result)
-        return result
+            # The winner's own trace is what was learned from; its use records are the vote's.
+            source = trace.branches[idx] if idx is not None else trace
+            source.subroutines_used, source.concepts_used = list(trace.subroutines_used), list(trace.concepts_used)
+            trace.tool_calls += learning.update_memory(self.llm, self.memory, problem, win.answer, win.verdict, source)
+            if source is not trace:
+                trace.notes += source.notes
+        return SolveResult.of(problem.id, trace, win.answer, [a for b in branches for a in b.attempts], win.verdict)
 
     def close(self) -> None:
         """Close the checkpoint database connection this controller opened (if it opened one)."""
         conn = getattr(self.checkpointer, "conn", None)
         if self._owns_checkpointer and conn is not None:
             conn.close()
-
-    def learn(self, problem: Problem, result: SolveResult) -> None:
-        """Concept and subroutine update from a finished solve (outcomes always; new items only if verified)."""
-        if self.memory is None:
-            raise ValueError("learning needs memory stores; this controller was built with memory=None")
-        t = result.trace
-        source = t.branches[t.chosen_branch] if t.chosen_branch is not None else t
-        if source is not t:
-            source.subroutines_used = list(t.subroutines_used)
-            source.concepts_used = list(t.concepts_used)
-        t.tool_calls += learning.update_memory(self.llm, self.memory, problem, result.answer, result.verdict, source)
-        if source is not t:
-            t.notes += source.notes

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from agent.controller.evidence import EvidenceIndex
-from agent.controller.protocol import EVIDENCE_CLOSE
+from agent.controller.tags import EVIDENCE
 from agent.controller.state import EvidenceRecord
 from agent.controller.verbatim_span import EXTRA_KEY, copy_spec
 from agent.llm import GenParams
@@ -66,13 +66,13 @@ class TokenCopier:
             sources = [self.tokenizer.encode(t, add_special_tokens=False) for t in index.sources.values()]
             end = [i for i in [self.tokenizer.eos_token_id] if i is not None]
             self._cache = {key: copy_spec(sources, end, self.max_span)}
-        return GenParams(max_tokens=self.max_span, stop=[EVIDENCE_CLOSE], include_stop=False,
+        return GenParams(max_tokens=self.max_span, stop=[EVIDENCE.close], include_stop=False,
                          extra_args={EXTRA_KEY: self._cache[key]})
 
 
 def accept(text: str, query: str, index: EvidenceIndex, method: str) -> EvidenceRecord | None:
     """The copied span as a record if it occurs verbatim somewhere; else None."""
-    cut = text.split(EVIDENCE_CLOSE, 1)[0]
+    cut = text.split(EVIDENCE.close, 1)[0]
     for candidate in (cut, cut.strip()):
         where = index.locate(candidate)
         if where is not None and candidate.strip():

@@ -1,6 +1,6 @@
 """The controller's LangGraph: nodes wired by small routing functions over the state.
 
-    START -> select_concepts -> prime -> think <-> (recall | retrieve | run_python | fold)
+    START -> select_concepts -> prime -> think <-> (one node per request tag in tags.py | fold)
     think -> finalize? -> verify -> retry -> prime ... | learn -> END
 
 Every node is wrapped once to record its name, calls and wall time in the
@@ -19,6 +19,7 @@ from langgraph.types import Checkpointer
 from agent.controller import nodes
 from agent.controller.context import RunContext
 from agent.controller.state import NodeStat, SolveState
+from agent.controller.tags import ROUTES, TAG_BUDGETS, TOOL_NODES, spec_for_node
 
 NodeFn = Callable[[SolveState, Any], dict[str, Any]]
 
@@ -40,9 +41,19 @@ def instrument(name: str, fn: NodeFn) -> NodeFn:
     return run
 
 
+def budgeted(budget: str, fn: NodeFn) -> NodeFn:
+    """A tool node that first checks its tag's per-attempt budget; a spent budget ends the attempt."""
+
+    def run(state: SolveState, runtime: Any) -> dict[str, Any]:
+        if state.counters.spent(budget, runtime.context.budgets):
+            return {"attempt_end": f"budget:{budget}", "request": None}
+        return fn(state, runtime)
+
+    return run
+
+
 def needs_fold(state: SolveState, ctx: RunContext) -> bool:
-    b = ctx.budgets
-    return b.fold and b.kv_budget is not None and ctx.llm.count_tokens(ctx.live_prompt(state)) > b.kv_budget
+    return ctx.fold and ctx.kv_budget is not None and ctx.llm.count_tokens(ctx.live_prompt(state)) > ctx.kv_budget
 
 
 def route_to_think(state: SolveState, runtime: Any) -> str:
@@ -54,12 +65,8 @@ def route_to_think(state: SolveState, runtime: Any) -> str:
 def route_after_think(state: SolveState, runtime: Any) -> str:
     if state.attempt_end is not None:
         return "verify" if state.answer is not None else "finalize"
-    if state.request == "recall":
-        return "recall"
-    if state.request == "subq":
-        return "retrieve"
-    if state.request == "python":
-        return "run_python"
+    if state.request in ROUTES:
+        return ROUTES[state.request]
     return route_to_think(state, runtime)
 
 
@@ -67,18 +74,23 @@ def route_after_verify(state: SolveState) -> str:
     return "learn" if state.done else "retry"
 
 
+AFTER_STEP = ["think", "fold", "verify", "finalize"]
+
+
 def build_graph(checkpointer: Checkpointer | None = None):
     g = StateGraph(SolveState, context_schema=RunContext)
-    for name in ("select_concepts", "prime", "think", "recall", "retrieve", "run_python", "fold", "finalize", "verify",
-                 "retry", "learn"):
+    for name in ("select_concepts", "prime", "think", "fold", "finalize", "verify", "retry", "learn"):
         g.add_node(name, instrument(name, getattr(nodes, name)))
+    for name in TOOL_NODES:
+        budget = spec_for_node(name).budget
+        fn = getattr(nodes, name)
+        g.add_node(name, instrument(name, budgeted(budget, fn) if budget else fn))
     g.add_edge(START, "select_concepts")
     g.add_edge("select_concepts", "prime")
-    g.add_conditional_edges("prime", route_to_think, ["think", "fold", "verify", "finalize"])
-    g.add_conditional_edges("think", route_after_think,
-                            ["recall", "retrieve", "run_python", "think", "fold", "verify", "finalize"])
-    for name in ("recall", "retrieve", "run_python", "fold"):
-        g.add_conditional_edges(name, route_to_think, ["think", "fold", "verify", "finalize"])
+    g.add_conditional_edges("prime", route_to_think, AFTER_STEP)
+    g.add_conditional_edges("think", route_after_think, [*TOOL_NODES, *AFTER_STEP])
+    for name in (*TOOL_NODES, "fold"):
+        g.add_conditional_edges(name, route_to_think, AFTER_STEP)
     g.add_edge("finalize", "verify")
     g.add_conditional_edges("verify", route_after_verify, ["learn", "retry"])
     g.add_edge("retry", "prime")
@@ -89,5 +101,6 @@ def build_graph(checkpointer: Checkpointer | None = None):
 def recursion_limit(ctx: RunContext) -> int:
     """Enough supersteps for every budget to be spent, so budgets, not LangGraph, end a trace."""
     b = ctx.budgets
-    per_attempt = 2 * b.segments + b.recalls + b.retrievals + b.tool_calls + b.repeat_recalls + 2 * b.segments + 8
+    tag_calls = sum(getattr(b, name) for name in TAG_BUDGETS)
+    per_attempt = 2 * b.segments + tag_calls + b.repeat_recalls + 2 * b.segments + 8
     return (b.retries + 1) * per_attempt + 8

@@ -13,13 +13,15 @@ import re
 import time
 from typing import Any
 
-from agent.controller.protocol import (
+from agent.controller.parsing import strip_tags
+from agent.controller.prompts import (
     CONCEPT_REGEX,
     CONCEPT_WRITE_PROMPT,
     DECOMPOSE_PROMPT,
     DECOMPOSE_REGEX,
-    strip_tags,
+    problem_text,
 )
+from agent.controller.tags import SUBQ
 from agent.controller.state import ToolCall, Trace
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.schemas import Concept, Subroutine
@@ -80,7 +82,7 @@ def trace_pairs(trace: Trace, problem: Problem, source: str) -> list[Subroutine]
     out = []
     segs = trace.segments
     for i, seg in enumerate(segs):
-        if seg.tag != "subq" or not seg.body:
+        if seg.tag != SUBQ.name or not seg.body:
             continue
         follow = []
         for nxt in segs[i + 1 :]:
@@ -95,7 +97,7 @@ def trace_pairs(trace: Trace, problem: Problem, source: str) -> list[Subroutine]
 
 def _existing_names(memory: Any, problem: Problem, k: int = 24) -> list[str]:
     try:
-        hits = memory.concepts.search(f"{problem.prompt}\n{problem.context[:500]}", k)
+        hits = memory.concepts.search(f"{problem_text(problem)}\n{problem.context[:500]}", k)
         names = [h.item.name for h in hits]
     except Exception:  # noqa: BLE001 - an empty or unreadable index only loses the naming hint
         names = []
@@ -127,7 +129,7 @@ def update_memory(llm: TextGenerator, memory: Any, problem: Problem, answer: str
 
     t0 = time.perf_counter()
     prompt = CONCEPT_WRITE_PROMPT.format(names=", ".join(_existing_names(memory, problem)) or "(none yet)",
-                                         problem=problem.prompt, trace=body, answer=answer)
+                                         problem=problem_text(problem), trace=body, answer=answer)
     text, pt, gt = _generate(llm, prompt, CONCEPT_REGEX, 200)
     trace.charge("learn", pt, gt)
     concepts = parse_concepts(text, problem)
@@ -137,12 +139,12 @@ def update_memory(llm: TextGenerator, memory: Any, problem: Problem, answer: str
                           ok=bool(concepts), seconds=time.perf_counter() - t0))
 
     t0 = time.perf_counter()
-    prompt = DECOMPOSE_PROMPT.format(problem=problem.prompt, trace=body, answer=answer)
+    prompt = DECOMPOSE_PROMPT.format(problem=problem_text(problem), trace=body, answer=answer)
     text, pt, gt = _generate(llm, prompt, DECOMPOSE_REGEX, 300)
     trace.charge("learn", pt, gt)
     subs = trace_pairs(trace, problem, source) + parse_pairs(text, problem, source)
     if not subs and body:
-        subs = [Subroutine(question=problem.prompt[:500], procedure=f"{body[-800:]} Answer: {answer}",
+        subs = [Subroutine(question=problem_text(problem)[:500], procedure=f"{body[-800:]} Answer: {answer}",
                            domain=problem.domain, source=source)]
     if subs:
         memory.subroutines.add_many(subs)

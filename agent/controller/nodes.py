@@ -16,22 +16,20 @@ from langgraph.runtime import Runtime
 from agent.controller import learning
 from agent.controller.context import RunContext
 from agent.controller.copying import accept
-from agent.controller.protocol import (
+from agent.controller.parsing import answer_text, neutralise, normalise_query, parse_segment, strip_tags
+from agent.controller.prompts import (
     CONCEPT_CHOICE_PROMPT,
-    EVIDENCE_OPEN,
+    CONCEPT_CHOICES,
+    FOLD_FALLBACK,
     FOLD_PROMPT,
     FORCE_ANSWER,
+    NO_OPTIONS,
+    NOTE_NO_PASSAGE,
+    NOTE_REPEATED_RECALL,
     RETRY_PROMPT,
-    STOP_STRINGS,
-    answer_text,
-    evidence_block,
-    folded_block,
-    neutralise,
-    normalise_query,
-    options_block,
-    output_block,
-    parse_segment,
-    strip_tags,
+    option_lines,
+    problem_text,
+    render_concept,
 )
 from agent.controller.state import (
     AttemptRecord,
@@ -41,6 +39,7 @@ from agent.controller.state import (
     SolveState,
     ToolCall,
 )
+from agent.controller.tags import ANSWER, EVIDENCE, FOLDED, OPTIONS, OUTPUT, PYTHON, RECALL, STOP_STRINGS, SUBQ
 from agent.llm import ChatMessage, GenParams
 from tools.problem import Verdict
 from tools.pytool import python_tool
@@ -49,22 +48,13 @@ Update = dict[str, Any]
 Ctx = Runtime[RunContext]
 
 
-def _render_concept(item: Any) -> str:
-    lines = [f"- {item.name}: {item.description}".rstrip(": ")]
-    if item.cues:
-        lines.append(f"  when: {'; '.join(item.cues)}")
-    if item.notes:
-        lines.append(f"  how: {'; '.join(item.notes)}")
-    return "\n".join(lines)
-
-
 def select_concepts(state: SolveState, runtime: Ctx) -> Update:
     """Embedding shortlist from concept memory, then one constrained yes/no per candidate (batched)."""
     ctx = runtime.context
     if not ctx.read_memory or ctx.memory is None or state.concepts_ready:
         return {}
     p = state.problem
-    query = f"{p.prompt}\n{p.context[:1000]}"
+    query = f"{problem_text(p)}\n{p.context[:1000]}"
     hits = ctx.memory.concepts.search(query, ctx.budgets.concept_shortlist)
     trace = state.trace.model_copy(deep=True)
     trace.concepts_offered = [h.id for h in hits]
@@ -72,17 +62,18 @@ def select_concepts(state: SolveState, runtime: Ctx) -> Update:
         return {"trace": trace}
     prompts = [
         ctx.llm.render_chat([ChatMessage(role="user", content=CONCEPT_CHOICE_PROMPT.format(
-            problem=p.prompt, name=h.item.name, description=h.item.description, cues="; ".join(h.item.cues)))])
+            problem=problem_text(p), name=h.item.name, description=h.item.description, cues="; ".join(h.item.cues)))])
         for h in hits
     ]
-    outs = ctx.llm.generate(prompts, GenParams(max_tokens=2, choice=["yes", "no"]))
-    chosen = [h for h, o in zip(hits, outs, strict=True) if o.text.strip().lower() == "yes"]
+    outs = ctx.llm.generate(prompts, GenParams(max_tokens=2, choice=CONCEPT_CHOICES))
+    chosen = [h for h, o in zip(hits, outs, strict=True) if o.text.strip().lower() == CONCEPT_CHOICES[0]]
     for o in outs:
         trace.charge("select_concepts", o.prompt_tokens, o.generated_tokens)
     trace.concepts_used = [h.id for h in chosen]
     trace.tool_calls.append(ToolCall(node="select_concepts", kind="concept_choice", input=query[:200],
                                      output=", ".join(h.item.name for h in chosen), ids=trace.concepts_used))
-    return {"trace": trace, "concepts_text": "\n".join(_render_concept(h.item) for h in chosen)}
+    return {"trace": trace, "concepts_text": "\n".join(
+        render_concept(h.item.name, h.item.description, h.item.cues, h.item.notes) for h in chosen)}
 
 
 def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
@@ -96,8 +87,8 @@ def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
     if ctx.copier is not None:
         params = ctx.copier.params(query, ctx.index)
         if params is not None:
-            ask = "" if asked else f"<recall>{query}</recall>"
-            prompt = ctx.live_prompt(state, f"{ask}\n{EVIDENCE_OPEN}")
+            ask = "" if asked else f"{RECALL.open}{query}{RECALL.close}"
+            prompt = ctx.live_prompt(state, f"{ask}\n{EVIDENCE.open}")
             out = ctx.llm.generate([prompt], params)[0]
             trace.charge("recall", out.prompt_tokens, out.generated_tokens)
             rec = accept(out.text, query, ctx.index, ctx.copier.method)
@@ -111,9 +102,9 @@ def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
         records = ctx.index.search(query, ctx.budgets.evidence_spans)
         trace.tool_calls.append(ToolCall(node="recall", kind="search", input=query,
                                          output=f"{len(records)} spans", ok=bool(records)))
-    parts = [Part(kind="evidence", text=evidence_block(r.text)) for r in records]
+    parts = [Part(kind=EVIDENCE.name, text=EVIDENCE.render(r.text)) for r in records]
     if not parts:
-        parts = [Part(kind="note", text="\n(no matching passage in the document)\n")]
+        parts = [Part(kind="note", text=NOTE_NO_PASSAGE)]
     return parts, records
 
 
@@ -123,7 +114,12 @@ def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part:
     trace.subroutines_offered.extend(i for i, _, _ in opts if i not in trace.subroutines_offered)
     trace.tool_calls.append(ToolCall(node="retrieve", kind="subroutines", input=query, ids=[i for i, _, _ in opts],
                                      output=f"{len(opts)} options"))
-    return Part(kind="options", text=options_block(opts))
+    return _options_part(opts)
+
+
+def _options_part(opts: list[tuple[int, str, str]]) -> Part:
+    text = OPTIONS.render(option_lines(opts)) if opts else OPTIONS.render(NO_OPTIONS, inner="")
+    return Part(kind=OPTIONS.name, text=text)
 
 
 def prime(state: SolveState, runtime: Ctx) -> Update:
@@ -132,27 +128,28 @@ def prime(state: SolveState, runtime: Ctx) -> Update:
     if not ctx.prime and not state.preset_options:
         return {}
     trace = state.trace.model_copy(deep=True)
-    parts, upd = list(state.parts), {}
+    parts, counters = list(state.parts), state.counters
+    question = problem_text(state.problem)
     if ctx.prime and state.problem.context and ctx.budgets.recalls > 0:
-        new, records = _recall(state, ctx, state.problem.prompt, trace, asked=False)
-        parts += [Part(kind="note", text=f"<recall>{state.problem.prompt}</recall>"), *new]
+        new, records = _recall(state, ctx, question, trace, asked=False)
+        parts += [Part(kind="note", text=f"{RECALL.open}{question}{RECALL.close}"), *new]
         trace.evidence += records
-        upd.update(recalls=state.recalls + 1, recall_queries=[normalise_query(state.problem.prompt)])
+        counters = counters.bump(RECALL.budget, recall_queries=[normalise_query(question)])
     if state.preset_options:
-        parts.append(Part(kind="options", text=options_block(state.preset_options)))
+        parts.append(_options_part(state.preset_options))
         trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
     elif ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0:
-        parts.append(_retrieve(ctx, state.problem.prompt, trace))
-        upd["retrievals"] = state.retrievals + 1
-    return {**upd, "trace": trace, "parts": parts}
+        parts.append(_retrieve(ctx, question, trace))
+        counters = counters.bump(SUBQ.budget)
+    return {"counters": counters, "trace": trace, "parts": parts}
 
 
 def think(state: SolveState, runtime: Ctx) -> Update:
     """Generate until a protocol tag closes, the segment budget ends or the model stops."""
-    ctx, b = runtime.context, runtime.context.budgets
-    if state.segments_used >= b.segments:
+    ctx, b, used = runtime.context, runtime.context.budgets, state.counters
+    if used.spent("segments", b):
         return {"attempt_end": "budget:segments"}
-    remaining = b.tokens - state.tokens_used
+    remaining = b.tokens - used.tokens
     if remaining <= 0:
         return {"attempt_end": "budget:tokens"}
     prompt = ctx.live_prompt(state)
@@ -160,9 +157,9 @@ def think(state: SolveState, runtime: Ctx) -> Update:
     prompt_tokens = ctx.llm.count_tokens(prompt)
     if prompt_tokens + max_tokens > ctx.max_model_len:
         return {"attempt_end": "budget:context"}
-    if b.kv_budget is not None and not b.fold:
+    if ctx.kv_budget is not None and not ctx.fold:
         # Without folding nothing can leave the live context, so the budget caps it and then ends the attempt.
-        max_tokens = min(max_tokens, b.kv_budget - prompt_tokens)
+        max_tokens = min(max_tokens, ctx.kv_budget - prompt_tokens)
         if max_tokens <= 0:
             return {"attempt_end": "budget:kv"}
     out = ctx.llm.generate([prompt], GenParams(max_tokens=max_tokens, stop=STOP_STRINGS))[0]
@@ -177,14 +174,13 @@ def think(state: SolveState, runtime: Ctx) -> Update:
     upd: Update = {
         "trace": trace,
         "parts": [*state.parts, Part(kind="think", text=text, segment=seg.index)],
-        "segments_used": state.segments_used + 1,
-        "tokens_used": state.tokens_used + out.generated_tokens,
+        "counters": used.bump("segments").bump("tokens", out.generated_tokens),
         "carry": parsed.open_tail,
         "request": parsed.tag,
         "request_body": parsed.body,
     }
     previous = [s for s in trace.segments[:-1] if s.attempt == state.attempt and not s.forced]
-    if parsed.tag == "answer":
+    if parsed.tag == ANSWER.name:
         upd.update(answer=parsed.body, attempt_end="answer")
     elif parsed.tag is None and text.strip() and previous and previous[-1].text.strip() == text.strip():
         upd.update(attempt_end="loop:repeated_segment", request=None)
@@ -194,67 +190,62 @@ def think(state: SolveState, runtime: Ctx) -> Update:
 
 
 def recall(state: SolveState, runtime: Ctx) -> Update:
-    ctx = runtime.context
-    if state.recalls >= ctx.budgets.recalls:
-        return {"attempt_end": "budget:recalls", "request": None}
+    """``<recall>``: verbatim evidence for the query; a repeated query gets a note, and too many end the attempt."""
+    ctx, used = runtime.context, state.counters
     query = normalise_query(state.request_body)
     trace = state.trace.model_copy(deep=True)
-    if not query or query in state.recall_queries:
-        repeats = state.repeats + 1
+    if not query or query in used.recall_queries:
+        used = used.bump("repeats")
         trace.tool_calls.append(ToolCall(node="recall", kind="repeat", input=state.request_body, ok=False))
-        note = Part(kind="note", text="\n(already recalled above; use that evidence or answer)\n")
-        end = {"attempt_end": "loop:repeated_recall"} if repeats >= ctx.budgets.repeat_recalls else {}
-        return {"trace": trace, "parts": [*state.parts, note], "repeats": repeats, "request": None, **end}
+        note = Part(kind="note", text=NOTE_REPEATED_RECALL)
+        end = {"attempt_end": "loop:repeated_recall"} if used.repeats >= ctx.budgets.repeat_recalls else {}
+        return {"trace": trace, "parts": [*state.parts, note], "counters": used, "request": None, **end}
     parts, records = _recall(state, ctx, state.request_body, trace)
     trace.evidence += records
-    return {"trace": trace, "parts": [*state.parts, *parts], "recalls": state.recalls + 1,
-            "recall_queries": [*state.recall_queries, query], "request": None}
+    return {"trace": trace, "parts": [*state.parts, *parts], "request": None,
+            "counters": used.bump(RECALL.budget, recall_queries=[*used.recall_queries, query])}
 
 
 def retrieve(state: SolveState, runtime: Ctx) -> Update:
-    ctx = runtime.context
-    if state.retrievals >= ctx.budgets.retrievals:
-        return {"attempt_end": "budget:retrievals", "request": None}
+    """``<subq>``: stored procedures for the sub-question."""
     trace = state.trace.model_copy(deep=True)
-    part = _retrieve(ctx, state.request_body, trace)
-    return {"trace": trace, "parts": [*state.parts, part], "retrievals": state.retrievals + 1, "request": None}
+    part = _retrieve(runtime.context, state.request_body, trace)
+    return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(SUBQ.budget),
+            "request": None}
 
 
 def run_python(state: SolveState, runtime: Ctx) -> Update:
-    """Run the model's ``<python>`` snippet in the sandbox and show its output."""
-    ctx = runtime.context
-    if state.tool_runs >= ctx.budgets.tool_calls:
-        return {"attempt_end": "budget:tool_calls", "request": None}
+    """``<python>``: run the snippet in the sandbox and show its output."""
     t0 = time.perf_counter()
     shown = python_tool(state.request_body)
     trace = state.trace.model_copy(deep=True)
     trace.tool_calls.append(ToolCall(node="run_python", kind="python", input=state.request_body[:500],
-                                     output=shown[:500], ok="error (" not in shown,
-                                     seconds=time.perf_counter() - t0))
-    part = Part(kind="output", text=output_block(shown))
-    return {"trace": trace, "parts": [*state.parts, part], "tool_runs": state.tool_runs + 1, "request": None}
+                                     output=shown.text[:500], ok=shown.ok, seconds=time.perf_counter() - t0))
+    part = Part(kind=OUTPUT.name, text=OUTPUT.render(shown.text))
+    return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(PYTHON.budget),
+            "request": None}
 
 
 def fold(state: SolveState, runtime: Ctx) -> Update:
     """Replace older live parts by a model-written summary; their raw text stays recallable."""
     ctx, b = runtime.context, runtime.context.budgets
-    live = [i for i, p in enumerate(state.parts) if p.live and p.kind != "folded"]
+    live = [i for i, p in enumerate(state.parts) if p.live and p.kind != FOLDED.name]
     old = live[: len(live) - min(b.fold_keep_parts, len(live) - 1)] if live else []
     if not old:
         return {"attempt_end": "budget:kv"}
     text = "".join(state.parts[i].text for i in old)
     prompt = ctx.llm.render_chat([ChatMessage(role="user", content=FOLD_PROMPT.format(text=strip_tags(text)))])
-    out = ctx.llm.generate([prompt], GenParams(max_tokens=max(16, min(128, (b.kv_budget or 512) // 8))))[0]
+    out = ctx.llm.generate([prompt], GenParams(max_tokens=max(16, min(128, (ctx.kv_budget or 512) // 8))))[0]
     trace = state.trace.model_copy(deep=True)
     trace.charge("fold", out.prompt_tokens, out.generated_tokens)
-    summary, _ = neutralise(strip_tags(out.text) or "(earlier reasoning folded)")
+    summary, _ = neutralise(strip_tags(out.text) or FOLD_FALLBACK)
     parts = [p.model_copy() for p in state.parts]
     for i in old:
         parts[i].live = False
         if parts[i].segment is not None:
             trace.segments[parts[i].segment].folded = True
             ctx.index.add_source(f"segment:{parts[i].segment}", parts[i].text)
-    parts.insert(old[0], Part(kind="folded", text=folded_block(summary)))
+    parts.insert(old[0], Part(kind=FOLDED.name, text=FOLDED.render(summary)))
     trace.tool_calls.append(ToolCall(node="fold", kind="fold", input=f"{len(old)} parts", output=summary[:300]))
     return {"trace": trace, "parts": parts}
 
@@ -263,14 +254,14 @@ def finalize(state: SolveState, runtime: Ctx) -> Update:
     """The attempt stopped without an answer: ask for one, briefly, and keep the stop reason."""
     ctx = runtime.context
     prompt = ctx.live_prompt(state, FORCE_ANSWER)
-    params = GenParams(max_tokens=ctx.budgets.force_answer_tokens, stop=["</answer>"], include_stop=False)
+    params = GenParams(max_tokens=ctx.budgets.force_answer_tokens, stop=[ANSWER.close], include_stop=False)
     if ctx.llm.count_tokens(prompt) + params.max_tokens > ctx.max_model_len:
         return {}
     out = ctx.llm.generate([prompt], params)[0]
     trace = state.trace.model_copy(deep=True)
     trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
     answer = answer_text(neutralise(out.text)[0]) or None
-    trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag="answer",
+    trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag=ANSWER.name,
                                   body=answer or "", finish_reason=out.finish_reason, forced=True,
                                   prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens,
                                   seconds=out.seconds))
@@ -303,13 +294,7 @@ def verify(state: SolveState, runtime: Ctx) -> Update:
 def retry(state: SolveState, runtime: Ctx) -> Update:
     """Start a new attempt showing the previous answer and the verifier's feedback."""
     fb = state.verdict.feedback if state.verdict else ""
-    return {
-        "attempt": state.attempt + 1,
-        "retry_prompt": RETRY_PROMPT.format(answer=state.answer or "(none)", feedback=fb or "(none)"),
-        "parts": [], "segments_used": 0, "tokens_used": 0, "recalls": 0, "retrievals": 0, "tool_runs": 0,
-        "recall_queries": [], "repeats": 0, "carry": "", "request": None, "request_body": "",
-        "answer": None, "attempt_end": None, "verdict": None,
-    }
+    return state.next_attempt(RETRY_PROMPT.format(answer=state.answer or "(none)", feedback=fb or "(none)"))
 
 
 def learn(state: SolveState, runtime: Ctx) -> Update:

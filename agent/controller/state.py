@@ -7,19 +7,15 @@ the Python API returns it, episodes store it, ``mnemos trace show`` prints it.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
+from agent.config import Budgets
 from tools.problem import Problem, Verdict
-
-PartKind = Literal["think", "evidence", "options", "output", "folded", "note", "answer"]
-
 
 class Part(BaseModel):
     """One piece of the assistant's running transcript; folded parts leave the live prompt."""
 
-    kind: PartKind
+    kind: str = Field(description="'think', 'note', or the name of the controller block it is (evidence, options, ...).")
     text: str
     segment: int | None = None
     live: bool = True
@@ -121,6 +117,7 @@ class Trace(BaseModel):
 
 
 class SolveResult(BaseModel):
+    """What a solve returns: the answer and verdict, with headline figures lifted from the trace."""
     problem_id: str
     answer: str | None
     attempts: list[str] = Field(default_factory=list, description="Answer of each verified attempt, newest last.")
@@ -137,6 +134,36 @@ class SolveResult(BaseModel):
     mode: str = "inject"
     episode_id: int | None = Field(None, description="Set when a caller records the solve as an episode.")
 
+    @classmethod
+    def of(cls, problem_id: str, trace: Trace, answer: str | None, attempts: list[str],
+           verdict: Verdict | None) -> SolveResult:
+        """The one way to build a result, so its figures always agree with its trace."""
+        return cls(problem_id=problem_id, answer=answer, attempts=attempts, end_reason=trace.end_reason,
+                   verdict=verdict, prompt_tokens=trace.prompt_tokens, generated_tokens=trace.generated_tokens,
+                   trace=trace, concepts_offered=trace.concepts_offered, concepts_used=trace.concepts_used,
+                   subroutines_offered=trace.subroutines_offered, subroutines_used=trace.subroutines_used,
+                   mode=trace.mode)
+
+
+class AttemptCounters(BaseModel):
+    """What the current attempt has spent. Field names are the ``Budgets`` names they are checked against;
+    a retry starts a new attempt by replacing the whole model."""
+
+    segments: int = 0
+    tokens: int = 0
+    recalls: int = 0
+    retrievals: int = 0
+    tool_calls: int = 0
+    repeats: int = Field(0, description="Recalls that repeated an earlier query.")
+    recall_queries: list[str] = Field(default_factory=list, description="Normalised queries recalled so far.")
+
+    def bump(self, name: str, by: int = 1, **changes: object) -> AttemptCounters:
+        """A copy with ``name`` raised by ``by`` (and any other fields replaced)."""
+        return self.model_copy(update={name: getattr(self, name) + by, **changes})
+
+    def spent(self, name: str, budgets: Budgets) -> bool:
+        return getattr(self, name) >= getattr(budgets, name)
+
 
 class SolveState(BaseModel):
     """What flows between nodes. Counters are per attempt; the trace spans the whole solve."""
@@ -147,21 +174,25 @@ class SolveState(BaseModel):
     concepts_text: str = ""
     concepts_ready: bool = Field(False, description="Concepts were chosen already (diversity branches share them).")
     preset_options: list[tuple[int, str, str]] = Field(default_factory=list)
-    parts: list[Part] = Field(default_factory=list)
     attempt: int = 0
     retry_prompt: str = ""
-    segments_used: int = 0
-    tokens_used: int = 0
-    recalls: int = 0
-    retrievals: int = 0
-    tool_runs: int = 0
-    recall_queries: list[str] = Field(default_factory=list)
-    repeats: int = 0
+    answers: list[str] = Field(default_factory=list)
+    done: bool = False
+    # Per attempt: a retry resets everything below to its default (see ``next_attempt``).
+    parts: list[Part] = Field(default_factory=list)
+    counters: AttemptCounters = Field(default_factory=AttemptCounters)
     carry: str = ""
-    request: str | None = Field(None, description="The tag the last segment closed: recall | subq | python | answer.")
+    request: str | None = Field(None, description="The model tag the last segment closed (a name in the tag table).")
     request_body: str = ""
     answer: str | None = None
     attempt_end: str | None = Field(None, description="Why the current attempt's thinking stopped.")
     verdict: Verdict | None = None
-    answers: list[str] = Field(default_factory=list)
-    done: bool = False
+
+    def next_attempt(self, retry_prompt: str) -> dict[str, object]:
+        """The update that starts attempt ``attempt + 1``: every per-attempt field back to its default."""
+        fresh = {name: field.get_default(call_default_factory=True)
+                 for name, field in SolveState.model_fields.items() if name in _PER_ATTEMPT}
+        return {**fresh, "attempt": self.attempt + 1, "retry_prompt": retry_prompt}
+
+
+_PER_ATTEMPT = ("parts", "counters", "carry", "request", "request_body", "answer", "attempt_end", "verdict")

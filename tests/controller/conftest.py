@@ -47,10 +47,9 @@ def memory(tmp_path: Path, hash_encoder: HashEncoder) -> Iterator[object]:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    def make(**kw: object) -> Settings:
-        base = {"home": tmp_path / "home", "max_segments": 4, "segment_tokens": 64, "trace_budget_tokens": 400,
-                    "max_retries": 1, "memory_mode": "frozen"}
-        base.update(kw)
+    def make(budgets: dict[str, int] | None = None, **kw: object) -> Settings:
+        limits = {"segments": 4, "segment_tokens": 64, "tokens": 400, "retries": 1, **(budgets or {})}
+        base = {"home": tmp_path / "home", "memory_mode": "frozen", "budgets": limits, **kw}
         return Settings(**base)  # type: ignore[arg-type]
 
     return make

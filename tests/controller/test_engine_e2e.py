@@ -31,8 +31,8 @@ def real_memory(tmp_path: Path, embedder):
 
 
 def _settings(tmp_path: Path, **kw) -> Settings:
-    base = {"home": tmp_path / "home", "memory_mode": "learning", "max_segments": 2, "segment_tokens": 48,
-                "trace_budget_tokens": 96, "max_retries": 0}
+    base = {"home": tmp_path / "home", "memory_mode": "learning",
+                "budgets": {"segments": 2, "segment_tokens": 48, "tokens": 96, "retries": 0}}
     base.update(kw)
     return Settings(**base)
 

@@ -6,7 +6,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.controller.checkpoint import serializer
-from agent.controller.protocol import STOP_STRINGS
+from agent.controller.tags import STOP_STRINGS
 from memory.schemas import Concept, Subroutine
 from tests.fakes import ScriptedGenerator
 from tools.problem import Problem, Verdict
@@ -72,7 +72,7 @@ def test_nested_tags_are_flattened_not_fatal(make_controller):
 
 def test_unclosed_tag_carries_into_next_segment(make_controller):
     llm = ScriptedGenerator([f"<recall>blue vault {words(80)}", "maps</recall>", "<answer>412</answer>"])
-    res = make_controller(llm, segment_tokens=40).solve(PROBLEM)
+    res = make_controller(llm, budgets={"segment_tokens": 40}).solve(PROBLEM)
     assert res.trace.segments[0].violations == ["unclosed:recall"]
     assert res.trace.segments[1].tag == "recall"
     assert res.trace.evidence, "the recall closed in the next segment still ran"
@@ -80,7 +80,7 @@ def test_unclosed_tag_carries_into_next_segment(make_controller):
 
 def test_repeating_model_ends_as_a_loop(make_controller):
     llm = ScriptedGenerator(lambda prompt, p: words(500, "think") if not prompt.endswith("<answer>") else "41")
-    res = make_controller(llm, max_segments=10, segment_tokens=10, trace_budget_tokens=1000).solve(PROBLEM)
+    res = make_controller(llm, budgets={"segments": 10, "segment_tokens": 10, "tokens": 1000}).solve(PROBLEM)
     assert res.end_reason == "loop:repeated_segment"
     assert len([s for s in res.trace.segments if not s.forced]) == 2
 
@@ -88,7 +88,7 @@ def test_repeating_model_ends_as_a_loop(make_controller):
 def test_never_closing_model_ends_on_segment_budget(make_controller):
     n = iter(range(100))
     llm = ScriptedGenerator(lambda prompt, p: words(500, f"t{next(n)}") if not prompt.endswith("<answer>") else "41")
-    res = make_controller(llm, max_segments=3, segment_tokens=10, trace_budget_tokens=1000).solve(PROBLEM)
+    res = make_controller(llm, budgets={"segments": 3, "segment_tokens": 10, "tokens": 1000}).solve(PROBLEM)
     assert res.end_reason == "budget:segments"
     assert len([s for s in res.trace.segments if not s.forced]) == 3
     assert res.answer == "41" and res.trace.segments[-1].forced
@@ -97,7 +97,7 @@ def test_never_closing_model_ends_on_segment_budget(make_controller):
 def test_token_budget(make_controller):
     n = iter(range(100))
     llm = ScriptedGenerator(lambda prompt, p: words(500, f"x{next(n)}") if not prompt.endswith("<answer>") else "")
-    res = make_controller(llm, max_segments=50, segment_tokens=30, trace_budget_tokens=70).solve(PROBLEM)
+    res = make_controller(llm, budgets={"segments": 50, "segment_tokens": 30, "tokens": 70}).solve(PROBLEM)
     assert res.end_reason == "budget:tokens"
     assert [s.generated_tokens for s in res.trace.segments if not s.forced] == [30, 30, 10]
     assert res.answer is None
@@ -105,7 +105,7 @@ def test_token_budget(make_controller):
 
 def test_repeated_recall_loop_ends(make_controller):
     llm = ScriptedGenerator(lambda prompt, p: "<recall>blue vault maps</recall>" if p.stop == STOP_STRINGS else "0")
-    res = make_controller(llm, max_recalls=10, max_segments=20).solve(PROBLEM)
+    res = make_controller(llm, budgets={"recalls": 10, "segments": 20}).solve(PROBLEM)
     assert res.end_reason == "loop:repeated_recall"
     assert res.trace.path.count("recall") == 3  # one real recall, two repeats
 
@@ -113,7 +113,7 @@ def test_repeated_recall_loop_ends(make_controller):
 def test_recall_budget(make_controller):
     qs = iter(["alpha", "beta", "gamma", "delta"])
     llm = ScriptedGenerator(lambda prompt, p: f"<recall>{next(qs)} vault</recall>" if p.stop == STOP_STRINGS else "0")
-    res = make_controller(llm, max_recalls=2, max_segments=20).solve(PROBLEM)
+    res = make_controller(llm, budgets={"recalls": 2, "segments": 20}).solve(PROBLEM)
     assert res.end_reason == "budget:recalls"
     assert res.trace.path.count("recall") == 3
 
@@ -133,7 +133,7 @@ def test_retry_shows_previous_attempt_and_feedback(make_controller):
         seen.append(ans)
         return Verdict(ok=ans == "412", score=float(ans == "412"), feedback="97 is the letter count, not maps")
 
-    res = make_controller(llm, max_retries=2).solve(PROBLEM, verifier)
+    res = make_controller(llm, budgets={"retries": 2}).solve(PROBLEM, verifier)
     assert seen == ["97", "412"]
     assert res.attempts == ["97", "412"] and res.answer == "412"
     assert res.end_reason == "verified" and res.verdict.ok
@@ -143,7 +143,7 @@ def test_retry_shows_previous_attempt_and_feedback(make_controller):
 
 def test_retries_exhausted(make_controller):
     llm = ScriptedGenerator(lambda prompt, p: "<answer>1</answer>")
-    res = make_controller(llm, max_retries=2).solve(PROBLEM, lambda a: Verdict(ok=False, feedback="no"))
+    res = make_controller(llm, budgets={"retries": 2}).solve(PROBLEM, lambda a: Verdict(ok=False, feedback="no"))
     assert res.end_reason == "retries_exhausted" and res.attempts == ["1", "1", "1"]
 
 
@@ -153,7 +153,7 @@ def test_verifier_crash_becomes_feedback(make_controller):
     def bad(ans: str) -> Verdict:
         raise ZeroDivisionError("boom")
 
-    res = make_controller(llm, max_retries=1).solve(PROBLEM, bad)
+    res = make_controller(llm, budgets={"retries": 1}).solve(PROBLEM, bad)
     assert res.end_reason == "retries_exhausted"
     assert "verifier error: ZeroDivisionError" in res.trace.attempts[0].verdict.feedback
 
@@ -246,7 +246,7 @@ def test_learning_writes_concepts_and_subroutines(make_controller, memory):
 
 def test_unverified_solutions_write_nothing(make_controller, memory):
     llm = ScriptedGenerator(lambda prompt, p: "<answer>5</answer>")
-    res = make_controller(llm, memory, memory_mode="learning", max_retries=0).solve(
+    res = make_controller(llm, memory, memory_mode="learning", budgets={"retries": 0}).solve(
         PROBLEM, lambda a: Verdict(ok=False))
     assert memory.concepts.names() == [] and memory.subroutines.count() == 0
     assert any("not verified" in n for n in res.trace.notes)
@@ -276,7 +276,7 @@ def test_folding_moves_old_segments_out_but_keeps_them_recallable(make_controlle
         "<answer>zebra-77</answer>",
     ])
     llm = ScriptedGenerator(lambda prompt, p: "Summary: code word noted." if "Summarise" in prompt else next(script))
-    res = make_controller(llm, kv_policy="fold", kv_budget=145, segment_tokens=20, max_segments=8).solve(
+    res = make_controller(llm, kv_policy="fold", kv_budget=145, budgets={"segment_tokens": 20, "segments": 8}).solve(
         Problem(id="f", prompt="What is the code word?"))
     assert res.trace.path[:6] == ["select_concepts", "prime", "think", "think", "think", "fold"]
     assert res.trace.segments[0].folded
@@ -298,7 +298,7 @@ def test_impossible_kv_budget_ends_cleanly(make_controller):
 
 def test_kv_budget_without_folding_caps_the_live_context_and_records_why(make_controller):
     llm = ScriptedGenerator(lambda prompt, p: "x" if prompt.endswith("<answer>") else words(200, "step"))
-    res = make_controller(llm, kv_policy="full", kv_budget=120, segment_tokens=40, max_segments=8).solve(
+    res = make_controller(llm, kv_policy="full", kv_budget=120, budgets={"segment_tokens": 40, "segments": 8}).solve(
         Problem(id="kv", prompt="Count the steps."))
     assert res.trace.attempts[0].end_reason == "budget:kv"
     thinking = [(p, o) for p, o in zip(llm.prompts, res.trace.segments) if not o.forced]
@@ -369,7 +369,16 @@ def test_python_tool_runs_in_the_sandbox_and_shows_its_output(make_controller):
 def test_python_tool_failures_are_shown_not_raised(make_controller):
     llm = ScriptedGenerator(["<python>import socket; socket.create_connection(('example.com', 80))</python>",
                              "<python>while True: pass</python>", "<answer>none</answer>"])
-    res = make_controller(llm, max_tool_calls=2).solve(Problem(id="py2", prompt="Try."))
+    res = make_controller(llm, budgets={"tool_calls": 2}).solve(Problem(id="py2", prompt="Try."))
     calls = [c for c in res.trace.tool_calls if c.kind == "python"]
     assert len(calls) == 2 and not any(c.ok for c in calls)
     assert res.answer == "none"
+
+
+def test_arc_problems_are_shown_with_the_task_instruction(make_controller):
+    from agent.controller.prompts import ARC_TASK_INTRO
+
+    llm = ScriptedGenerator(["<answer>x</answer>"])
+    problem = Problem(id="arc1", domain="arc", prompt="Example 1 input (1x1):\n1")
+    make_controller(llm).solve(problem)
+    assert f"Question:\n{ARC_TASK_INTRO}\n\nExample 1 input (1x1):\n1" in llm.prompts[0]

@@ -1,7 +1,7 @@
 """Parsing model segments: which tag closed, its body, and what was malformed."""
 
 from agent.controller.diversity import Candidate, pick
-from agent.controller.protocol import neutralise, parse_segment
+from agent.controller.parsing import neutralise, parse_segment
 
 
 def test_closed_tag_and_body():

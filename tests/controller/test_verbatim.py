@@ -57,7 +57,7 @@ def test_every_evidence_block_in_a_run_is_verbatim(make_controller, doc: str, qu
     script = [f"<recall>{q}</recall>" for q in queries] + ["<answer>x</answer>"]
     llm = ScriptedGenerator(script)
     problem = Problem(id="v", prompt="Which vault?", context=doc)
-    res = make_controller(llm, max_recalls=8, max_segments=8).solve(problem)
+    res = make_controller(llm, budgets={"recalls": 8, "segments": 8}).solve(problem)
     sources = {"context": doc, "prompt": problem.prompt}
     for ev in res.trace.evidence:
         assert sources[ev.source][ev.start : ev.start + len(ev.text)] == ev.text

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import Settings
-from agent.controller.protocol import Budgets
+from agent.controller.context import kv_limits
 from agent.engine import kv_plugin_env
 from kvcache.errors import KVBudgetError
 from kvcache.triattention import SWITCH, TriAttentionUnavailable, configure
@@ -72,5 +72,6 @@ def test_engine_settings_refuse_triattention_on_this_cpu_box(tmp_path: Path, sta
 def test_controller_leaves_the_budget_to_the_engine(tmp_path: Path, stats: Path) -> None:
     """With in-engine eviction the live context may outgrow kv_budget, so the controller must not cap it."""
     common = {"home": tmp_path, "kv_budget": 1024, "triattention_stats": stats}
-    assert Budgets.from_settings(Settings(kv_policy="triattention", **common)).kv_budget is None
-    assert Budgets.from_settings(Settings(kv_policy="full", **common)).kv_budget == 1024
+    assert kv_limits(Settings(kv_policy="triattention", **common)) == (None, False)
+    assert kv_limits(Settings(kv_policy="full", **common)) == (1024, False)
+    assert kv_limits(Settings(kv_policy="fold", **common)) == (1024, True)

@@ -10,7 +10,7 @@ import pytest
 
 from tools import mathgen, mathx
 from tools.domains import get_domain
-from tools.pytool import python_tool
+from tools.pytool import ToolOutput, python_tool
 
 
 def _write(tmp_path, records, name="set.jsonl"):
@@ -149,7 +149,9 @@ def test_generator_is_seeded_and_answers_are_right():
 
 
 def test_python_tool_computes_and_contains():
-    assert python_tool("print(17 * 23)") == "391"
-    assert python_tool("from fractions import Fraction\nFraction(1, 3) + Fraction(1, 6)") == "Fraction(1, 2)"
-    assert "ZeroDivisionError" in python_tool("1 / 0")
-    assert "forbidden" in python_tool("import os\nos.system('id')")
+    assert python_tool("print(17 * 23)") == ToolOutput(text="391", ok=True)
+    assert python_tool("from fractions import Fraction\nFraction(1, 3) + Fraction(1, 6)").text == "Fraction(1, 2)"
+    failed = python_tool("1 / 0")
+    assert not failed.ok and "ZeroDivisionError" in failed.text
+    assert "forbidden" in python_tool("import os\nos.system('id')").text
+    assert python_tool("print('error (not really)')").ok  # printed text never decides success

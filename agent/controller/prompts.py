@@ -1,0 +1,149 @@
+"""Every string the model reads: system and user turns, writer prompts, and the notes nodes insert.
+
+The ablation and prompt-redesign work changes wording often; keeping it all in
+one module means such a change is one edit and never touches control flow.
+Tag *names* and the shape of controller blocks come from :mod:`agent.controller.tags`,
+so the wording here cannot drift from what the parser recognises.
+"""
+
+from __future__ import annotations
+
+from agent.controller.tags import ANSWER
+from tools.problem import Problem
+
+# --- solving ---------------------------------------------------------------------------------------
+
+SYSTEM_PROMPT = """You solve problems by reasoning step by step in plain text.
+You may use these tags while you think:
+<recall>what you need from the document</recall> returns the exact passages of the document inside <evidence>...</evidence>.
+<subq>a smaller sub-question</subq> returns stored procedures for it inside <options>...</options>; follow one if it fits.
+<python>print(12 * 7)</python> runs Python for arithmetic and shows what it prints inside <output>...</output>.
+<answer>the final answer only</answer> ends your work.
+Use each tag at most a few times, never put one tag inside another, and always finish with <answer>...</answer>."""
+
+#: Domain instructions shown before a problem's own text. Domain tools build data-only prompts
+#: (``tools`` may not import ``agent``), so the instruction the model reads lives here.
+ARC_TASK_INTRO = (
+    "Solve this ARC puzzle by writing a Python function `transform(grid)` that maps each input grid to its "
+    "output grid. Grids are lists of rows of integers 0-9 (colours). The function must work for every example "
+    "below and for the test input. Use only the Python standard library (numpy is available). "
+    "Give the complete code in one ```python block."
+)
+TASK_INTROS: dict[str, str] = {"arc": ARC_TASK_INTRO}
+
+
+def problem_text(problem: Problem) -> str:
+    """The problem as the model reads it: its domain's instruction (if any) and then its own text."""
+    intro = TASK_INTROS.get(problem.domain)
+    return f"{intro}\n\n{problem.prompt}" if intro else problem.prompt
+
+
+def user_prompt(question: str, context: str, concepts: str, retry: str = "") -> str:
+    parts = []
+    if concepts:
+        parts.append(f"Concepts that may help:\n{concepts}")
+    if context:
+        parts.append(f"Document:\n{context}")
+    parts.append(f"Question:\n{question}")
+    if retry:
+        parts.append(retry)
+    return "\n\n".join(parts)
+
+
+RETRY_PROMPT = """Your previous attempt was not accepted.
+Previous answer: {answer}
+Verifier feedback: {feedback}
+Look at what went wrong, revise your reasoning and give a new answer."""
+
+#: Appended to the live transcript when an attempt stopped without an answer.
+FORCE_ANSWER = f"\nFinal answer: {ANSWER.open}"
+
+# --- notes and block bodies the nodes insert into the transcript ------------------------------------
+
+NOTE_NO_PASSAGE = "\n(no matching passage in the document)\n"
+NOTE_REPEATED_RECALL = "\n(already recalled above; use that evidence or answer)\n"
+NO_OPTIONS = "(no stored procedure matches)"
+FOLD_FALLBACK = "(earlier reasoning folded)"
+
+
+def option_lines(options: list[tuple[int, str, str]]) -> str:
+    """Stored procedures as the model sees them; ``S<id>`` is what marks one as used later."""
+    return "\n".join(f"[S{i}] {q}\nProcedure: {p}" for i, q, p in options)
+
+
+def render_concept(name: str, description: str, cues: list[str], notes: list[str]) -> str:
+    lines = [f"- {name}: {description}".rstrip(": ")]
+    if cues:
+        lines.append(f"  when: {'; '.join(cues)}")
+    if notes:
+        lines.append(f"  how: {'; '.join(notes)}")
+    return "\n".join(lines)
+
+
+# --- concept selection and folding ------------------------------------------------------------------
+
+CONCEPT_CHOICE_PROMPT = """Problem:
+{problem}
+
+Concept: {name}
+{description}
+Useful when: {cues}
+
+Is this concept relevant to solving the problem? Answer yes or no."""
+CONCEPT_CHOICES = ["yes", "no"]
+
+FOLD_PROMPT = """Summarise the reasoning below in a few short sentences. Keep every fact, number and intermediate result; drop repetition.
+
+{text}
+
+Summary:"""
+
+# --- learning: writing concepts and subroutines after a verified solve ------------------------------
+
+CONCEPT_WRITE_PROMPT = """A problem was solved and the solution was verified. Write the reusable concept behind it so it helps on other problems.
+Reuse one of these existing concept names if it is the same idea: {names}
+
+Problem:
+{problem}
+
+Reasoning:
+{trace}
+
+Answer: {answer}
+
+Write the concept in exactly this format:
+concept: <short name>
+kind: routine or structure
+description: <one sentence>
+cues: <when it applies; separate several with ;>
+notes: <how to apply it; separate several with ;>
+"""
+
+#: Constrained format for concept writing, so even a small model's output parses.
+#: Unbounded ``+`` rather than ``{m,n}``: large counted repeats make xgrammar's compile time out.
+CONCEPT_REGEX = (
+    r"concept: [A-Za-z][A-Za-z0-9 _-]{2,40}\n"
+    r"kind: (routine|structure)\n"
+    r"description: [^\n<>]+\n"
+    r"cues: [^\n<>]+\n"
+    r"notes: [^\n<>]+\n"
+)
+
+DECOMPOSE_PROMPT = """Split the solved problem below into self-contained sub-questions, each with the procedure that answers it, so the procedures can be reused on other problems.
+
+Problem:
+{problem}
+
+Reasoning:
+{trace}
+
+Answer: {answer}
+
+Write one to three pairs in exactly this format:
+Q: <sub-question>
+P: <procedure>
+"""
+
+DECOMPOSE_REGEX = r"Q: [^\n<>]+\nP: [^\n<>]+\n(Q: [^\n<>]+\nP: [^\n<>]+\n)?"
+
+# --- baselines without the controller (the eval command's arms) -------------------------------------
