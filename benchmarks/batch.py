@@ -62,8 +62,8 @@ def batch_figures(n: int, concurrency: int, max_tokens: int) -> None:
     from tools.mathgen import generate
 
     home = tempfile.mkdtemp(prefix="mnemos-bench-")
-    settings = Settings(home=home, memory_mode="off", max_retries=0, max_segments=2, segment_tokens=max_tokens,
-                        trace_budget_tokens=4 * max_tokens)
+    settings = Settings(home=home, memory_mode="off",
+                        budgets={"retries": 0, "segments": 2, "segment_tokens": max_tokens, "tokens": 4 * max_tokens})
     engine = Engine.from_settings(settings)
     db = Database(settings.db_url)
 

@@ -149,9 +149,11 @@ def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode:
     from agent.controller.checkpoint import serializer
     from tools.problem import Problem
 
-    settings = Settings(home=home, memory_mode="off", recall_mode=recall_mode, max_segments=3, segment_tokens=64,
-                        trace_budget_tokens=160, max_recalls=3, max_retries=0, max_model_len=engine.max_model_len,
-                        copy_mechanism=mechanism, prime_recall=True).model_copy(update=overrides)
+    budgets = {"segments": 3, "segment_tokens": 64, "tokens": 160, "recalls": 3, "retries": 0,
+               **overrides.pop("budgets", {})}
+    settings = Settings(home=home, memory_mode="off", recall_mode=recall_mode, budgets=budgets,
+                        max_model_len=engine.max_model_len, copy_mechanism=mechanism, prime_recall=True,
+                        **overrides)
     llm = Timed(engine, "generate")
     emb = Timed(embedder, "encode")
     ctl = Controller(llm, None, settings, InMemorySaver(serde=serializer()), embedder=emb)
@@ -188,7 +190,7 @@ def fold_table(engine, embedder, sets: dict[str, list[Task]], home: Path, budget
     for name, tasks in sets.items():
         for policy in ("full", "fold"):
             r = run_controller(engine, embedder, tasks, home / f"fold-{name}-{policy}", "controller", "sentence",
-                               kv_policy=policy, kv_budget=budgets[name], max_segments=8, trace_budget_tokens=512)
+                               kv_policy=policy, kv_budget=budgets[name], budgets={"segments": 8, "tokens": 512})
             ends = ", ".join(f"{k} {v}" for k, v in sorted(r.ends.items()))
             print(f"{name:<8} {budgets[name]:>9} {'on' if policy == 'fold' else 'off':>8} {r.correct / r.n:>6.0%} "
                   f"{r.prompt_tokens / r.n:>11.0f} {r.generated_tokens / r.n:>8.0f} {ends}")
