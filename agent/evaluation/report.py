@@ -1,0 +1,219 @@
+"""Per-arm results of an evaluation: numbers from episodes, a table, JSON files and a chart.
+
+Everything is computed from the episodes in the database (the same source
+``mnemos report`` uses), paired by problem id, so a resumed or partly rerun
+evaluation reports exactly what is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.evaluation.split import SplitRecord
+from agent.evaluation.stats import mcnemar_exact, paired_bootstrap, wilson_interval
+from memory.schemas import Episode
+
+
+class Usage(BaseModel):
+    """How often something was used: total count, and the share of problems that used it at least once."""
+
+    count: int = 0
+    problems: float = 0.0
+
+
+class ArmResult(BaseModel):
+    arm: str
+    run_id: str
+    n: int = Field(description="Problems with a finished episode.")
+    solved: int
+    errors: int
+    accuracy: float = Field(description="Mean score (fraction solved; ARC tasks with several tests count partially).")
+    ci95: tuple[float, float] = Field(description="Wilson 95% interval of the accuracy.")
+    paired_n: int | None = Field(None, description="Problems finished by both this arm and plain.")
+    delta_vs_plain: float | None = Field(None, description="Mean paired score difference, this arm minus plain.")
+    delta_ci95: tuple[float, float] | None = Field(None, description="Paired bootstrap 95% interval of the difference.")
+    mcnemar_p: float | None = Field(None, description="Exact McNemar p (solved vs not) against plain.")
+    only_this_solved: int | None = None
+    only_plain_solved: int | None = None
+    tokens_per_problem: float = Field(description="Prompt plus generated tokens per problem.")
+    generated_tokens_per_problem: float
+    seconds_per_problem: float
+    tags: dict[str, Usage] = Field(default_factory=dict, description="Tags the model wrote (controller arms).")
+    memory: dict[str, Usage] = Field(default_factory=dict, description="Memory offered/used and evidence recalled.")
+    memory_written: dict[str, int] | None = Field(None, description="Rows the arm added to each memory table.")
+    memory_unchanged: bool | None = Field(None, description="The arm's store still equals the snapshot.")
+
+
+class EvalReport(BaseModel):
+    name: str
+    kind: str
+    model: str
+    n: int = Field(description="Dev problems.")
+    arms: dict[str, ArmResult]
+    split: SplitRecord
+    snapshot: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    bootstrap: dict[str, int] = Field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = Field(default_factory=dict, description="Arm -> problem id -> score.")
+
+
+def _walk_segments(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    segs = list(trace.get("segments") or [])
+    for branch in trace.get("branches") or []:
+        segs += _walk_segments(branch)
+    return segs
+
+
+def tag_usage(episodes: list[Episode]) -> dict[str, Usage]:
+    """Tags closed by the model's segments (diversity branches included), per arm."""
+    calls: Counter[str] = Counter()
+    problems: Counter[str] = Counter()
+    for e in episodes:
+        tags = [s.get("tag") for s in _walk_segments(e.trace) if s.get("tag")]
+        calls.update(tags)
+        problems.update(set(tags))
+    n = len(episodes) or 1
+    return {t: Usage(count=calls[t], problems=problems[t] / n) for t in sorted(calls)}
+
+
+def memory_usage(episodes: list[Episode]) -> dict[str, Usage]:
+    """Concepts and subroutines offered/used, and evidence passages recalled."""
+    n = len(episodes) or 1
+    out: dict[str, Usage] = {}
+    for key in ("concepts_offered", "concepts_used", "subroutines_offered", "subroutines_used"):
+        lists = [getattr(e, key) for e in episodes]
+        out[key] = Usage(count=sum(len(x) for x in lists), problems=sum(bool(x) for x in lists) / n)
+    ev = [len(e.trace.get("evidence") or []) for e in episodes]
+    out["evidence"] = Usage(count=sum(ev), problems=sum(bool(x) for x in ev) / n)
+    return out
+
+
+def arm_result(arm: str, run_id: str, episodes: list[Episode], plain: list[Episode] | None, *,
+               resamples: int, seed: int) -> ArmResult:
+    """One arm's row; ``plain`` (that arm's episodes) adds the paired comparison."""
+    if not episodes:
+        raise ValueError(f"arm {arm!r} (run {run_id}) has no finished problems to report")
+    n = len(episodes)
+    total = sum(e.score for e in episodes)
+    row = ArmResult(
+        arm=arm, run_id=run_id, n=n, solved=sum(e.score >= 1.0 for e in episodes),
+        errors=sum(e.verdict == "error" for e in episodes), accuracy=total / n, ci95=wilson_interval(total, n),
+        tokens_per_problem=sum(e.prompt_tokens + e.generated_tokens for e in episodes) / n,
+        generated_tokens_per_problem=sum(e.generated_tokens for e in episodes) / n,
+        seconds_per_problem=sum(e.seconds for e in episodes) / n,
+        tags=tag_usage(episodes), memory=memory_usage(episodes),
+    )
+    if plain:
+        mine = {e.problem_id: e.score for e in episodes}
+        base = {e.problem_id: e.score for e in plain}
+        ids = sorted(mine.keys() & base.keys())
+        if ids:
+            a, b = [mine[i] for i in ids], [base[i] for i in ids]
+            delta, ci = paired_bootstrap(a, b, resamples=resamples, seed=seed)
+            only_a, only_b, p = mcnemar_exact([x >= 1.0 for x in a], [y >= 1.0 for y in b])
+            row = row.model_copy(update={"paired_n": len(ids), "delta_vs_plain": delta, "delta_ci95": ci,
+                                         "mcnemar_p": p, "only_this_solved": only_a, "only_plain_solved": only_b})
+    return row
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def format_table(report: EvalReport) -> str:
+    """The arms side by side, then what each used (tags, memory)."""
+    header = ["arm", "n", "solved", "acc %", "95% CI", "Δ vs plain", "Δ 95% CI", "McNemar p", "tok/problem", "s/problem"]
+    rows = []
+    for r in report.arms.values():
+        d = r.delta_vs_plain
+        rows.append([
+            r.arm, str(r.n), str(r.solved), _pct(r.accuracy), f"{_pct(r.ci95[0])}-{_pct(r.ci95[1])}",
+            "-" if d is None else f"{100 * d:+.1f}",
+            "-" if r.delta_ci95 is None else f"{100 * r.delta_ci95[0]:+.1f}..{100 * r.delta_ci95[1]:+.1f}",
+            "-" if r.mcnemar_p is None else f"{r.mcnemar_p:.3g}",
+            f"{r.tokens_per_problem:.0f}", f"{r.seconds_per_problem:.1f}",
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    lines = [f"{report.name}: {report.kind}, {report.n} dev problems, model {report.model}",
+             line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    for r in report.arms.values():
+        used = [f"{t} {u.count} ({_pct(u.problems)}% of problems)" for t, u in r.tags.items()]
+        mem = [f"{k} {u.count} ({_pct(u.problems)}%)" for k, u in r.memory.items() if u.count]
+        extra = []
+        if r.memory_written is not None:
+            extra.append("wrote " + (", ".join(f"{k} +{v}" for k, v in r.memory_written.items() if v) or "nothing"))
+        if r.memory_unchanged is not None:
+            extra.append("memory unchanged" if r.memory_unchanged else "MEMORY CHANGED during a read-only arm")
+        if used or mem or extra:
+            lines.append(f"  {r.arm}: " + "; ".join(filter(None, [", ".join(used) and "tags: " + ", ".join(used),
+                                                                     ", ".join(mem) and "memory: " + ", ".join(mem),
+                                                                     *extra])))
+    return "\n".join(lines)
+
+
+def published(report: EvalReport) -> dict[str, Any]:
+    """The public summary: model, n and per-arm figures, without per-problem scores or the full id lists."""
+    split = report.split
+    return {
+        "name": report.name,
+        "kind": report.kind,
+        "model": report.model,
+        "n": report.n,
+        "arms": {a: r.model_dump(mode="json", exclude={"run_id"}) for a, r in report.arms.items()},
+        "split": {"method": split.method, "sources": split.sources, "source_sha256": split.source_sha256,
+                  "seed": split.seed, "train_size": len(split.train_ids), "dev_size": len(split.dev_ids),
+                  "fingerprint": split.fingerprint()},
+        "snapshot": report.snapshot,
+        "train": report.train,
+        "settings": report.settings,
+        "bootstrap": report.bootstrap,
+    }
+
+
+def write_json(data: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def write_chart(report: EvalReport, path: Path) -> Path:
+    """Accuracy per arm with its Wilson interval, and the paired difference to plain with its bootstrap interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(report.arms.values())
+    names = [r.arm for r in arms]
+    acc = [r.accuracy for r in arms]
+    err = [[r.accuracy - r.ci95[0] for r in arms], [r.ci95[1] - r.accuracy for r in arms]]
+    fig, (ax_acc, ax_d) = plt.subplots(1, 2, figsize=(max(7, 1.6 * len(arms) * 2 + 2), 4))
+    ax_acc.bar(names, acc, yerr=err, capsize=6, color="tab:blue")
+    ax_acc.set_ylim(0, 1)
+    ax_acc.set_ylabel("accuracy (95% Wilson CI)")
+    ax_acc.set_title(f"{report.kind}: {report.n} dev problems")
+    compared = [r for r in arms if r.delta_vs_plain is not None and r.arm != "plain"]
+    if compared:
+        d = [r.delta_vs_plain or 0.0 for r in compared]
+        d_err = [[x - r.delta_ci95[0] for x, r in zip(d, compared)], [r.delta_ci95[1] - x for x, r in zip(d, compared)]]
+        colors = ["tab:green" if x >= 0 else "tab:red" for x in d]
+        ax_d.bar([r.arm for r in compared], d, yerr=d_err, capsize=6, color=colors)
+        ax_d.axhline(0, color="black", linewidth=0.8)
+        ax_d.set_ylabel("accuracy minus plain (paired bootstrap 95% CI)")
+        ax_d.set_title("difference to the model alone")
+    else:
+        ax_d.axis("off")
+        ax_d.text(0.5, 0.5, "no paired comparison\n(plain arm not run)", ha="center", va="center")
+    fig.suptitle(f"{report.name} ({report.model})", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

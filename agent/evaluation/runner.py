@@ -1,0 +1,295 @@
+"""Run an evaluation: learn on train, snapshot the memory, run every arm on dev, compare.
+
+Each arm (and the training pass) is an ordinary batch run with its own run id
+in the main database, so rerunning the same evaluation resumes every part of
+it: finished problems are skipped, a finished training pass is not repeated
+(its snapshot exists), and arms with nothing left to do start no engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.config import Settings
+from agent.evaluation import arms as arms_mod
+from agent.evaluation.arms import SNAPSHOT_ARMS, Arm
+from agent.evaluation.report import EvalReport, arm_result, format_table, published, write_chart, write_json
+from agent.evaluation.snapshot import (
+    DB_FILE,
+    MANIFEST,
+    ArmMemory,
+    SnapshotManifest,
+    create_snapshot,
+    load_snapshot,
+    memory_content,
+    snapshot_root,
+    working_copy,
+)
+from agent.evaluation.split import Split, SplitRecord
+from agent.llm import TextGenerator
+from memory.schemas import Episode
+from tools.domains import VerifyMode
+from tools.problem import Problem
+
+log = logging.getLogger(__name__)
+
+SPLIT_FILE = "split.json"
+RESULT_FILE = "eval.json"
+CHART_FILE = "eval.png"
+
+
+class EvalOptions(BaseModel):
+    name: str = Field(min_length=1)
+    arms: list[Arm]
+    concurrency: int = Field(4, gt=0)
+    progress: bool = True
+    snapshot: str | None = Field(None, description="Snapshot to create after training, or to use with skip_train.")
+    skip_train: bool = False
+    train_verify: VerifyMode = "gold"
+    dev_verify: VerifyMode = Field("domain", description="Checker for controller arms on dev: gold-free only.")
+    resamples: int = Field(10_000, gt=0)
+    seed: int = 0
+    publish: str | None = None
+    publish_dir: Path = Path("docs/results")
+
+
+class EvalOutcome(BaseModel):
+    report: EvalReport | None = None
+    interrupted: bool = False
+    json_path: Path | None = None
+    chart_path: Path | None = None
+    published_path: Path | None = None
+
+
+class _EpisodesOnly:
+    """The memory object for arms without a store: the runner only needs somewhere to write episodes."""
+
+    def __init__(self, episodes: Any):
+        self.episodes = episodes
+
+    def close(self) -> None:
+        pass
+
+
+class _Lazy:
+    """The engine and the embedder start only when some arm has work left (each costs seconds to a minute)."""
+
+    def __init__(self, settings: Settings, llm: TextGenerator | None, encoder: Any | None):
+        self.settings = settings
+        self._llm, self._own_llm = llm, llm is None
+        self._encoder = encoder
+
+    @property
+    def llm(self) -> TextGenerator:
+        if self._llm is None:
+            from agent.engine import Engine
+
+            print(f"starting the engine ({self.settings.model})", file=sys.stderr)
+            self._llm = Engine.from_settings(self.settings)
+        return self._llm
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            from retrieval.embedder import Embedder
+
+            self._encoder = Embedder(self.settings.embedder)
+        return self._encoder
+
+    def close(self) -> None:
+        if self._own_llm and self._llm is not None and (close := getattr(self._llm, "close", None)):
+            close()
+
+
+def run_id(name: str, part: str) -> str:
+    return f"{name}-{part}"
+
+
+def _check_split(eval_dir: Path, record: SplitRecord) -> None:
+    """The first run records the split; a rerun under the same name must choose the same problems."""
+    path = eval_dir / SPLIT_FILE
+    if path.is_file():
+        old = SplitRecord.model_validate_json(path.read_text())
+        if old.fingerprint() != record.fingerprint():
+            raise ValueError(f"evaluation {eval_dir.name!r} was run on a different split ({path}); "
+                             "use the same data and split flags to resume, or another --name")
+    else:
+        eval_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(record.model_dump_json(indent=2))
+
+
+def _pending(store: Any, rid: str, problems: list[Problem]) -> int:
+    """Problems the batch runner would solve on resume: no episode yet, or an error (which it retries)."""
+    return sum((e := store.find(rid, p.id)) is None or e.verdict == "error" for p in problems)
+
+
+def _run_plain(problems: list[Problem], settings: Settings, rid: str, options: EvalOptions, lazy: _Lazy,
+               episodes: Any) -> bool:
+    """The model alone through the batch runner (batched engine calls, resumable); True if interrupted."""
+    from agent.batch.report import save_summary
+    from agent.batch.runner import BatchConfig, run_batch
+    from agent.batching import BatchingGenerator
+
+    batcher = BatchingGenerator(lazy.llm)
+    try:
+        config = BatchConfig(run_id=rid, memory_mode="off", concurrency=options.concurrency, verify="off",
+                             progress=options.progress)
+        summary = run_batch([arms_mod.plain_problem(p) for p in problems], arms_mod.plain_solver(batcher, settings),
+                            episodes, config, worker_context=batcher.worker)
+        save_summary(summary, settings.runs_dir)
+        return summary.interrupted
+    finally:
+        batcher.close()
+
+
+def _run_controller(problems: list[Problem], settings: Settings, rid: str, memory: Any, verify: VerifyMode,
+                    options: EvalOptions, lazy: _Lazy) -> bool:
+    from agent.batch.session import solve_set
+
+    summary = solve_set(problems, settings, rid, concurrency=options.concurrency, progress=options.progress,
+                        verify=verify, llm=lazy.llm, memory=memory)
+    return summary.interrupted
+
+
+def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_name: str, options: EvalOptions,
+           lazy: _Lazy, episodes: Any) -> SnapshotManifest | None:
+    """Learn on the training part into the evaluation's own store, then snapshot it (None if interrupted)."""
+    rid = run_id(name, "train")
+    store_dir = eval_dir / "train-store"
+    print(f"train: {len(split.train)} problems, memory learning, verify {options.train_verify} -> run {rid}",
+          file=sys.stderr)
+    memory = ArmMemory(store_dir, episodes, lazy.encoder)
+    try:
+        interrupted = _run_controller(split.train, settings.model_copy(update={"memory_mode": "learning"}), rid,
+                                      memory, options.train_verify, options, lazy)
+    finally:
+        memory.close()
+    if interrupted:
+        return None
+    source = {"eval": name, "train_run": rid, "train_problems": len(split.train), "model": settings.model,
+              "verify": options.train_verify}
+    manifest = create_snapshot(store_dir, settings.home, snap_name, source)
+    print(f"snapshot {snap_name}: {manifest.counts}", file=sys.stderr)
+    return manifest
+
+
+def _arm_episodes(store: Any, rid: str, problems: list[Problem]) -> list[Episode]:
+    from agent.batch.report import run_episodes
+
+    wanted = {p.id for p in problems}
+    return [e for e in run_episodes(store, rid) if e.problem_id in wanted]
+
+
+def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: TextGenerator | None = None,
+             encoder: Any | None = None) -> EvalOutcome:
+    """Run (or resume) the evaluation ``options.name`` on ``split``; results go to ``<runs>/<name>/``."""
+    from memory.db import Database
+    from memory.episodes import EpisodeStore
+
+    if not split.dev:
+        raise ValueError("the dev part has no problems")
+    name = options.name
+    eval_dir = settings.runs_dir / name
+    _check_split(eval_dir, split.record)
+    needs_memory = bool(SNAPSHOT_ARMS & set(options.arms))
+    snap_name = options.snapshot or run_id(name, "train")
+    if needs_memory and options.skip_train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
+        raise FileNotFoundError(f"--skip-train needs an existing snapshot; {snap_name!r} not found in "
+                                f"{snapshot_root(settings.home)} (give one with --snapshot NAME)")
+    if needs_memory and not split.train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
+        raise ValueError("frozen/learning arms need training problems or an existing --snapshot")
+
+    db = Database(settings.db_url)
+    episodes = EpisodeStore(db)
+    lazy = _Lazy(settings, llm, encoder)
+    outcome = EvalOutcome()
+    try:
+        manifest: SnapshotManifest | None = None
+        if needs_memory:
+            if (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
+                manifest = load_snapshot(settings.home, snap_name)
+                print(f"using snapshot {snap_name}: {manifest.counts}", file=sys.stderr)
+            else:
+                manifest = _train(split, settings, name, eval_dir, snap_name, options, lazy, episodes)
+                if manifest is None:
+                    outcome.interrupted = True
+                    return outcome
+        extra: dict[str, dict[str, Any]] = {}
+        for arm in options.arms:
+            rid = run_id(name, arm)
+            todo = _pending(episodes, rid, split.dev)
+            print(f"arm {arm}: run {rid}, {todo} of {len(split.dev)} problems to solve", file=sys.stderr)
+            store_dir = eval_dir / f"{arm}-store"
+            if todo:
+                if arm == "plain":
+                    interrupted = _run_plain(split.dev, settings, rid, options, lazy, episodes)
+                else:
+                    arm_settings = settings.model_copy(update={"memory_mode": arms_mod.memory_mode(arm)})
+                    if arm in SNAPSHOT_ARMS:
+                        working_copy(settings.home, snap_name, store_dir)
+                        memory: Any = ArmMemory(store_dir, episodes, lazy.encoder)
+                    else:
+                        memory = _EpisodesOnly(episodes)
+                    try:
+                        interrupted = _run_controller(split.dev, arm_settings, rid, memory, options.dev_verify,
+                                                      options, lazy)
+                    finally:
+                        memory.close()
+                if interrupted:
+                    outcome.interrupted = True
+                    return outcome
+            if arm in SNAPSHOT_ARMS and manifest is not None and (store_dir / DB_FILE).is_file():
+                counts, digest = memory_content(store_dir / DB_FILE)
+                if arm == "frozen":
+                    extra[arm] = {"memory_unchanged": digest == manifest.content_sha256}
+                else:
+                    extra[arm] = {"memory_written": {k: v - manifest.counts.get(k, 0) for k, v in counts.items()}}
+        report = _report(split, settings, options, episodes, manifest, extra)
+    finally:
+        lazy.close()
+        db.dispose()
+    outcome.report = report
+    outcome.json_path = write_json(report.model_dump(mode="json"), eval_dir / RESULT_FILE)
+    outcome.chart_path = write_chart(report, eval_dir / CHART_FILE)
+    if options.publish:
+        outcome.published_path = write_json(published(report), options.publish_dir / f"{options.publish}.json")
+        write_chart(report, options.publish_dir / f"{options.publish}.png")
+    return outcome
+
+
+def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
+            manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
+    by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in options.arms}
+    plain = by_arm.get("plain")
+    rows = {}
+    for arm, eps in by_arm.items():
+        row = arm_result(arm, run_id(options.name, arm), eps, plain, resamples=options.resamples, seed=options.seed)
+        rows[arm] = row.model_copy(update=extra.get(arm, {}))
+    train = None
+    if manifest is not None:
+        train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
+        train = {"run_id": run_id(options.name, "train"), "problems": len(train_eps),
+                 "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify}
+    keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "segment_tokens", "max_segments",
+            "max_retries", "trace_budget_tokens", "solve_mode", "prime_recall", "kv_policy")
+    return EvalReport(
+        name=options.name, kind=split.record.kind, model=settings.model, n=len(split.dev), arms=rows,
+        split=split.record, snapshot=manifest.model_dump(mode="json", exclude={"files"}) if manifest else None,
+        train=train, settings={k: getattr(settings, k) for k in keep if hasattr(settings, k)},
+        bootstrap={"resamples": options.resamples, "seed": options.seed},
+        scores={arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()},
+    )
+
+
+def print_outcome(outcome: EvalOutcome) -> None:
+    if outcome.report is not None:
+        print(format_table(outcome.report))
+    for label, path in (("results", outcome.json_path), ("chart", outcome.chart_path),
+                        ("published", outcome.published_path)):
+        if path is not None:
+            print(f"{label}: {path}", file=sys.stderr)

@@ -1,0 +1,75 @@
+"""The train/dev split of an evaluation, chosen deterministically and recorded.
+
+An ablation is only comparable across arms and reruns if every arm sees the same
+problems, so the split is a value (ids + how they were chosen + source hashes)
+written next to the results, and a rerun under the same name must reproduce it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from tools.problem import Problem
+
+
+class SplitRecord(BaseModel):
+    """How the train and dev problems were chosen; enough to rebuild the same split."""
+
+    kind: str = Field(description="'math' or 'arc'.")
+    method: str = Field(description="'files' (given train/dev), 'seeded' (one source split by a seed) or 'fixed'.")
+    sources: dict[str, str] = Field(default_factory=dict, description="Role -> source (file path or dataset label).")
+    source_sha256: dict[str, str] = Field(default_factory=dict, description="Role -> sha256 of a source file.")
+    seed: int | None = None
+    train_ids: list[str] = Field(default_factory=list)
+    dev_ids: list[str] = Field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        """A short hash of the chosen ids: equal fingerprints mean the same problems in the same roles."""
+        h = hashlib.sha256("\n".join(["train", *self.train_ids, "dev", *self.dev_ids]).encode())
+        return h.hexdigest()[:10]
+
+
+class Split(BaseModel):
+    train: list[Problem]
+    dev: list[Problem]
+    record: SplitRecord
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def seeded_split(problems: list[Problem], dev_size: int, seed: int) -> tuple[list[Problem], list[Problem]]:
+    """Shuffle with ``seed`` and take the first ``dev_size`` as dev, the rest as train (both in source order).
+
+    Keeping source order inside each part makes the runs' progress easy to follow and
+    leaves the choice itself to the seed alone.
+    """
+    if dev_size < 1:
+        raise ValueError("--dev-size must be at least 1")
+    if dev_size >= len(problems):
+        raise ValueError(f"--dev-size {dev_size} leaves no training problems out of {len(problems)}")
+    order = list(range(len(problems)))
+    random.Random(seed).shuffle(order)
+    dev_idx = set(order[:dev_size])
+    dev = [p for i, p in enumerate(problems) if i in dev_idx]
+    train = [p for i, p in enumerate(problems) if i not in dev_idx]
+    return train, dev
+
+
+def check_disjoint(train: list[Problem], dev: list[Problem]) -> None:
+    """Refuse a split whose dev part shares problems with its train part (the result would not be held-out)."""
+    train_text = {" ".join(p.prompt.split()) for p in train}
+    shared = [p.id for p in dev if " ".join(p.prompt.split()) in train_text]
+    if shared:
+        shown = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
+        raise ValueError(f"{len(shared)} dev problem(s) also occur in the training set ({shown}); "
+                         "dev must be held out")
