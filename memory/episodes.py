@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from memory.db import Database
 from memory.models import EpisodeRow, utcnow
@@ -30,15 +31,19 @@ class EpisodeStore:
 
     def add_many(self, es: list[Episode]) -> list[Episode]:
         es = [e if isinstance(e, Episode) else Episode.model_validate(e) for e in es]
-        with self.db.session() as s, s.begin():
-            rows = []
-            for e in es:
-                row = EpisodeRow(**e.model_dump(mode="json", include=set(_FIELDS)))
-                row.created_at = e.created_at or utcnow()
-                s.add(row)
-                rows.append(row)
-            s.flush()
-            return [_to_episode(r) for r in rows]
+        with self.db.write() as s:
+            return self.write(s, es)
+
+    def write(self, s: Session, es: list[Episode]) -> list[Episode]:
+        """Insert episodes inside the caller's write transaction."""
+        rows = []
+        for e in es:
+            row = EpisodeRow(**e.model_dump(mode="json", include=set(_FIELDS)))
+            row.created_at = e.created_at or utcnow()
+            s.add(row)
+            rows.append(row)
+        s.flush()
+        return [_to_episode(r) for r in rows]
 
     def get(self, id: int) -> Episode:
         with self.db.session() as s:
@@ -71,8 +76,6 @@ class EpisodeStore:
             return list(s.scalars(stmt))
 
     def count(self, run_id: str | None = None) -> int:
-        from sqlalchemy import func
-
         stmt = select(func.count()).select_from(EpisodeRow)
         if run_id is not None:
             stmt = stmt.where(EpisodeRow.run_id == run_id)

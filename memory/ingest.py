@@ -1,16 +1,12 @@
-"""Building subroutines from recorded reasoning traces: reading, batching and storing.
+"""Storing subroutines from reasoning traces that are already decomposed (JSONL).
 
-The decomposition itself is pluggable. A decomposer takes a batch of trace records
-(parsed JSONL objects) and returns, per record, the subroutines it yields or the
-exception that record raised, so one bad trace is a recorded failure, not a lost batch.
-The controller supplies an LLM decomposer; the default here reads traces that are
-already decomposed.
+Each line carries ``subroutines: [{question, procedure}]`` or one ``question``/``procedure``
+pair. A bad line is a recorded failure with its line number, not a lost batch.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +14,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from memory.schemas import Subroutine
 from memory.subroutines import SubroutineStore
-
-Decomposed = list[Subroutine] | Exception
-Decomposer = Callable[[list[dict[str, Any]]], list[Decomposed]]
 
 
 class IngestReport(BaseModel):
@@ -54,25 +47,13 @@ def _one(record: dict[str, Any]) -> list[Subroutine]:
     return out
 
 
-def predecomposed(records: list[dict[str, Any]]) -> list[Decomposed]:
-    """Default decomposer: traces that already carry their subroutines."""
-    results: list[Decomposed] = []
-    for record in records:
-        try:
-            results.append(_one(record))
-        except ValueError as exc:
-            results.append(exc)
-    return results
-
-
 def ingest_traces(
     store: SubroutineStore,
     path: Path,
-    decomposer: Decomposer = predecomposed,
     batch_size: int = 64,
     domain: str | None = None,
 ) -> IngestReport:
-    """Stream ``path`` in batches through ``decomposer`` into ``store``."""
+    """Stream ``path`` into ``store``, ``batch_size`` traces per write."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"trace file not found: {path}")
@@ -81,22 +62,14 @@ def ingest_traces(
     batch: list[tuple[int, dict[str, Any]]] = []
 
     def flush() -> None:
-        if not batch:
-            return
-        records = [r for _, r in batch]
-        try:
-            results = decomposer(records)
-            if len(results) != len(records):
-                raise RuntimeError(f"decomposer returned {len(results)} results for {len(records)} traces")
-        except Exception as exc:  # a failing decomposer fails its batch's lines, not the run
-            results = [exc] * len(records)
         subs: list[Subroutine] = []
-        for (number, _), result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                report.failures.append((number, str(result) or type(result).__name__))
+        for number, record in batch:
+            try:
+                subs.extend(_one(record))
+            except ValueError as exc:
+                report.failures.append((number, str(exc)))
                 continue
             report.traces_ok += 1
-            subs.extend(result)
         if subs:
             store.add_many(subs)
             report.subroutines_in += len(subs)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -60,11 +61,17 @@ class ConceptRow(EmbeddedMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def _question_key(context: DefaultExecutionContext) -> str:
+    return text_key(context.get_current_parameters()["question"])
+
+
 class SubroutineRow(EmbeddedMixin, Base):
     __tablename__ = "subroutines"
+    __table_args__ = (Index("uq_subroutines_question_key_domain", "question_key", "domain", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     question: Mapped[str] = mapped_column(Text)
-    question_key: Mapped[str] = mapped_column(String(40), index=True, default="")
+    #: One row per (question, domain): the unique index makes concurrent identical inserts collapse into one.
+    question_key: Mapped[str] = mapped_column(String(40), default=_question_key)
     procedure: Mapped[str] = mapped_column(Text)
     domain: Mapped[str] = mapped_column(String(128), index=True)
     source: Mapped[str] = mapped_column(String(512), default="")
@@ -94,3 +101,13 @@ class EpisodeRow(Base):
     subroutines_offered: Mapped[list[int]] = mapped_column(JSON, default=list)
     subroutines_used: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportRow(Base):
+    """One imported file's content hash, written in the import's own transaction, so a repeat is a no-op."""
+
+    __tablename__ = "memory_imports"
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024), default="")
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

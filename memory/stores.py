@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from memory.concepts import ConceptStore
-from memory.db import Database
+from memory.db import Database, StoreMissing, StoreUnavailable
 from memory.episodes import EpisodeStore
 from memory.subroutines import SubroutineStore
 from retrieval.embedder import Embedder, TextEncoder
@@ -53,7 +53,7 @@ class MemoryStores:
         finally:
             self.db.dispose()
 
-    def __enter__(self) -> MemoryStores:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -70,19 +70,31 @@ def open_memory(
 ) -> MemoryStores:
     """Open (migrating and, where needed, rebuilding indexes) the memory stores at ``url``.
 
+    A SQLite file that is missing or empty while ``index_dir`` holds index files is
+    refused with :class:`StoreMissing` rather than silently replaced by a new store.
+
     ``embedder`` defaults to the embedded all-MiniLM-L6-v2, loaded on first use.
     ``merge_threshold`` is the cosine similarity at which a new item merges into an
     existing one (None disables similarity merging; same-name concepts still merge).
     """
-    encoder = embedder if embedder is not None else Embedder()
-    db = Database(url)
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    common = {"index_config": index_config, "merge_threshold": merge_threshold}
+    if index_dir.exists() and not index_dir.is_dir():
+        raise StoreUnavailable(f"index directory {index_dir} is a file, not a directory")
+    index_files = sorted(p.name for p in index_dir.glob("*.index")) if index_dir.is_dir() else []
     try:
+        db = Database(url, must_exist=bool(index_files))
+    except StoreMissing as exc:
+        raise StoreMissing(
+            f"{exc}, but {index_dir} holds the index files of an existing store ({', '.join(index_files)}): "
+            f"the database was deleted or replaced. Restore it, or remove {index_dir} to start an empty store"
+        ) from None
+    try:
+        encoder = embedder if embedder is not None else Embedder()
+        index_dir.mkdir(parents=True, exist_ok=True)
+        common = {"index_config": index_config, "merge_threshold": merge_threshold}
         concepts = ConceptStore(db, encoder, index_dir / "concepts.index", **common)
         subroutines = SubroutineStore(db, encoder, index_dir / "subroutines.index", **common)
-    except Exception:
+    except BaseException:
         db.dispose()
         raise
     return MemoryStores(db, concepts, subroutines, EpisodeStore(db))

@@ -1,20 +1,28 @@
-"""JSONL export and all-or-nothing import of memory items.
+"""JSONL export and all-or-nothing, idempotent import of memory items.
 
 Each line is one item: its model fields plus ``"type"`` (concept, subroutine or
 episode). Import validates every line before writing anything, so a file with one bad
 line imports nothing and the error names the line. Ids are not carried over: imported
 items get fresh primary keys (and concepts/subroutines merge into twins as on add).
+
+All items of a file are written in one transaction together with the file's content
+hash, so an import that is killed leaves nothing behind, and importing the same
+content again (even from another path) changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from memory.db import insert_ignore
+from memory.models import ImportRow, utcnow
 from memory.schemas import Concept, Episode, Subroutine
 from memory.stores import MemoryStores
 
@@ -111,15 +119,47 @@ def parse_jsonl(path: Path, default_type: str | None = None) -> list[tuple[str, 
     return items
 
 
-def import_jsonl(stores: MemoryStores, path: Path, default_type: str | None = None, batch_size: int = 256) -> dict[str, int]:
-    """Import a validated file; returns counts of lines imported per type."""
+class ImportResult(BaseModel):
+    """What an import did: counts per type, or nothing because the same content was imported before."""
+
+    counts: dict[str, int]
+    content_hash: str
+    already_imported: bool = False
+    imported_at: datetime | None = None
+
+
+def content_hash(items: list[tuple[str, BaseModel]]) -> str:
+    """Hash of the validated items, independent of line order, whitespace and key order."""
+    lines = sorted(json.dumps({"type": t, **item.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False) for t, item in items)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def import_jsonl(stores: MemoryStores, path: Path, default_type: str | None = None) -> ImportResult:
+    """Import a validated file in one transaction; a file whose content was imported before changes nothing."""
     items = parse_jsonl(path, default_type)
-    counts: dict[str, int] = {}
-    for item_type in MODELS:
-        batch = [item for t, item in items if t == item_type]
-        store = _store_for(stores, item_type)
-        for start in range(0, len(batch), batch_size):
-            store.add_many(batch[start : start + batch_size])
-        if batch:
-            counts[item_type] = len(batch)
-    return counts
+    digest = content_hash(items)
+    concepts = [i for t, i in items if t == "concept"]
+    subroutines = [i for t, i in items if t == "subroutine"]
+    episodes = [i for t, i in items if t == "episode"]
+    counts = {t: n for t, n in (("concept", len(concepts)), ("subroutine", len(subroutines)), ("episode", len(episodes))) if n}
+    concept_vecs = stores.concepts.embed(concepts) if concepts else None
+    subroutine_vecs = stores.subroutines.embed(subroutines) if subroutines else None
+    with stores.concepts.write_lock, stores.subroutines.write_lock:
+        with stores.db.write() as s:
+            record = {"content_hash": digest, "source": str(Path(path).resolve())[-1024:], "counts": counts, "imported_at": utcnow()}
+            if insert_ignore(s, ImportRow, record, ("content_hash",)) is None:
+                before = s.get(ImportRow, digest)
+                return ImportResult(counts={}, content_hash=digest, already_imported=True,
+                                    imported_at=before.imported_at if before else None)
+            new_concepts = stores.concepts.write(s, concepts, concept_vecs) if concepts else None
+            new_subroutines = stores.subroutines.write(s, subroutines, subroutine_vecs) if subroutines else None
+            stores.episodes.write(s, episodes)
+        if new_concepts is not None:
+            stores.concepts.index_written(new_concepts)
+        if new_subroutines is not None:
+            stores.subroutines.index_written(new_subroutines)
+    return ImportResult(counts=counts, content_hash=digest)

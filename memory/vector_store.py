@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from memory.db import Database
+from memory.db import Database, describe_db_error, insert_ignore, is_retryable
 from memory.models import utcnow
 from memory.schemas import SearchHit
 from retrieval.embedder import TextEncoder
@@ -34,6 +35,7 @@ ItemT = TypeVar("ItemT", bound=BaseModel)
 #: Fields of the exchange models that the store manages itself.
 _MANAGED = {"id", "created_at", "updated_at"}
 _CHUNK = 5000
+_ATTEMPTS = 5
 
 
 class MemoryItemNotFound(KeyError):
@@ -41,6 +43,15 @@ class MemoryItemNotFound(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "item not found"
+
+
+@dataclass
+class Written(Generic[ItemT]):
+    """What one write transaction stored, and the new rows the index still has to learn about."""
+
+    items: list[ItemT]
+    new_ids: np.ndarray
+    new_vectors: np.ndarray
 
 
 class VectorStore(Generic[ItemT]):
@@ -67,13 +78,16 @@ class VectorStore(Generic[ItemT]):
         self.merge_threshold = merge_threshold
         self.save_every = save_every
         self.exact_filter_limit = exact_filter_limit
-        self._lock = threading.RLock()
+        self.write_lock = threading.RLock()
         self.index = self._open_index()
 
     # ----- hooks --------------------------------------------------------------------------
-    def _exact_match(self, session: Session, item: ItemT) -> Any | None:
-        """A row that ``item`` must merge into regardless of embeddings (e.g. same name)."""
-        return None
+    #: Columns of the unique key: an item whose key exists merges into that row, even under concurrency.
+    key_columns: ClassVar[tuple[str, ...]]
+
+    def _key(self, item: ItemT) -> dict[str, Any]:
+        """The values of :attr:`key_columns` for ``item``."""
+        raise NotImplementedError
 
     def _merge(self, existing: ItemT, new: ItemT) -> ItemT:
         raise NotImplementedError
@@ -92,8 +106,7 @@ class VectorStore(Generic[ItemT]):
         return self.item_cls.model_validate(data)
 
     def _write(self, row: Any, item: ItemT) -> None:
-        dumped = item.model_dump(mode="json", include=set(self._fields()))
-        for name, value in dumped.items():
+        for name, value in {**self._values(item), **self._key(item)}.items():
             setattr(row, name, value)
 
     # ----- reads --------------------------------------------------------------------------
@@ -126,66 +139,104 @@ class VectorStore(Generic[ItemT]):
 
     def add_many(self, items: Sequence[ItemT]) -> list[ItemT]:
         """Store items, merging each into an existing twin (same key or embedding >= threshold)."""
-        items = [i if isinstance(i, self.item_cls) else self.item_cls.model_validate(i) for i in items]
+        items = self.validate(items)
         if not items:
             return []
-        vectors = self.encoder.encode([i.embedding_text() for i in items])
-        with self._lock:
-            for attempt in range(3):
+        vectors = self.embed(items)
+        with self.write_lock:
+            for attempt in range(_ATTEMPTS):
                 try:
-                    stored, new_ids, new_vecs = self._insert_or_merge(items, vectors)
+                    with self.db.write() as s:
+                        written = self.write(s, items, vectors)
                     break
-                except IntegrityError:
-                    if attempt == 2:
+                except DBAPIError as exc:
+                    if attempt == _ATTEMPTS - 1 or not (is_retryable(exc) or isinstance(exc, IntegrityError)):
                         raise
-                    log.info("%s: concurrent insert of the same key; retrying as a merge", self.kind)
-            self._index_add(np.asarray(new_ids, dtype=np.int64), np.asarray(new_vecs, dtype=np.float32))
-        return stored
+                    log.info("%s: write collided with another writer (%s); retrying", self.kind, describe_db_error(exc))
+            self.index_written(written)
+        return written.items
 
-    def _insert_or_merge(self, items: list[ItemT], vectors: np.ndarray) -> tuple[list[ItemT], list[int], list[np.ndarray]]:
+    def validate(self, items: Sequence[ItemT | dict[str, Any]]) -> list[ItemT]:
+        return [i if isinstance(i, self.item_cls) else self.item_cls.model_validate(i) for i in items]  # type: ignore[misc]
+
+    def embed(self, items: Sequence[ItemT]) -> np.ndarray:
+        """Embed outside any transaction: it is the slow part, and needs no lock."""
+        return self.encoder.encode([i.embedding_text() for i in items])  # type: ignore[attr-defined]
+
+    def write(self, s: Session, items: Sequence[ItemT], vectors: np.ndarray) -> Written[ItemT]:
+        """Merge or insert every item inside the caller's write transaction (see :meth:`Database.write`).
+
+        The twin an item merges into is locked (FOR UPDATE) before it is read, and new
+        rows go in with insert-or-ignore on the unique key, so a concurrent writer of the
+        same key makes this one merge into its row instead of adding a duplicate.
+        The ids of new rows reach the index only via :meth:`index_written`, after commit.
+        """
         fingerprint = self.encoder.fingerprint
-        with self.db.session() as s, s.begin():
-            touched: list[Any] = []
-            new_rows: list[Any] = []
-            new_vecs: list[np.ndarray] = []
-            for item, vec in zip(items, vectors, strict=True):
-                row = self._exact_match(s, item)
-                if row is None:
-                    row = self._similar_row(s, item, vec, new_rows, new_vecs)
-                now = utcnow()
-                if row is not None:
-                    self._write(row, self._merge(self._to_item(row), item))
-                    row.updated_at = now
-                else:
-                    row = self.row_cls()
-                    self._write(row, item)
-                    row.embedding = vec.astype(np.float32).tobytes()
-                    row.embedder = fingerprint
-                    row.created_at = item.created_at or now
-                    row.updated_at = item.updated_at or row.created_at
-                    s.add(row)
-                    s.flush()
+        touched: list[Any] = []
+        new_rows: list[Any] = []
+        new_vecs = np.empty((len(items), self.encoder.dim), dtype=np.float32)
+        for item, vec in zip(items, vectors, strict=True):
+            key = self._key(item)
+            row = self._locked_twin(s, key)
+            if row is None:
+                row = self._similar_row(s, item, vec, new_rows, new_vecs[: len(new_rows)])
+            now = utcnow()
+            if row is None:
+                created = item.created_at or now  # type: ignore[attr-defined]
+                values = {
+                    **self._values(item),
+                    **key,
+                    "embedding": vec.astype(np.float32).tobytes(),
+                    "embedder": fingerprint,
+                    "created_at": created,
+                    "updated_at": item.updated_at or created,  # type: ignore[attr-defined]
+                }
+                new_id = insert_ignore(s, self.row_cls, values, self.key_columns)
+                if new_id is not None:
+                    row = s.get(self.row_cls, new_id)
+                    new_vecs[len(new_rows)] = vec
                     new_rows.append(row)
-                    new_vecs.append(vec)
-                touched.append(row)
-            s.flush()
-            stored = [self._to_item(r) for r in touched]
-        return stored, [r.id for r in new_rows], new_vecs
+                    touched.append(row)
+                    continue
+                row = self._locked_twin(s, key)  # another writer inserted the key first: merge into it
+                if row is None:
+                    raise RuntimeError(f"{self.kind}: insert of {key} conflicted but no row holds that key")
+            self._write(row, self._merge(self._to_item(row), item))
+            row.updated_at = now
+            touched.append(row)
+        s.flush()
+        return Written(
+            items=[self._to_item(r) for r in touched],
+            new_ids=np.asarray([r.id for r in new_rows], dtype=np.int64),
+            new_vectors=new_vecs[: len(new_rows)],
+        )
 
-    def _similar_row(self, s: Session, item: ItemT, vec: np.ndarray, batch_rows: list, batch_vecs: list) -> Any | None:
-        """The most similar in-scope row at or above the merge threshold, if any."""
+    def index_written(self, written: Written[ItemT]) -> None:
+        """Add committed new rows to the in-memory index (call with :attr:`write_lock` held)."""
+        self._index_add(written.new_ids, written.new_vectors)
+
+    def _locked_twin(self, s: Session, key: dict[str, Any]) -> Any | None:
+        return s.scalars(select(self.row_cls).filter_by(**key).with_for_update()).first()
+
+    def _values(self, item: ItemT) -> dict[str, Any]:
+        return item.model_dump(mode="json", include=set(self._fields()))
+
+    def _similar_row(self, s: Session, item: ItemT, vec: np.ndarray, batch_rows: list, batch_vecs: np.ndarray) -> Any | None:
+        """The most similar in-scope row at or above the merge threshold (locked), if any."""
         if self.merge_threshold is None:
             return None
         scope = self._merge_scope(item)
         best, best_score = None, self.merge_threshold
-        if batch_vecs:
-            scores = np.stack(batch_vecs) @ vec
-            for row, score in zip(batch_rows, scores, strict=True):
-                if score >= best_score and all(getattr(row, c) == v for c, v in scope.items()):
-                    best, best_score = row, float(score)
+        if len(batch_rows):
+            scores = batch_vecs @ vec
+            for j in np.flatnonzero(scores >= best_score):
+                row = batch_rows[j]
+                if scores[j] >= best_score and all(getattr(row, c) == v for c, v in scope.items()):
+                    best, best_score = row, float(scores[j])
         result = self.index.search(vec, 8)[0]
         if len(result.ids) and result.scores.max() >= best_score - 0.05:
-            for row in s.scalars(select(self.row_cls).where(self.row_cls.id.in_(result.ids.tolist()))):
+            rows = select(self.row_cls).where(self.row_cls.id.in_(result.ids.tolist())).order_by(self.row_cls.id)
+            for row in s.scalars(rows.with_for_update()):
                 if row.embedding is None or not all(getattr(row, c) == v for c, v in scope.items()):
                     continue
                 score = float(np.frombuffer(row.embedding, dtype=np.float32) @ vec)
@@ -209,7 +260,7 @@ class VectorStore(Generic[ItemT]):
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         filters = {c: v for c, v in (filters or {}).items() if v is not None}
         fetch = max(2 * k, k + 8)
-        with self._lock:
+        with self.write_lock:
             if filters:
                 allowed = self._ids_where(filters)
                 if self.index.layout != "flat" and len(allowed) <= self.exact_filter_limit:
@@ -294,10 +345,13 @@ class VectorStore(Generic[ItemT]):
         """Embed rows that have no embedding or one from another model (SQL writes, model swap)."""
         fingerprint = self.encoder.fingerprint
         stale = (self.row_cls.embedding.is_(None)) | (self.row_cls.embedder.is_(None)) | (self.row_cls.embedder != fingerprint)
+        with self.db.session() as s:
+            if s.scalar(select(self.row_cls.id).where(stale).limit(1)) is None:
+                return 0  # the common case, and the only one a read-only database can serve
         done = 0
         while True:
-            with self.db.session() as s, s.begin():
-                rows = list(s.scalars(select(self.row_cls).where(stale).order_by(self.row_cls.id).limit(1024)))
+            with self.db.write() as s:
+                rows = list(s.scalars(select(self.row_cls).where(stale).order_by(self.row_cls.id).limit(1024).with_for_update()))
                 if not rows:
                     return done
                 vecs = self.encoder.encode([self._to_item(r).embedding_text() for r in rows])
@@ -360,22 +414,15 @@ class VectorStore(Generic[ItemT]):
         if self.index.dirty and (self.index.count < self.index_config.flat_threshold or self.index.dirty >= self.save_every):
             self.index.save(self.index_path)
 
-    def sync(self) -> int:
-        """Pick up rows written by other processes since open; returns how many ids changed."""
-        with self._lock:
-            result = reconcile(self.index, self._sql_ids(), self._vectors_for)
-            self._index_add(np.zeros(0, np.int64), np.zeros((0, self.encoder.dim), np.float32))
-            return result.added + result.removed
-
     def rebuild_index(self) -> VectorIndex:
-        with self._lock:
+        with self.write_lock:
             self._reembed_stale_rows()
             self.index = self._build_from_sql()
             log.info("%s index rebuilt: %d vectors, %s", self.kind, self.index.count, self.index.layout)
             return self.index
 
     def flush(self) -> None:
-        with self._lock:
+        with self.write_lock:
             if self.index.dirty:
                 self.index.save(self.index_path)
 

@@ -1,0 +1,46 @@
+"""The memory the controller reads and writes, as a structural type.
+
+The controller needs only these operations, so tests and other backends can pass any
+object that has them; :class:`memory.stores.MemoryStores` is the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from memory.schemas import Concept, SearchHit, Subroutine
+from retrieval.embedder import TextEncoder
+
+
+class ConceptMemory(Protocol):
+    @property
+    def encoder(self) -> TextEncoder: ...
+
+    def search(
+        self, text: str, k: int = 8, domain: str | None = None, kind: str | None = None, min_score: float | None = None
+    ) -> list[SearchHit]: ...
+
+    def names(self) -> list[str]: ...
+
+    def add_many(self, items: Sequence[Concept]) -> list[Concept]: ...
+
+    def record_outcome(self, ids: list[int], success: bool, problem_id: str | None = None) -> None: ...
+
+
+class SubroutineMemory(Protocol):
+    def search(self, text: str, k: int = 8, domain: str | None = None, min_score: float | None = None) -> list[SearchHit]: ...
+
+    def add_many(self, items: Sequence[Subroutine]) -> list[Subroutine]: ...
+
+    def record_use(self, ids: list[int], success: bool) -> None: ...
+
+
+class Memory(Protocol):
+    """Concept and procedural memory as the controller uses them."""
+
+    @property
+    def concepts(self) -> ConceptMemory: ...
+
+    @property
+    def subroutines(self) -> SubroutineMemory: ...
