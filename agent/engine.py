@@ -1,29 +1,44 @@
-"""The one engine wrapper: vLLM's in-process ``LLM`` behind mnemos' own types.
+"""The one engine wrapper: vLLM's ``AsyncLLM`` behind mnemos' own types.
 
 Everything that generates text (chat, controller, batch runner, benchmarks)
 goes through :class:`Engine`, so engine quirks are handled here once: CPU KV
 space, friendly errors instead of vLLM's wall of text, stop strings,
 structured outputs, token counts and timings.
+
+Why ``AsyncLLM`` and not ``LLM``: ``LLM.generate`` returns when the longest
+request of a call ends, so concurrent problems wait for each other's slowest
+segment. ``AsyncLLM`` takes every request on its own and hands it back the
+moment it ends (continuous batching). The engine lives on a private event-loop
+thread, so asyncio tasks on any loop (``agenerate``, ``astream``) and plain
+threads (``generate``, ``stream``) all feed the same running batch.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
 import logging
 import os
+import queue
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
 from agent.llm import ChatMessage, Completion, GenParams
 
 if TYPE_CHECKING:
-    from vllm import LLM, SamplingParams
+    from vllm import SamplingParams
+    from vllm.v1.engine.async_llm import AsyncLLM
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The RecaLLM-style logits processor behind token-level verbatim copying.
 VERBATIM_PROCESSOR = "agent.controller.verbatim_logits:VerbatimCopyLogitsProcessor"
@@ -67,8 +82,56 @@ def kv_plugin_env(settings: Settings) -> dict[str, str]:
     ).env()
 
 
+class EngineStats(BaseModel):
+    """Counters since the engine started, from vLLM's scheduler and iteration stats."""
+
+    requests: int = Field(0, description="Requests finished.")
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    prefix_queries: int = Field(0, description="Prompt tokens looked up in the prefix cache.")
+    prefix_hits: int = Field(0, description="Of those, tokens whose KV was already cached.")
+
+    @property
+    def prefix_hit_rate(self) -> float:
+        return self.prefix_hits / self.prefix_queries if self.prefix_queries else 0.0
+
+    def __sub__(self, other: "EngineStats") -> "EngineStats":
+        """Counters over an interval: ``after - before``."""
+        return EngineStats(**{k: getattr(self, k) - getattr(other, k) for k in EngineStats.model_fields})
+
+
+def _stats_logger_factory(stats: EngineStats) -> Callable[..., Any]:
+    """A vLLM stat-logger factory that adds every step's counters into ``stats``.
+
+    vLLM v1 reports prefix-cache queries/hits only through stat loggers (the
+    scheduler sends them with each step's outputs); a custom ``StatLoggerBase``
+    is the documented hook, so the figures need no Prometheus scrape.
+    """
+    from vllm.v1.metrics.loggers import StatLoggerBase
+
+    class _Counter(StatLoggerBase):
+        def __init__(self, vllm_config: Any, engine_index: int = 0):
+            pass
+
+        def record(self, scheduler_stats: Any, iteration_stats: Any, mm_cache_stats: Any = None,
+                   engine_idx: int = 0) -> None:
+            if scheduler_stats is not None:
+                pc = scheduler_stats.prefix_cache_stats
+                stats.prefix_queries += pc.queries
+                stats.prefix_hits += pc.hits
+            if iteration_stats is not None:
+                stats.generated_tokens += iteration_stats.num_generation_tokens
+                stats.prompt_tokens += iteration_stats.num_prompt_tokens
+                stats.requests += len(iteration_stats.finished_requests)
+
+        def log_engine_initialized(self) -> None:
+            pass
+
+    return _Counter
+
+
 class Engine:
-    """A loaded model, ready for batched, constrained or streamed generation."""
+    """A loaded model serving many concurrent requests (continuous batching), constrained or streamed."""
 
     def __init__(
         self,
@@ -96,14 +159,20 @@ class Engine:
                 f"({self.model_dir}); pass --max-model-len {declared} or less"
             )
         self.max_model_len = max_model_len
+        self.max_num_seqs = max_num_seqs
+        self.kv_cache_gib = kv_cache_gib
+        self.kv_cache_dtype = kv_cache_dtype
         self.device = detect_device(device)
         self.defaults = defaults or GenParams()
         if self.device == "cpu":
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(kv_cache_gib))))
         os.environ.update(env or {})  # plugins read these in the engine-core process, which inherits them
         self._ids = itertools.count()
+        self._stats = EngineStats()
+        self._tok_lock = threading.Lock()
         try:
-            from vllm import LLM
+            from vllm.engine.arg_utils import AsyncEngineArgs
+            from vllm.v1.engine.async_llm import AsyncLLM
         except ImportError as exc:
             raise EngineError(
                 f"vLLM is not importable ({_root_cause(exc)}); run scripts/install.sh "
@@ -117,7 +186,7 @@ class Engine:
             max_num_seqs=max_num_seqs,
             seed=seed,
             enable_prefix_caching=enable_prefix_caching,
-            disable_log_stats=False,
+            disable_log_stats=True,  # only our counter logger; no periodic log lines
         )
         if kv_cache_dtype != "auto":
             kwargs["kv_cache_dtype"] = kv_cache_dtype
@@ -125,14 +194,25 @@ class Engine:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         if logits_processors:
             kwargs["logits_processors"] = list(logits_processors)
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mnemos-engine", daemon=True)
+        self._thread.start()
+
+        async def start() -> AsyncLLM:
+            # Built on the engine loop so vLLM's output handler task lives there.
+            return AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs),
+                                             stat_loggers=[_stats_logger_factory(self._stats)])
+
         try:
-            self.llm: LLM = LLM(**kwargs)
+            self.async_llm: AsyncLLM | None = self.run_coroutine(start())
         except Exception as exc:  # noqa: BLE001 - re-raised with the root cause on top
+            self._stop_loop()
             cause = _root_cause(exc)
             raise EngineError(
                 f"the vLLM engine failed to start for {self.model_dir}: {type(cause).__name__}: {cause}"
             ) from exc
-        self.tokenizer = self.llm.get_tokenizer()
+        self.tokenizer = self.async_llm.get_tokenizer()
 
     @classmethod
     def from_settings(cls, settings: Settings, **extra: Any) -> "Engine":
@@ -158,6 +238,36 @@ class Engine:
             **extra,
         )
 
+    # -- running coroutines on the engine loop ---------------------------------------------------
+
+    def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the engine loop and block this thread for its result (cancelled if we are interrupted).
+
+        For code that drives ``async_llm`` directly (benchmarks comparing against raw vLLM).
+        """
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("a blocking Engine call was made on the engine's own loop; await the async method")
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return fut.result()
+        except BaseException:
+            fut.cancel()  # e.g. Ctrl-C: abort the requests instead of leaving them running
+            raise
+
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the engine loop from whatever loop the caller runs."""
+        if asyncio.get_running_loop() is self._loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    def _engine(self) -> "AsyncLLM":
+        if self.async_llm is None:
+            raise EngineError("the engine is closed")
+        return self.async_llm
+
+    # -- generation ------------------------------------------------------------------------------
+
     def sampling_params(self, params: GenParams, *, stream: bool = False) -> "SamplingParams":
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
@@ -177,33 +287,69 @@ class Engine:
             output_kind=RequestOutputKind.DELTA if stream else RequestOutputKind.FINAL_ONLY,
         )
 
-    def generate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
-        """One completion per prompt, all submitted together so vLLM batches them."""
-        if not prompts:
-            return []
+    def _params_list(self, prompts: list[str], params: GenParams | list[GenParams] | None) -> list[GenParams]:
         plist = params if isinstance(params, list) else [params or self.defaults] * len(prompts)
         if len(plist) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(plist)} sampling params")
-        self._check_lengths(prompts, plist)
-        start = time.perf_counter()
-        outputs = self.llm.generate(prompts, [self.sampling_params(p) for p in plist], use_tqdm=False)
-        wall = time.perf_counter() - start
-        return [self._completion(o, wall) for o in outputs]
+        return plist
 
-    def _check_lengths(self, prompts: list[str], plist: list[GenParams]) -> None:
-        for i, (prompt, p) in enumerate(zip(prompts, plist, strict=True)):
-            n = self.count_tokens(prompt)
-            if n >= self.max_model_len:
-                raise ValueError(
-                    f"prompt {i} has {n} tokens, at or over the engine's context of {self.max_model_len}; "
-                    "shorten it or raise --max-model-len"
-                )
+    async def agenerate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
+        """One completion per prompt; each prompt is its own request, so each returns as soon as it ends.
+
+        Callable from any event loop. Cancelling the caller aborts the requests in the engine.
+        """
+        if not prompts:
+            return []
+        return await self._on_loop(self._generate_all(list(prompts), self._params_list(prompts, params)))
+
+    def generate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
+        """:meth:`agenerate` for synchronous callers (scripts, threads)."""
+        if not prompts:
+            return []
+        return self.run_coroutine(self._generate_all(list(prompts), self._params_list(prompts, params)))
+
+    async def _generate_all(self, prompts: list[str], plist: list[GenParams]) -> list[Completion]:
+        inputs = await asyncio.gather(*(self._render(i, p) for i, p in enumerate(prompts)))
+        tasks = [asyncio.ensure_future(self._one(inp, p)) for inp, p in zip(inputs, plist, strict=True)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+
+    async def _render(self, index: int, prompt: str) -> dict[str, Any]:
+        """Tokenize ``prompt`` as vLLM does for a completion, refusing prompts that leave no room to generate."""
+        from vllm.exceptions import VLLMValidationError
+        from vllm.renderers.inputs.preprocess import parse_model_prompt
+
+        llm = self._engine()
+        try:
+            parsed = parse_model_prompt(llm.model_config, prompt)
+            (engine_input,) = await llm.renderer.render_cmpl_async([parsed], llm.renderer.default_cmpl_tok_params)
+        except VLLMValidationError as exc:
+            raise ValueError(f"prompt {index} does not fit the engine's context of {self.max_model_len} tokens "
+                             f"({exc}); shorten it or raise --max-model-len") from exc
+        n = len(engine_input["prompt_token_ids"])
+        if n >= self.max_model_len:
+            raise ValueError(
+                f"prompt {index} has {n} tokens, at or over the engine's context of {self.max_model_len}; "
+                "shorten it or raise --max-model-len"
+            )
+        return engine_input
+
+    async def _one(self, engine_input: dict[str, Any], params: GenParams) -> Completion:
+        start = time.perf_counter()
+        final = None
+        async for out in self._engine().generate(engine_input, self.sampling_params(params), f"gen-{next(self._ids)}"):
+            final = out
+        if final is None:
+            raise EngineError("the engine ended a request without output")
+        return self._completion(final, time.perf_counter() - start)
 
     @staticmethod
-    def _completion(output: Any, wall: float) -> Completion:
+    def _completion(output: Any, seconds: float) -> Completion:
         out = output.outputs[0]
-        m = output.metrics
-        seconds = (m.last_token_ts - m.queued_ts) if m is not None and m.last_token_ts else wall
         stop_reason = out.stop_reason if isinstance(out.stop_reason, str) else None
         return Completion(
             text=out.text,
@@ -214,38 +360,119 @@ class Engine:
             seconds=max(seconds, 0.0),
         )
 
-    def stream(self, prompt: str, params: GenParams | None = None) -> Iterator[str]:
-        """Yield text pieces as they are decoded (for the chat CLI)."""
-        params = params or self.defaults
-        self._check_lengths([prompt], [params])
-        engine = self.llm.llm_engine
+    # -- streaming -------------------------------------------------------------------------------
+
+    async def _stream_here(self, prompt: str, params: GenParams) -> AsyncIterator[str]:
+        engine_input = await self._render(0, prompt)
         request_id = f"stream-{next(self._ids)}"
-        engine.add_request(request_id, prompt, self.sampling_params(params, stream=True))
+        async for out in self._engine().generate(engine_input, self.sampling_params(params, stream=True), request_id):
+            if out.outputs and out.outputs[0].text:
+                yield out.outputs[0].text
+
+    async def _pump(self, prompt: str, params: GenParams, put: Callable[[tuple[str | None, BaseException | None]], Any]) -> None:
+        """Run a stream on the engine loop, handing ``(piece, None)``, then ``(None, error-or-None)`` to ``put``."""
         try:
-            while engine.has_unfinished_requests():
-                for out in engine.step():
-                    if out.request_id == request_id and out.outputs and out.outputs[0].text:
-                        yield out.outputs[0].text
+            async for piece in self._stream_here(prompt, params):
+                put((piece, None))
+        except BaseException as exc:  # noqa: BLE001 - delivered to the consumer, which re-raises it
+            put((None, exc))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        put((None, None))
+
+    async def astream(self, prompt: str, params: GenParams | None = None) -> AsyncIterator[str]:
+        """Yield text pieces as they are decoded (DELTA outputs); stopping early aborts the request."""
+        params = params or self.defaults
+        if asyncio.get_running_loop() is self._loop:
+            async for piece in self._stream_here(prompt, params):
+                yield piece
+            return
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
+        fut = asyncio.run_coroutine_threadsafe(
+            self._pump(prompt, params, lambda item: loop.call_soon_threadsafe(pieces.put_nowait, item)), self._loop)
+        try:
+            while True:
+                piece, exc = await pieces.get()
+                if exc is not None:
+                    raise exc
+                if piece is None:
+                    return
+                yield piece
         finally:
-            if engine.has_unfinished_requests():
-                engine.abort_request([request_id])
+            fut.cancel()
+
+    def stream(self, prompt: str, params: GenParams | None = None) -> Iterator[str]:
+        """:meth:`astream` for synchronous callers (the chat CLI)."""
+        params = params or self.defaults
+        pieces: queue.Queue[tuple[str | None, BaseException | None]] = queue.Queue()
+        fut = asyncio.run_coroutine_threadsafe(self._pump(prompt, params, pieces.put), self._loop)
+        try:
+            while True:
+                piece, exc = pieces.get()
+                if exc is not None:
+                    raise exc
+                if piece is None:
+                    return
+                yield piece
+        finally:
+            fut.cancel()
+
+    # -- text helpers ----------------------------------------------------------------------------
 
     def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
         """The model's own chat template applied to ``messages``."""
-        return self.tokenizer.apply_chat_template(
-            [m.model_dump() for m in messages], tokenize=False, add_generation_prompt=add_generation_prompt
-        )
+        with self._tok_lock:
+            return self.tokenizer.apply_chat_template(
+                [m.model_dump() for m in messages], tokenize=False, add_generation_prompt=add_generation_prompt
+            )
 
     def chat(self, messages: list[ChatMessage], params: GenParams | None = None) -> Completion:
         return self.generate([self.render_chat(messages)], params)[0]
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        with self._tok_lock:
+            return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    @property
+    def kv_capacity_tokens(self) -> int | None:
+        """Tokens of KV cache vLLM allocated (blocks x block size), once the engine reported it."""
+        if self.async_llm is None:
+            return None
+        cache = self.async_llm.vllm_config.cache_config
+        return cache.num_gpu_blocks * cache.block_size if cache.num_gpu_blocks else None
+
+    def stats(self) -> EngineStats:
+        """A snapshot of the engine's counters (subtract two snapshots for an interval)."""
+        return self._stats.model_copy()
+
+    async def areset_prefix_cache(self) -> bool:
+        """Drop cached prefixes, so a measurement does not profit from an earlier one."""
+        return await self._on_loop(self._engine().reset_prefix_cache())
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _stop_loop(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def close(self) -> None:
-        """Shut the engine-core process down now rather than at interpreter exit."""
-        llm = getattr(self, "llm", None)
-        shutdown = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-        if shutdown is not None and hasattr(shutdown, "shutdown"):
-            shutdown.shutdown()
-        self.llm = None  # type: ignore[assignment]
+        """Shut the engine-core process and the engine loop down now rather than at interpreter exit."""
+        llm = getattr(self, "async_llm", None)
+        if llm is not None:
+            self.async_llm = None
+
+            async def shutdown() -> None:
+                llm.shutdown()
+
+            try:
+                self.run_coroutine(shutdown())
+            except Exception as exc:  # noqa: BLE001 - closing must not raise over the caller's own error
+                log.warning("engine shutdown: %s", exc)
+        if hasattr(self, "_loop"):
+            self._stop_loop()

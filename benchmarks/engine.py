@@ -1,4 +1,4 @@
-"""Engine throughput: mnemos' Engine layer vs raw ``vllm.LLM``, side by side.
+"""Engine throughput: mnemos' Engine layer vs raw vLLM ``AsyncLLM.generate`` calls, side by side.
 
 Both paths drive the same loaded engine, alternating repeat by repeat and keeping
 each one's best time, so noise from other processes hits them alike; the figure that matters is the layer's overhead ratio
@@ -10,6 +10,7 @@ each one's best time, so noise from other processes hits them alike; the figure 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import time
 
@@ -43,9 +44,17 @@ def main() -> None:
     def layer(prompts: list[str]) -> int:
         return sum(c.generated_tokens for c in engine.generate(prompts, params))
 
+    async def raw_all(prompts: list[str]) -> int:
+        async def one(prompt: str) -> int:
+            final = None
+            async for final in engine.async_llm.generate(prompt, raw_params, f"raw-{time.monotonic_ns()}-{id(prompt)}"):
+                pass
+            return len(final.outputs[0].token_ids)
+
+        return sum(await asyncio.gather(*(one(p) for p in prompts)))
+
     def raw(prompts: list[str]) -> int:
-        outs = engine.llm.generate(prompts, raw_params, use_tqdm=False)
-        return sum(len(o.outputs[0].token_ids) for o in outs)
+        return engine.run_coroutine(raw_all(prompts))
 
     layer(["warm up"])
     print(f"model={engine.model_dir.name} device={engine.device} max_tokens={args.max_tokens} repeats={args.repeats}")

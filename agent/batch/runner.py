@@ -1,23 +1,24 @@
 """Run a solver over many problems at once, writing one episode per problem as it finishes.
 
-Problems run in worker threads so their generate calls meet in the engine's
-batches (through ``agent.batching.BatchingGenerator``). Only the calling
-thread touches the episode store and the progress bar, so the store needs no
-thread safety, and the workers are daemon threads so Ctrl-C returns at once:
-whatever was written stays written, and a rerun with the same run id picks up
-the problems that have no episode yet.
+Problems run as asyncio tasks, at most ``concurrency`` at a time, so every
+model request they make is in the engine's continuous batch the moment it is
+made and returns the moment it ends. Async solvers (``Controller.asolve``) run
+on the runner's loop; plain functions run in daemon threads. Only the loop
+touches the episode store and the progress bar, so the store needs no thread
+safety, and Ctrl-C returns at once: whatever was written stays written, and a
+rerun with the same run id picks up the problems that have no episode yet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import logging
-import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -29,9 +30,9 @@ from tools.problem import Problem, Verifier
 
 log = logging.getLogger(__name__)
 
-Solver = Callable[[Problem, Verifier | None], Any]
-"""``(problem, verifier) -> SolveResult``-like: any object with ``answer``, ``attempts``, ``end_reason``,
-``prompt_tokens``, ``generated_tokens``, ``seconds`` and ``trace`` attributes."""
+Solver = Callable[[Problem, Verifier | None], Any] | Callable[[Problem, Verifier | None], Awaitable[Any]]
+"""``(problem, verifier) -> SolveResult``-like, plain or ``async``: any object with ``answer``, ``attempts``,
+``end_reason``, ``prompt_tokens``, ``generated_tokens``, ``seconds`` and ``trace`` attributes."""
 
 
 class EpisodeSink(Protocol):
@@ -45,7 +46,8 @@ class EpisodeSink(Protocol):
 class BatchConfig(BaseModel):
     run_id: str = Field(min_length=1)
     memory_mode: MemoryMode = "off"
-    concurrency: int = Field(4, gt=0)
+    concurrency: int | None = Field(None, gt=0, description="Problems in flight at once; None = all of them "
+                                    "(the session sets it from the KV budget planner).")
     verify: VerifyMode = Field("domain", description="Checker handed to the solver: the domain's gold-free one, "
                                "the gold answer (building memory from a training split), or off.")
     retry_errors: bool = Field(True, description="On resume, rerun problems whose last episode is an error.")
@@ -124,15 +126,39 @@ def error_episode(problem: Problem, exc: BaseException, config: BatchConfig, sec
     )
 
 
-def _solve_one(problem: Problem, solver: Solver, config: BatchConfig) -> Episode:
+async def _solve_one(problem: Problem, solver: Solver, config: BatchConfig) -> Episode:
     t0 = time.perf_counter()
     try:
         verifier = verifier_for(problem, config.verify)
-        result = solver(problem, verifier)
+        if inspect.iscoroutinefunction(solver):
+            result = await solver(problem, verifier)
+        else:
+            result = await _in_daemon_thread(solver, problem, verifier)
         return episode_from_result(problem, result, config, time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - one problem's failure is recorded, the batch goes on
         log.warning("problem %s failed: %s", problem.id, exc)
         return error_episode(problem, exc, config, time.perf_counter() - t0)
+
+
+def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """``fn(*args)`` in a daemon thread, so an interrupted batch never waits for a plain solver to finish."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(ok: bool, value: Any) -> None:
+        if not fut.done():
+            fut.set_result(value) if ok else fut.set_exception(value)
+
+    def run() -> None:
+        try:
+            outcome = (True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the batch was interrupted
+            loop.call_soon_threadsafe(deliver, *outcome)
+
+    threading.Thread(target=run, name=f"mnemos-solve-{getattr(args[0], 'id', '')}", daemon=True).start()
+    return fut
 
 
 def _is_done(found: Episode | None, config: BatchConfig) -> bool:
@@ -161,13 +187,23 @@ def run_batch(
     solver: Solver,
     store: EpisodeSink,
     config: BatchConfig,
-    worker_context: Callable[[], AbstractContextManager[Any]] | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> BatchSummary:
+    """:func:`arun_batch` for synchronous callers (its own event loop, Ctrl-C handled the same)."""
+    return asyncio.run(arun_batch(problems, solver, store, config, on_episode))
+
+
+async def arun_batch(
+    problems: list[Problem],
+    solver: Solver,
+    store: EpisodeSink,
+    config: BatchConfig,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> BatchSummary:
     """Solve every problem that has no finished episode in ``config.run_id``; return the run's totals.
 
-    ``worker_context`` wraps each worker thread's life (e.g. ``BatchingGenerator.worker``).
-    KeyboardInterrupt ends the batch early with ``interrupted=True``; nothing written is lost.
+    Each episode is written as soon as its problem ends. KeyboardInterrupt (or cancelling this
+    coroutine) ends the batch early with ``interrupted=True``; nothing written is lost.
     """
     ids = [p.id for p in problems]
     if len(set(ids)) != len(ids):
@@ -185,29 +221,18 @@ def run_batch(
         else:
             todo.append(p)
 
-    jobs: queue.Queue[Problem | None] = queue.Queue()
-    for p in todo:
-        jobs.put(p)
-    done: queue.Queue[Episode] = queue.Queue()
-    stop = threading.Event()
+    slots = asyncio.Semaphore(config.concurrency or max(len(todo), 1))
 
-    def work() -> None:
-        with worker_context() if worker_context else contextlib.nullcontext():
-            while not stop.is_set():
-                try:
-                    p = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                done.put(_solve_one(p, solver, config))
+    async def bounded(p: Problem) -> Episode:
+        async with slots:
+            return await _solve_one(p, solver, config)
 
-    threads = [threading.Thread(target=work, name=f"mnemos-solve-{i}", daemon=True) for i in range(min(config.concurrency, len(todo)))]
-    for t in threads:
-        t.start()
+    tasks = [asyncio.ensure_future(bounded(p)) for p in todo]
     gen_start = summary.generated_tokens
     with _progress(config, summary) as bar:
         try:
-            for _ in range(len(todo)):
-                episode = _next(done, threads)
+            for next_done in asyncio.as_completed(tasks):
+                episode = await next_done
                 store.add(episode)
                 tally.add(episode)
                 if on_episode is not None:
@@ -216,22 +241,15 @@ def run_batch(
                 bar.update(1)
                 bar.set_postfix(score=f"{summary.score:.3f}", errors=summary.errors,
                                 tok_s=f"{(summary.generated_tokens - gen_start) / max(elapsed, 1e-9):.1f}")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             summary.interrupted = True
-            stop.set()
             log.warning("interrupted: %d/%d problems finished and saved", summary.finished, summary.total)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     summary.wall_seconds = time.perf_counter() - t_start
     return summary
-
-
-def _next(done: queue.Queue[Episode], threads: list[threading.Thread]) -> Episode:
-    """Block for the next result while staying responsive to Ctrl-C (a plain ``get()`` would not be)."""
-    while True:
-        try:
-            return done.get(timeout=0.2)
-        except queue.Empty:
-            if not any(t.is_alive() for t in threads) and done.empty():
-                raise RuntimeError("all batch workers stopped before the batch was done (see the log)") from None
 
 
 @contextlib.contextmanager

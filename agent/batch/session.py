@@ -1,4 +1,4 @@
-"""Wire the real parts for a batch: engine -> batching generator -> one controller per worker -> runner.
+"""Wire the real parts for a batch: engine -> one controller per problem in flight -> async runner.
 
 This is what ``mnemos solve`` and the Python API call; tests drive
 :func:`agent.batch.runner.run_batch` directly with stand-in solvers.
@@ -6,19 +6,43 @@ This is what ``mnemos solve`` and the Python API call; tests drive
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from agent.batch.concurrency import planned_concurrency
 from agent.batch.report import save_summary
-from agent.batch.runner import BatchConfig, BatchSummary, Solver, run_batch
+from agent.batch.runner import BatchConfig, BatchSummary, Solver, arun_batch
 from agent.config import Settings
 from agent.llm import TextGenerator
 from tools.domains import VerifyMode
 from tools.problem import Problem, Verifier
 
 
+class _ControllerPool:
+    """Idle controllers to lend, one per problem in flight (they keep per-problem caches)."""
+
+    def __init__(self, make: Any):
+        self._make = make
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lend(self) -> Iterator[Any]:
+        with self._lock:
+            controller = self._idle.pop() if self._idle else None
+        controller = controller or self._make()
+        try:
+            yield controller
+        finally:
+            with self._lock:
+                self._idle.append(controller)
+
+
 def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings, run_id: str) -> Solver:
-    """A solver that gives each worker thread its own Controller (they keep per-problem caches).
+    """A solver lending each problem a Controller of its own while it runs (async once Controller.asolve exists).
 
     The LangGraph thread id is ``<run_id>:<problem_id>``, so a problem cut off
     mid-solve resumes from its last checkpoint when the run is resumed.
@@ -27,17 +51,26 @@ def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings
     from agent.controller.controller import Controller
 
     checkpointer = default_checkpointer(settings)
-    local = threading.local()
     use_memory = memory if settings.memory_mode != "off" else None
     learn = settings.memory_mode == "learning"
+    pool = _ControllerPool(lambda: Controller(llm, use_memory, settings, checkpointer))
 
-    def solve(problem: Problem, verifier: Verifier | None) -> Any:
-        controller = getattr(local, "controller", None)
-        if controller is None:
-            controller = local.controller = Controller(llm, use_memory, settings, checkpointer)
-        return controller.solve(problem, verifier=verifier, thread_id=f"{run_id}:{problem.id}", learn=learn)
+    def kwargs(problem: Problem, verifier: Verifier | None) -> dict[str, Any]:
+        return dict(verifier=verifier, thread_id=f"{run_id}:{problem.id}", learn=learn)
 
-    return solve
+    if hasattr(Controller, "asolve"):
+        async def solve(problem: Problem, verifier: Verifier | None) -> Any:
+            with pool.lend() as controller:
+                return await controller.asolve(problem, **kwargs(problem, verifier))
+
+        return solve
+
+    def solve_sync(problem: Problem, verifier: Verifier | None) -> Any:
+        # The runner runs plain solvers in threads; each thread's requests still join the engine's batch at once.
+        with pool.lend() as controller:
+            return controller.solve(problem, **kwargs(problem, verifier))
+
+    return solve_sync
 
 
 def solve_set(
@@ -45,16 +78,34 @@ def solve_set(
     settings: Settings,
     run_id: str,
     *,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     progress: bool = True,
     verify: VerifyMode = "domain",
     llm: TextGenerator | None = None,
     memory: Any | None = None,
     solver: Solver | None = None,
 ) -> BatchSummary:
-    """Run the controller over ``problems`` as run ``run_id`` (resuming it if it exists) and save its summary."""
-    from agent.batching import BatchingGenerator
+    """:func:`asolve_set` for synchronous callers."""
+    return asyncio.run(asolve_set(problems, settings, run_id, concurrency=concurrency, progress=progress, verify=verify,
+                                  llm=llm, memory=memory, solver=solver))
 
+
+async def asolve_set(
+    problems: list[Problem],
+    settings: Settings,
+    run_id: str,
+    *,
+    concurrency: int | None = None,
+    progress: bool = True,
+    verify: VerifyMode = "domain",
+    llm: TextGenerator | None = None,
+    memory: Any | None = None,
+    solver: Solver | None = None,
+) -> BatchSummary:
+    """Run the controller over ``problems`` as run ``run_id`` (resuming it if it exists) and save its summary.
+
+    ``concurrency`` None means as many problems as the KV cache holds (:func:`planned_concurrency`).
+    """
     own_llm = llm is None
     if own_llm:
         from agent.engine import Engine
@@ -65,16 +116,16 @@ def solve_set(
         from memory import open_memory
 
         memory = open_memory(settings.db_url, settings.index_dir)
-    batcher = BatchingGenerator(llm)
     try:
+        if concurrency is None:
+            concurrency = planned_concurrency(settings, llm).concurrency
         config = BatchConfig(run_id=run_id, memory_mode=settings.memory_mode, concurrency=concurrency, progress=progress,
                              verify=verify)
-        solve = solver or controller_solver(batcher, memory, settings, run_id)
-        summary = run_batch(problems, solve, memory.episodes, config, worker_context=batcher.worker)
+        solve = solver or controller_solver(llm, memory, settings, run_id)
+        summary = await arun_batch(problems, solve, memory.episodes, config)
         save_summary(summary, settings.runs_dir)
         return summary
     finally:
-        batcher.close()
         if own_memory:
             memory.close()
         if own_llm:

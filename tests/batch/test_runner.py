@@ -52,18 +52,26 @@ def test_problems_run_concurrently(episode_store):
     assert summary.finished == 6 and summary.errors == 0
 
 
-def test_worker_context_wraps_each_worker(episode_store):
-    entered = []
+def test_async_solvers_run_as_tasks_bounded_by_concurrency(episode_store):
+    """Async solvers share the runner's loop; at most ``concurrency`` are in flight, and slots refill at once."""
+    import asyncio
 
-    class Ctx:
-        def __enter__(self):
-            entered.append(threading.current_thread().name)
+    live, peak, order = 0, 0, []
 
-        def __exit__(self, *exc):
-            return False
+    async def solver(problem, verifier):
+        nonlocal live, peak
+        live += 1
+        peak = max(peak, live)
+        await asyncio.sleep(0.2 if problem.id.endswith("0") else 0.01)  # one slow problem must not hold the others
+        live -= 1
+        order.append(problem.id)
+        return answer_gold(problem, verifier)
 
-    run_batch(generate(4), answer_gold, episode_store, _cfg(concurrency=2), worker_context=Ctx)
-    assert len(entered) == 2 and len(set(entered)) == 2
+    problems = generate(8)
+    summary = run_batch(problems, solver, episode_store, _cfg(concurrency=3))
+    assert summary.finished == 8 and summary.errors == 0 and summary.solved == 4
+    assert peak == 3
+    assert order[-1] == problems[0].id  # the slow one finished last although it started first
 
 
 def test_failures_are_recorded_and_the_batch_goes_on(episode_store):

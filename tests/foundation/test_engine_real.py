@@ -1,6 +1,9 @@
 """The real vLLM engine on the embedded model (one engine for the session)."""
 
+import asyncio
 import json
+import threading
+import time
 import os
 import subprocess
 import sys
@@ -8,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.batching import BatchingGenerator
 from agent.engine import Engine, EngineError
 from agent.llm import ChatMessage, GenParams
 
@@ -62,11 +64,112 @@ def test_prompt_over_context_is_refused(engine: Engine) -> None:
         engine.generate(["word " * 5000], GenParams(max_tokens=4))
 
 
-def test_batching_generator_over_real_engine(engine: Engine) -> None:
-    batcher = BatchingGenerator(engine, window=0.2)
-    outs = batcher.generate(["Hello", "Goodbye"], GenParams(max_tokens=3))
-    batcher.close()
-    assert [o.generated_tokens for o in outs] == [3, 3]
+def test_short_request_finishes_before_a_long_one_submitted_earlier(engine: Engine) -> None:
+    """Continuous batching: a request returns when it ends, not when its batch's longest one does."""
+    prompt = chat_prompt(engine, "Count from 1 to 200, one number per line.")
+    done: dict[str, float] = {}
+
+    async def one(name: str, max_tokens: int) -> int:
+        out = (await engine.agenerate([prompt], GenParams(max_tokens=max_tokens)))[0]
+        done[name] = time.perf_counter()
+        return out.generated_tokens
+
+    async def race() -> tuple[int, int]:
+        long = asyncio.create_task(one("long", 160))
+        await asyncio.sleep(0.05)
+        short = asyncio.create_task(one("short", 4))
+        return await long, await short
+
+    long_tokens, short_tokens = asyncio.run(race())
+    assert short_tokens == 4 and long_tokens > 40, "the long request must really be long"
+    assert done["short"] < done["long"]
+
+
+def test_agenerate_and_generate_from_many_threads_share_the_engine(engine: Engine) -> None:
+    """Plain threads (generate) and foreign event loops (agenerate) are served at once, each with its own answer."""
+    prompts = [chat_prompt(engine, f"Say the word number {i}.") for i in range(6)]
+    expected = [c.text for c in engine.generate(prompts, GenParams(max_tokens=6))]
+    got: dict[int, str] = {}
+
+    def work(i: int) -> None:
+        if i % 2:
+            got[i] = engine.generate([prompts[i]], GenParams(max_tokens=6))[0].text
+        else:
+            got[i] = asyncio.run(engine.agenerate([prompts[i]], GenParams(max_tokens=6)))[0].text
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [got[i] for i in range(6)] == expected  # greedy: same text however it was batched
+
+
+def test_cancelled_request_is_aborted_and_engine_goes_on(engine: Engine) -> None:
+    prompt = chat_prompt(engine, "Count from 1 to 500.")
+
+    async def cancel_one() -> None:
+        task = asyncio.create_task(engine.agenerate([prompt], GenParams(max_tokens=400)))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    before = engine.stats()
+    t0 = time.perf_counter()
+    asyncio.run(cancel_one())
+    assert engine.generate(["Hello"], GenParams(max_tokens=3))[0].generated_tokens == 3
+    assert time.perf_counter() - t0 < 10  # the 400-token request did not run to its end
+    assert (engine.stats() - before).generated_tokens < 400
+
+
+def test_astream_from_a_foreign_loop_matches_generate(engine: Engine) -> None:
+    prompt = chat_prompt(engine, "What is the capital of Italy?")
+    params = GenParams(max_tokens=16)
+
+    async def collect() -> list[str]:
+        return [piece async for piece in engine.astream(prompt, params)]
+
+    pieces = asyncio.run(collect())
+    assert len(pieces) > 1 and "".join(pieces) == engine.generate([prompt], params)[0].text
+
+
+def test_regex_constraint_and_token_counts(engine: Engine) -> None:
+    out = engine.generate([chat_prompt(engine, "Give a number.")], GenParams(max_tokens=12, regex=r"[0-9]{3}"))[0]
+    assert len(out.text) == 3 and out.text.isdigit()
+    assert out.generated_tokens >= 1 and out.finish_reason == "stop"
+
+
+def test_prefix_cache_hits_are_counted(engine: Engine) -> None:
+    """A second request with the same long prefix reuses the first one's KV (the benchmark reports this rate)."""
+    head = chat_prompt(engine, "Here is a long shared context. " + "The archive holds many maps and letters. " * 60)
+    before = engine.stats()
+    engine.generate([head + "First:"], GenParams(max_tokens=2))
+    engine.generate([head + "Second:"], GenParams(max_tokens=2))
+    delta = engine.stats() - before
+    assert delta.prefix_queries >= 2 * engine.count_tokens(head)
+    assert delta.prefix_hits >= engine.count_tokens(head) // 2
+    assert 0 < delta.prefix_hit_rate < 1
+
+
+def test_verbatim_logits_processor_copies_the_source(embedded_model_dir: Path) -> None:
+    """The engine-level processor constrains only requests whose extra_args ask for a copy."""
+    from agent.controller.verbatim_span import EXTRA_KEY, copy_spec
+    from agent.engine import VERBATIM_PROCESSOR
+
+    eng = Engine(embedded_model_dir, max_model_len=1024, kv_cache_gib=1, max_num_seqs=4,
+                 logits_processors=[VERBATIM_PROCESSOR])
+    try:
+        source = "The blue vault holds 412 maps."
+        ids = eng.tokenizer.encode(source, add_special_tokens=False)
+        spec = copy_spec([ids], [eng.tokenizer.eos_token_id])
+        prompt = chat_prompt(eng, "Tell me a story about dragons.")
+        copied, free = eng.generate([prompt, prompt], [GenParams(max_tokens=len(ids) + 2, extra_args={EXTRA_KEY: spec}),
+                                                       GenParams(max_tokens=len(ids) + 2)])
+        assert copied.text and copied.text.strip() in source
+        assert free.text.strip() not in source
+    finally:
+        eng.close()
 
 
 def test_engine_start_failure_shows_root_cause(tmp_path: Path, embedded_model_dir: Path) -> None:
