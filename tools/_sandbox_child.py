@@ -1,22 +1,38 @@
-"""Bootstrap that runs inside the sandbox process (started by ``tools.sandbox``; never imported).
+"""Bootstrap that runs model code (started by ``tools.sandbox``, inside the jail; never imported).
 
-Order matters: everything that needs privileges or file access (reading the
-payload, limits, leaving the network namespace, redirecting output) happens
-first; then the audit hook goes in, and only after that does model code run.
-Results go back as JSON lines on a private copy of the original stdout.
+Order matters: everything that needs privileges (reading the payload, limits,
+leaving the network in the weak mode) happens first; then the audit hook goes
+in, and only then does model code run. Results go back as JSON lines on the
+result-channel fd named in ``argv[1]``.
+
+Model code shares this process, so it can write to that fd too: the parent
+therefore treats the channel as untrusted input (validated, capped, grammar
+checked), and the audit hook writes each violation to the channel *before* it
+raises, prefixed by a newline, so no later write can retract or absorb it.
 """
 
-import ctypes  # loaded before the audit hook (its import needs dlopen); every ctypes.* event is refused later
+import ctypes  # noqa: F401 - loaded before the audit hook (its import dlopens); numpy imports it later
 import json
 import os
 import resource
 import sys
+import traceback  # noqa: F401 - imported before the hook so error reporting never needs a blocked import
 
-VIOLATION_EXIT = 3
+#: Exit status after a violation: the hook ends the process, so nothing model code writes afterwards counts.
+VIOLATION_EXIT = 113
 
 
 def _read_payload() -> dict:
-    return json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return json.loads(b"".join(chunks).decode("utf-8"))
 
 
 def _limit(payload: dict) -> None:
@@ -27,7 +43,7 @@ def _limit(payload: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # RLIMIT_NPROC counts every process of the user, so the cap is "what exists now + a few".
+    # RLIMIT_NPROC counts every process of the (namespaced) user, so the cap is "what exists now + a few".
     nproc = _user_process_count() + int(payload["max_processes"])
     try:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
@@ -50,27 +66,21 @@ def _user_process_count() -> int:
 
 
 def _leave_network() -> bool:
-    """Enter a fresh, empty network namespace when the kernel lets us (root, or user namespaces)."""
+    """Weak mode only: enter a fresh, empty network namespace when the kernel lets us."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         clone_newnet, clone_newuser = 0x40000000, 0x10000000
         ok = libc.unshare(clone_newnet) == 0 or libc.unshare(clone_newuser | clone_newnet) == 0
-    except Exception:  # noqa: BLE001 - isolation is best effort here; the audit hook still blocks sockets
+    except Exception:  # noqa: BLE001 - best effort here; the audit hook still blocks sockets
         ok = False
     return ok
 
 
-def _redirect_output(workdir: str) -> "object":
-    channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-    for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
-        target = os.open(os.path.join(workdir, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
+def _line_buffered_output() -> None:
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    return channel
 
 
 class SandboxViolation(BaseException):
@@ -85,74 +95,165 @@ _BLOCKED_EVENTS = frozenset(
         "gc.get_referents", "webbrowser.open", "urllib.Request", "socket.__new__", "socket.connect",
         "socket.bind", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr", "socket.sendto",
         "os.setuid", "os.chroot", "os.add_dll_directory", "sys.remote_exec", "os.startfile", "shutil.chown",
-        "os.chown", "os.lchown", "os.setxattr", "os.removexattr", "os.mkfifo", "os.mknod",
+        "os.chown", "os.lchown", "os.setxattr", "os.removexattr", "os.mkfifo", "os.mknod", "sqlite3.connect",
+        "os.fwalk",
     }
 )
 #: Low-level modules that create processes without raising an audit event of their own.
 _BLOCKED_IMPORTS = frozenset({"_posixsubprocess"})
 #: Events whose first argument is a path that must lie in the work dir.
 _WRITE_PATH_EVENTS = frozenset(
-    {"os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.truncate", "os.utime", "os.symlink", "os.link", "os.chdir", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move", "shutil.make_archive"}
+    {"os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.truncate", "os.utime", "os.chdir", "shutil.rmtree",
+     "shutil.copyfile", "shutil.copytree", "shutil.move", "shutil.make_archive"}
 )
+_TWO_PATH_EVENTS = frozenset({"os.rename", "os.replace", "shutil.copyfile", "shutil.move", "os.link"})
 _READ_PATH_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob", "os.chflags"})
 
 
-def _is_path(value: object) -> bool:
-    return isinstance(value, (str, bytes, os.PathLike))
+def _install_hook(workdir: str, read_roots: tuple, channel_fd: int) -> None:
+    """Install the audit hook; every name it uses is bound here, so model code cannot rebind it.
 
+    Only C-level functions are called at event time (``posix.*``, builtins, str
+    methods), never module attributes or Python-level library code that model
+    code could patch. A violation is written to the channel and then ends the
+    process at once: model code gets no chance to forge records after it, and
+    if it has redirected the channel the exit status still tells the parent.
+    """
+    import _json
+    import posix
 
-def _install_hook(workdir: str, read_roots: tuple, violations: list) -> None:
-    work = os.path.realpath(workdir)
-    roots = tuple(os.path.realpath(r) for r in read_roots) + (work,)
-    realpath, join, getcwd = os.path.realpath, os.path.join, os.getcwd
+    lstat, readlink, getcwd, fspath, write = posix.lstat, posix.readlink, posix.getcwd, posix.fspath, posix.write
+    exit_now, encode = posix._exit, _json.encode_basestring_ascii
+    _isinstance, _len, _str, _bytes, _int, _type, _tuple = isinstance, len, str, bytes, int, type, tuple
+    str_repr, str_join, str_split, bytes_decode, type_repr = str.__repr__, str.join, str.split, bytes.decode, type.__repr__
+    blocked_events, blocked_imports = _BLOCKED_EVENTS, _BLOCKED_IMPORTS
+    write_events, two_path_events, read_events = _WRITE_PATH_EVENTS, _TWO_PATH_EVENTS, _READ_PATH_EVENTS
+    os_pathlike, violation_exit = os.PathLike, VIOLATION_EXIT
+    writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    o_directory, s_ifmt, s_iflnk, s_ifdir = os.O_DIRECTORY, 0o170000, 0o120000, 0o040000
 
-    def inside(path: object, allowed: tuple) -> bool:
-        if isinstance(path, int):
+    def split(path: str) -> list:
+        return [p for p in str_split(path, "/") if p and p != "."]
+
+    def resolve(path: str, base: str) -> str:
+        """realpath() built on ``posix.lstat``/``readlink`` only; missing parts are kept as written."""
+        todo = split(path) if path.startswith("/") else split(base) + split(path)
+        done: list = []
+        hops = 0
+        while todo:
+            part = todo.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = "/" + str_join("/", done + [part])
+            try:
+                mode = lstat(candidate).st_mode
+            except (OSError, ValueError):
+                mode = 0
+            if mode & s_ifmt == s_iflnk and hops < 40:
+                hops += 1
+                target = readlink(candidate)
+                todo = (split(target) if target.startswith("/") else done + split(target)) + todo
+                done = []
+                continue
+            done.append(part)
+        return "/" + str_join("/", done)
+
+    def text(path: object) -> str:
+        if _isinstance(path, _bytes):
+            return bytes_decode(path, "utf-8", "replace")
+        if _isinstance(path, _str):
+            return _str.__str__(path)
+        return text(fspath(path))
+
+    work = resolve(text(workdir), "/")
+    roots = _tuple(resolve(text(r), "/") for r in read_roots) + (work,)
+
+    def inside(path: object, allowed: tuple, base: str = "") -> bool:
+        if _isinstance(path, _int):
             return True
-        if isinstance(path, bytes):
-            path = path.decode("utf-8", "replace")
-        if not isinstance(path, str):
-            path = os.fspath(path)
-        full = realpath(join(getcwd(), path))
-        return any(full == r or full.startswith(r + os.sep) for r in allowed)
+        full = resolve(text(path), base or getcwd())
+        for root in allowed:
+            if full == root or full.startswith(root + "/"):
+                return True
+        return False
+
+    def is_dir(path: object) -> bool:
+        if _isinstance(path, _int):
+            return False
+        try:
+            return lstat(resolve(text(path), getcwd())).st_mode & s_ifmt == s_ifdir
+        except (OSError, ValueError):
+            return False
 
     def deny(event: str, detail: object) -> None:
-        violations.append(f"{event}: {detail!r}"[:300])
-        raise SandboxViolation(f"sandbox forbids {event} ({detail!r})")
+        try:
+            shown = str_repr(text(detail)) if _isinstance(detail, (_str, _bytes, os_pathlike)) else type_repr(_type(detail))
+        except BaseException:  # noqa: BLE001 - a hostile __fspath__ must not stop the record
+            shown = "?"
+        record = '\n{"kind": "violation", "message": ' + encode((event + ": " + shown)[:300]) + "}\n"
+        try:
+            write(channel_fd, record.encode("ascii"))
+        finally:
+            exit_now(violation_exit)
 
     def hook(event: str, args: tuple) -> None:
-        if event in _BLOCKED_EVENTS or event.startswith("ctypes."):
-            deny(event, args[:1] if args else "")
+        if event in blocked_events or event.startswith("ctypes."):
+            deny(event, args[0] if args else "")
         elif event == "import":
             name = args[0] if args else ""
-            if isinstance(name, str) and name.split(".")[0] in _BLOCKED_IMPORTS:
+            if _isinstance(name, _str) and str_split(text(name), ".")[0] in blocked_imports:
                 deny("import", name)
         elif event == "open":
-            path, mode = args[0], args[1] if len(args) > 1 else "r"
-            flags = args[2] if len(args) > 2 else 0
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
-                isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
-            )
-            if path is not None and not inside(path, (work,) if writing else roots):
+            path = args[0]
+            mode = args[1] if _len(args) > 1 else "r"
+            flags = args[2] if _len(args) > 2 else 0
+            writing = (_isinstance(mode, _str) and any_char(text(mode), "wax+")) or bool(_isinstance(flags, _int) and flags & writing_flags)
+            if path is None:
+                return
+            if not inside(path, (work,) if writing else roots):
                 deny("open", path)
-        elif event in ("os.rename", "os.replace", "shutil.copyfile", "shutil.move", "os.link", "os.symlink"):
+            # A directory fd would let dir_fd= paths resolve somewhere this hook never sees.
+            if (_isinstance(flags, _int) and flags & o_directory) or is_dir(path):
+                deny("open directory", path)
+        elif event == "os.symlink":
+            src, dst = args[0], args[1]
+            link_dir = resolve(text(dst), getcwd()).rsplit("/", 1)[0] or "/"
+            if not inside(dst, (work,)) or not inside(src, (work,), link_dir):
+                deny(event, src)
+        elif event in two_path_events:
             for p in args[:2]:
-                if isinstance(p, (str, bytes, os.PathLike)) and not inside(p, (work,)):
-                    deny(event, p)
-        elif event in _WRITE_PATH_EVENTS:
-            if args and isinstance(args[0], (str, bytes, os.PathLike)) and not inside(args[0], (work,)):
+                if _isinstance(p, (_str, _bytes)) or hasattr_fspath(p):
+                    if not inside(p, (work,)):
+                        deny(event, p)
+        elif event in write_events:
+            if args and (_isinstance(args[0], (_str, _bytes)) or hasattr_fspath(args[0])) and not inside(args[0], (work,)):
                 deny(event, args[0])
-        elif event in _READ_PATH_EVENTS and args and _is_path(args[0]) and not inside(args[0], roots):
-            deny(event, args[0])
+        elif event in read_events and args and (_isinstance(args[0], (_str, _bytes)) or hasattr_fspath(args[0])):
+            if not inside(args[0], roots):
+                deny(event, args[0])
+
+    def any_char(s: str, chars: str) -> bool:
+        for c in chars:
+            if c in s:
+                return True
+        return False
+
+    def hasattr_fspath(obj: object) -> bool:
+        return _isinstance(obj, os_pathlike)
 
     sys.addaudithook(hook)
 
 
 def _stub_process_spawning() -> None:
-    """Let ``import subprocess`` succeed (sympy needs it) while its fork/exec primitive refuses to run."""
+    """Let ``import subprocess`` succeed while its fork/exec primitive refuses to run (via the hook when it is on)."""
     import types
 
+    audit = sys.audit
+
     def fork_exec(*_args: object, **_kwargs: object) -> None:
+        audit("os.exec", "_posixsubprocess.fork_exec", None, None)
         raise SandboxViolation("sandbox forbids starting processes")
 
     stub = types.ModuleType("_posixsubprocess")
@@ -177,8 +278,6 @@ def _describe(exc: BaseException) -> dict:
         kind = "forbidden"
     elif isinstance(exc, MemoryError):
         kind = "memory"
-    elif isinstance(exc, RecursionError):
-        kind = "exception"
     elif isinstance(exc, SyntaxError):
         kind = "syntax"
     else:
@@ -189,28 +288,37 @@ def _describe(exc: BaseException) -> dict:
     return {"error": kind, "message": f"{type(exc).__name__}: {exc}{where}"[:2000]}
 
 
-def _emit(channel, record: dict) -> None:
-    try:
-        line = json.dumps(record, default=_jsonable)
-    except (TypeError, ValueError) as exc:
-        line = json.dumps({**record, "value": None, "ok": False, "error": "exception", "message": f"result not serialisable: {exc}"})
-    channel.write(line + "\n")
-    channel.flush()
+def _emitter(channel_fd: int):
+    write = os.write
+
+    def emit(record: dict) -> None:
+        try:
+            line = json.dumps(record, default=_jsonable)
+        except (TypeError, ValueError, RecursionError) as exc:
+            line = json.dumps({**record, "value": None, "ok": False, "error": "exception", "message": f"result not serialisable: {exc}"})
+        data = ("\n" + line + "\n").encode("utf-8")
+        while data:
+            data = data[write(channel_fd, data):]
+
+    return emit
 
 
 def main() -> None:
+    channel_fd = int(sys.argv[1])
     payload = _read_payload()
     workdir = os.getcwd()
+    emit = _emitter(channel_fd)
     _limit(payload)
-    isolated = _leave_network() if payload.get("unshare_network", True) else False
-    channel = _redirect_output(workdir)
+    isolated = _leave_network() if payload.get("leave_network") else False
+    _line_buffered_output()
     import ast
-    import traceback  # noqa: F401 - imported before the hook so error reporting never needs blocked imports
 
-    violations: list = []
-    _emit(channel, {"kind": "start", "network_isolated": isolated})
+    if payload.get("site"):
+        sys.path.append(payload["site"])
+    emit({"kind": "start", "network_isolated": isolated})
     _stub_process_spawning()
-    _install_hook(workdir, tuple(payload["read_roots"]), violations)
+    if payload.get("audit_hook", True):
+        _install_hook(workdir, tuple(payload["read_roots"]), channel_fd)
     namespace: dict = {"__name__": "__sandbox__", "__builtins__": __builtins__}
     code = payload["code"]
     try:
@@ -220,22 +328,22 @@ def main() -> None:
             last_expr = ast.Expression(tree.body.pop().value)
         exec(compile(tree, "<model-code>", "exec"), namespace)  # noqa: S102 - running model code is the point
         value = eval(compile(last_expr, "<model-code>", "eval"), namespace) if last_expr is not None else None
-        _emit(channel, {"kind": "load", "ok": True, "value": value})
     except BaseException as exc:  # noqa: BLE001 - everything model code does is reported, nothing escapes
-        _emit(channel, {"kind": "load", "ok": False, **_describe(exc), "violations": violations})
+        emit({"kind": "load", "ok": False, **_describe(exc)})
         return
     entry = payload.get("entry")
-    if entry is not None:
-        fn = namespace.get(entry)
-        if not callable(fn):
-            _emit(channel, {"kind": "load", "ok": False, "error": "exception", "message": f"the code defines no function named {entry!r}"})
-            return
+    fn = namespace.get(entry) if entry is not None else None
+    if entry is not None and not callable(fn):
+        emit({"kind": "load", "ok": False, "error": "exception", "message": f"the code defines no function named {entry!r}"})
+        return
+    emit({"kind": "load", "ok": True, "value": value})
+    if fn is not None:
         for i, args in enumerate(payload.get("calls", [])):
             try:
-                _emit(channel, {"kind": "call", "index": i, "ok": True, "value": fn(*args)})
+                emit({"kind": "call", "index": i, "ok": True, "value": fn(*args)})
             except BaseException as exc:  # noqa: BLE001
-                _emit(channel, {"kind": "call", "index": i, "ok": False, **_describe(exc)})
-    _emit(channel, {"kind": "end", "violations": violations})
+                emit({"kind": "call", "index": i, "ok": False, **_describe(exc)})
+    emit({"kind": "end"})
 
 
 if __name__ == "__main__":

