@@ -53,18 +53,30 @@ def test_solve_set_runs_the_controller_and_saves_a_summary(settings, episode_sto
     assert load_summary("sess", settings.runs_dir) == summary
 
 
-def test_controller_solver_gives_each_thread_its_own_controller(settings):
-    import threading
+def test_controller_solver_lends_each_problem_in_flight_its_own_controller(settings, monkeypatch):
+    import asyncio
 
-    problems = generate(2)
+    from agent.controller.controller import Controller
+
+    problems = generate(3)
+    used: list[tuple[str, int]] = []
+    real_asolve = Controller.asolve
+
+    async def asolve(self, problem, **kw):
+        used.append((problem.id, id(self)))
+        await asyncio.sleep(0.05)  # all three are in flight together
+        return await real_asolve(self, problem, **kw)
+
+    monkeypatch.setattr(Controller, "asolve", asolve)
     solve = controller_solver(_oracle(problems), None, settings.model_copy(update={"memory_mode": "off"}), "r")
-    results = []
-    threads = [threading.Thread(target=lambda p=p: results.append(solve(p, None))) for p in problems]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(r.problem_id for r in results) == sorted(p.id for p in problems)
+
+    async def run_all():
+        return await asyncio.gather(*(solve(p, None) for p in problems))
+
+    results = asyncio.run(run_all())
+    assert [r.problem_id for r in results] == [p.id for p in problems]
+    assert len({c for _, c in used}) == 3  # no two concurrent problems shared a controller (per-problem caches)
+    assert results[0].trace.thread_id == f"r:{problems[0].id}"
 
 
 def test_cli_solve_math_generate_then_resume(tmp_path, monkeypatch, capsys):
