@@ -1,16 +1,19 @@
 """The Python API: one :class:`Agent` holding settings, a lazily started engine and the stores.
 
 It only wires parts together; generation lives in ``agent.engine``, solving in
-``agent.controller``, batch runs in ``agent.batch``.
+``agent.controller``, batch runs in ``agent.batch``. The ``a``-prefixed methods
+are the real ones (async, so many solves share the engine's continuous batch);
+``solve``, ``chat`` and ``solve_batch`` are the same for plain scripts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.config import Settings
 from agent.llm import ChatMessage, GenParams, TextGenerator
@@ -21,6 +24,18 @@ if TYPE_CHECKING:
     from agent.batch.runner import BatchSummary
     from agent.controller import Controller, SolveResult
     from memory import MemoryStores
+
+T = TypeVar("T")
+
+
+def _run_sync(coro: Coroutine[Any, Any, T], name: str) -> T:
+    """Run ``coro`` to the end for a synchronous caller; inside an event loop, point to the async method."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError(f"Agent.{name} was called inside a running event loop; use `await Agent.a{name}(...)`")
 
 
 class Agent:
@@ -67,8 +82,12 @@ class Agent:
             self._controller = Controller(self.llm, memory, self.settings)
         return self._controller
 
-    def solve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
-              thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
+    async def _allm(self) -> TextGenerator:
+        """:attr:`llm` without blocking the event loop while the engine starts."""
+        return self._llm if self._llm is not None else await asyncio.to_thread(lambda: self.llm)
+
+    async def asolve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
+                     thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
         """Run the controller on one problem and record it as an episode of ``run_id``.
 
         A plain string becomes a text problem (with ``context`` to recall from).
@@ -83,23 +102,37 @@ class Agent:
             problem = Problem(id=f"q-{digest}", prompt=problem, context=context)
         if verifier is None:
             verifier = get_domain(problem.domain).verifier(problem)
-        result = self.controller.solve(problem, verifier=verifier, thread_id=thread_id)
+        await self._allm()
+        result = await self.controller.asolve(problem, verifier=verifier, thread_id=thread_id)
         config = BatchConfig(run_id=run_id, memory_mode=self.settings.memory_mode, progress=False)
         episode = self.memory.episodes.add(episode_from_result(problem, result, config, result.seconds))
         result.episode_id = episode.id
         return result
 
-    def solve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int = 4,
-                    progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
-        """Solve many problems concurrently (the engine batches them); resumable by ``run_id``.
+    def solve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
+              thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
+        """:meth:`asolve` for synchronous callers."""
+        return _run_sync(self.asolve(problem, context=context, verifier=verifier, thread_id=thread_id, run_id=run_id),
+                         "solve")
 
+    async def asolve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int | None = None,
+                           progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
+        """Solve many problems concurrently (their requests share the engine's batch); resumable by ``run_id``.
+
+        ``concurrency`` None: as many as the KV cache holds (see ``agent.batch.concurrency``).
         ``verify="gold"`` checks answers against the gold ones, which lets a labelled training split
         build memory in learning mode (math has no gold-free check); see :class:`tools.domains.GoldVerifier`.
         """
-        from agent.batch.session import solve_set
+        from agent.batch.session import asolve_set
 
-        return solve_set(problems, self.settings, run_id, concurrency=concurrency, progress=progress,
-                         verify=verify, llm=self.llm, memory=self.memory)
+        return await asolve_set(problems, self.settings, run_id, concurrency=concurrency, progress=progress,
+                                verify=verify, llm=await self._allm(), memory=self.memory)
+
+    def solve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int | None = None,
+                    progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
+        """:meth:`asolve_batch` for synchronous callers."""
+        return _run_sync(self.asolve_batch(problems, run_id, concurrency=concurrency, progress=progress, verify=verify),
+                         "solve_batch")
 
     def _params(self) -> GenParams:
         s = self.settings
@@ -109,14 +142,32 @@ class Agent:
         system = [ChatMessage(role="system", content=self.system_prompt)] if self.system_prompt else []
         return self.llm.render_chat([*system, *self.history, ChatMessage(role="user", content=message)])
 
-    def chat(self, message: str) -> str:
+    async def achat(self, message: str) -> str:
         """One conversational turn; the exchange is kept in :attr:`history`."""
-        answer = self.llm.generate([self._prompt(message)], self._params())[0].text.strip()
+        llm = await self._allm()
+        answer = (await llm.agenerate([self._prompt(message)], self._params()))[0].text.strip()
         self._remember(message, answer)
         return answer
 
+    def chat(self, message: str) -> str:
+        """:meth:`achat` for synchronous callers."""
+        return _run_sync(self.achat(message), "chat")
+
+    async def achat_stream(self, message: str) -> AsyncIterator[str]:
+        """Like :meth:`achat`, yielding text as it is decoded (needs the real engine's ``astream``)."""
+        llm = await self._allm()
+        astream = getattr(llm, "astream", None)
+        if astream is None:
+            yield await self.achat(message)
+            return
+        pieces: list[str] = []
+        async for piece in astream(self._prompt(message), self._params()):
+            pieces.append(piece)
+            yield piece
+        self._remember(message, "".join(pieces).strip())
+
     def chat_stream(self, message: str) -> Iterator[str]:
-        """Like :meth:`chat`, yielding text as it is decoded (needs the real engine)."""
+        """:meth:`achat_stream` for synchronous callers (the chat CLI): the engine's ``stream`` bridges it."""
         stream = getattr(self.llm, "stream", None)
         if stream is None:
             yield self.chat(message)

@@ -27,6 +27,7 @@ SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
     "dtype": (str, "model dtype for vLLM: auto, bfloat16, float16, float32"),
     "max_model_len": (int, "max context length in tokens (default 4096)"),
     "kv_cache_gib": (float, "KV cache space in GiB for the CPU engine (default 2)"),
+    "max_num_seqs": (int, "sequences the engine decodes at once (default 32); caps solve's default concurrency"),
     "database_url": (str, "SQLAlchemy URL (default: SQLite file in the data directory)"),
     "memory_mode": (str, "off | frozen | learning"),
     "kv_budget": (int, "token budget for a trace's live context"),

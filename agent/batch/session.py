@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from agent.batch.concurrency import planned_concurrency
+from agent.batch.concurrency import ConcurrencyPlan, planned_concurrency
 from agent.batch.report import save_summary
 from agent.batch.runner import BatchConfig, BatchSummary, Solver, arun_batch
 from agent.config import Settings
@@ -84,10 +84,11 @@ def solve_set(
     llm: TextGenerator | None = None,
     memory: Any | None = None,
     solver: Solver | None = None,
+    on_plan: Callable[[ConcurrencyPlan], None] | None = None,
 ) -> BatchSummary:
     """:func:`asolve_set` for synchronous callers."""
     return asyncio.run(asolve_set(problems, settings, run_id, concurrency=concurrency, progress=progress, verify=verify,
-                                  llm=llm, memory=memory, solver=solver))
+                                  llm=llm, memory=memory, solver=solver, on_plan=on_plan))
 
 
 async def asolve_set(
@@ -101,10 +102,12 @@ async def asolve_set(
     llm: TextGenerator | None = None,
     memory: Any | None = None,
     solver: Solver | None = None,
+    on_plan: Callable[[ConcurrencyPlan], None] | None = None,
 ) -> BatchSummary:
     """Run the controller over ``problems`` as run ``run_id`` (resuming it if it exists) and save its summary.
 
-    ``concurrency`` None means as many problems as the KV cache holds (:func:`planned_concurrency`).
+    ``concurrency`` None means as many problems as the KV cache holds (:func:`planned_concurrency`);
+    ``on_plan`` is shown that plan (the CLI prints it).
     """
     own_llm = llm is None
     if own_llm:
@@ -118,7 +121,10 @@ async def asolve_set(
         memory = open_memory(settings.db_url, settings.index_dir)
     try:
         if concurrency is None:
-            concurrency = planned_concurrency(settings, llm).concurrency
+            plan = planned_concurrency(settings, llm)
+            concurrency = plan.concurrency
+            if on_plan is not None:
+                on_plan(plan)
         config = BatchConfig(run_id=run_id, memory_mode=settings.memory_mode, concurrency=concurrency, progress=progress,
                              verify=verify)
         solve = solver or controller_solver(llm, memory, settings, run_id)

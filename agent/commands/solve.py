@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     for p in (arc, math):
         p.add_argument("--limit", type=int, default=None, help="solve at most this many problems")
         p.add_argument("--run-id", default=None, help="name of the run; reusing one resumes it (default: new id)")
-        p.add_argument("--concurrency", type=int, default=4, help="problems solved at once (default 4)")
+        p.add_argument("--concurrency", type=int, default=None,
+                       help="problems solved at once (default: as many traces as the KV cache holds, "
+                       "up to --max-num-seqs)")
         p.add_argument("--memory-mode", dest="solve_memory_mode", choices=["off", "frozen", "learning"], default=None,
                        help="off (baseline), frozen (read only), learning (read and update); default from settings")
         p.add_argument("--verify", choices=["domain", "gold", "off"], default="domain",
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from agent.batch.report import build_report, format_report, summary_report
     from agent.batch.session import solve_set
 
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise ValueError("--concurrency must be at least 1")
     if args.solve_memory_mode:
         settings = settings.model_copy(update={"memory_mode": args.solve_memory_mode})
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     run_id = args.run_id or f"{label}-{settings.memory_mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     print(f"run {run_id}: {len(problems)} problems, memory {settings.memory_mode}, verify {args.verify}", file=sys.stderr)
     summary = solve_set(problems, settings, run_id, concurrency=args.concurrency, progress=not args.no_progress,
-                        verify=args.verify)
+                        verify=args.verify, on_plan=lambda plan: print(plan.describe(), file=sys.stderr))
     print(format_report(build_report([summary_report(summary)])))
     if summary.interrupted:
         print(f"interrupted; rerun with --run-id {run_id} to finish", file=sys.stderr)
