@@ -19,15 +19,15 @@ from tools.problem import Problem
 #: ``--small`` (CI): the machinery on a handful of problems and the small model, not the figures.
 SMALL_MODEL = "smollm2-135m"
 SMALL_SIZES = {"math": (4, 4), "arc": (2, 2)}  # (train, dev)
-SMALL_SETTINGS = {"max_tokens": 256, "max_retries": 1, "max_segments": 2, "segment_tokens": 96,
-                  "trace_budget_tokens": 400}
+SMALL_MAX_TOKENS = 256
+SMALL_BUDGETS = {"retries": 1, "segments": 2, "segment_tokens": 96, "tokens": 400}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "eval", help="ablation: plain model vs controller vs memory arms on a dev split, with paired statistics",
         description="Learn memory on a training part (gold-verified), snapshot it, run each arm on the dev part and "
-        "compare them per problem: accuracy with Wilson 95%% CI, paired bootstrap difference to plain, exact "
+        "compare them per problem: accuracy with Wilson 95% CI, paired bootstrap difference to plain, exact "
         "McNemar p, tokens and seconds per problem, tag and memory use. Resumable: rerun the same command.")
     kinds = parser.add_subparsers(dest="eval_kind", metavar="SET", required=True)
 
@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(default: derived from the data, split and model)")
         p.add_argument("--limit", type=int, default=None, help="use at most this many dev problems")
         p.add_argument("--train-limit", type=int, default=None, help="learn on at most this many training problems")
-        p.add_argument("--concurrency", type=int, default=4, help="problems solved at once (default 4)")
+        p.add_argument("--concurrency", type=int, default=None,
+                       help="problems solved at once (default: as many as the KV cache holds)")
         p.add_argument("--model", dest="eval_model", default=None, help="model for every arm (same as global --model)")
         p.add_argument("--max-tokens", dest="eval_max_tokens", type=int, default=None,
                        help="max new tokens per generation (same as global --max-tokens)")
@@ -157,7 +158,9 @@ def eval_settings(settings: Settings, args: argparse.Namespace) -> Settings:
     if args.small:
         if "model" not in settings.model_fields_set:
             update["model"] = SMALL_MODEL
-        update.update({k: min(getattr(settings, k), v) for k, v in SMALL_SETTINGS.items()})
+        update["max_tokens"] = min(settings.max_tokens, SMALL_MAX_TOKENS)
+        update["budgets"] = settings.budgets.model_copy(
+            update={k: min(getattr(settings.budgets, k), v) for k, v in SMALL_BUDGETS.items()})
     if args.eval_model:
         update["model"] = args.eval_model
     if args.eval_max_tokens is not None:
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from agent.evaluation.arms import parse_arms
     from agent.evaluation.runner import EvalOptions, print_outcome, run_eval
 
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise ValueError("--concurrency must be at least 1")
     arms = parse_arms(args.arms)
     settings = eval_settings(settings, args)

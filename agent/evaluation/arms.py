@@ -179,14 +179,17 @@ def plain_prompt(problem: Problem) -> str:
 
 
 def plain_solver(llm: TextGenerator, settings: Settings):
-    """A batch :data:`~agent.batch.runner.Solver` that asks the model once, with no controller and no tags."""
+    """An async batch :data:`~agent.batch.runner.Solver` that asks the model once, with no controller and no tags.
+
+    Async, so every problem's request joins the engine's continuous batch as soon as it is made.
+    """
     params = GenParams(max_tokens=settings.max_tokens, temperature=settings.temperature, top_p=settings.top_p,
                        seed=settings.seed if settings.temperature > 0 else None)
 
-    def solve(problem: Problem, verifier: Verifier | None) -> PlainResult:
+    async def solve(problem: Problem, verifier: Verifier | None) -> PlainResult:
         t0 = time.perf_counter()
         prompt = llm.render_chat([ChatMessage(role="user", content=plain_prompt(problem))])
-        out = llm.generate([prompt], params)[0]
+        out = (await llm.agenerate([prompt], params))[0]
         if problem.domain == ARC_GRID_DOMAIN:
             grids = parse_arc_grids(out.text, len(problem.meta.get("test_inputs") or []))
             answer = json.dumps(grids) if any(g is not None for g in grids) else None

@@ -183,6 +183,12 @@ def write_json(data: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def _yerr(values: list[float], intervals: list[tuple[float, float]]) -> list[list[float]]:
+    """Error-bar lengths below and above; clipped at 0 because rounding can put a bound a hair past its value."""
+    return [[max(0.0, v - lo) for v, (lo, _) in zip(values, intervals)],
+            [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals)]]
+
+
 def write_chart(report: EvalReport, path: Path) -> Path:
     """Accuracy per arm with its Wilson interval, and the paired difference to plain with its bootstrap interval."""
     import matplotlib
@@ -193,7 +199,7 @@ def write_chart(report: EvalReport, path: Path) -> Path:
     arms = list(report.arms.values())
     names = [r.arm for r in arms]
     acc = [r.accuracy for r in arms]
-    err = [[r.accuracy - r.ci95[0] for r in arms], [r.ci95[1] - r.accuracy for r in arms]]
+    err = _yerr(acc, [r.ci95 for r in arms])
     fig, (ax_acc, ax_d) = plt.subplots(1, 2, figsize=(max(7, 1.6 * len(arms) * 2 + 2), 4))
     ax_acc.bar(names, acc, yerr=err, capsize=6, color="tab:blue")
     ax_acc.set_ylim(0, 1)
@@ -202,7 +208,7 @@ def write_chart(report: EvalReport, path: Path) -> Path:
     compared = [r for r in arms if r.delta_vs_plain is not None and r.arm != "plain"]
     if compared:
         d = [r.delta_vs_plain or 0.0 for r in compared]
-        d_err = [[x - r.delta_ci95[0] for x, r in zip(d, compared)], [r.delta_ci95[1] - x for x, r in zip(d, compared)]]
+        d_err = _yerr(d, [r.delta_ci95 or (x, x) for x, r in zip(d, compared)])
         colors = ["tab:green" if x >= 0 else "tab:red" for x in d]
         ax_d.bar([r.arm for r in compared], d, yerr=d_err, capsize=6, color=colors)
         ax_d.axhline(0, color="black", linewidth=0.8)

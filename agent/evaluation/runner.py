@@ -46,7 +46,7 @@ CHART_FILE = "eval.png"
 class EvalOptions(BaseModel):
     name: str = Field(min_length=1)
     arms: list[Arm]
-    concurrency: int = Field(4, gt=0)
+    concurrency: int | None = Field(None, gt=0, description="Problems in flight; None = as many as the KV cache holds.")
     progress: bool = True
     snapshot: str | None = Field(None, description="Snapshot to create after training, or to use with skip_train.")
     skip_train: bool = False
@@ -130,21 +130,18 @@ def _pending(store: Any, rid: str, problems: list[Problem]) -> int:
 
 def _run_plain(problems: list[Problem], settings: Settings, rid: str, options: EvalOptions, lazy: _Lazy,
                episodes: Any) -> bool:
-    """The model alone through the batch runner (batched engine calls, resumable); True if interrupted."""
+    """The model alone through the batch runner (one async request per problem, resumable); True if interrupted."""
+    from agent.batch.concurrency import planned_concurrency
     from agent.batch.report import save_summary
     from agent.batch.runner import BatchConfig, run_batch
-    from agent.batching import BatchingGenerator
 
-    batcher = BatchingGenerator(lazy.llm)
-    try:
-        config = BatchConfig(run_id=rid, memory_mode="off", concurrency=options.concurrency, verify="off",
-                             progress=options.progress)
-        summary = run_batch([arms_mod.plain_problem(p) for p in problems], arms_mod.plain_solver(batcher, settings),
-                            episodes, config, worker_context=batcher.worker)
-        save_summary(summary, settings.runs_dir)
-        return summary.interrupted
-    finally:
-        batcher.close()
+    llm = lazy.llm
+    concurrency = options.concurrency or planned_concurrency(settings, llm).concurrency
+    config = BatchConfig(run_id=rid, memory_mode="off", concurrency=concurrency, verify="off", progress=options.progress)
+    summary = run_batch([arms_mod.plain_problem(p) for p in problems], arms_mod.plain_solver(llm, settings), episodes,
+                        config)
+    save_summary(summary, settings.runs_dir)
+    return summary.interrupted
 
 
 def _run_controller(problems: list[Problem], settings: Settings, rid: str, memory: Any, verify: VerifyMode,
@@ -275,12 +272,12 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
         train = {"run_id": run_id(options.name, "train"), "problems": len(train_eps),
                  "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify}
-    keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "segment_tokens", "max_segments",
-            "max_retries", "trace_budget_tokens", "solve_mode", "prime_recall", "kv_policy")
+    keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "budgets", "solve_mode", "prime_recall",
+            "kv_policy", "kv_budget")
     return EvalReport(
         name=options.name, kind=split.record.kind, model=settings.model, n=len(split.dev), arms=rows,
         split=split.record, snapshot=manifest.model_dump(mode="json", exclude={"files"}) if manifest else None,
-        train=train, settings={k: getattr(settings, k) for k in keep if hasattr(settings, k)},
+        train=train, settings=settings.model_dump(mode="json", include=set(keep)),
         bootstrap={"resamples": options.resamples, "seed": options.seed},
         scores={arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -49,7 +50,7 @@ def test_math_answer_is_boxed_or_last_number(text, answer):
 def test_plain_math_solver_uses_the_chat_template_and_is_graded_by_the_math_verifier():
     llm = ScriptedGenerator(["Half of 48 is 24, and 48 + 24 = 72. So \\boxed{72} clips."])
     problem = Problem(id="q", domain="math", prompt="How many clips in total?", gold="72")
-    result = plain_solver(llm, Settings(max_tokens=300))(problem, None)
+    result = asyncio.run(plain_solver(llm, Settings(max_tokens=300))(problem, None))
     assert llm.prompts[0].startswith("<|user|>How many clips in total?")
     assert "\\boxed{N}" in llm.prompts[0] and "<answer>" not in llm.prompts[0]
     assert llm.params[0].max_tokens == 300 and llm.params[0].stop == []
@@ -61,7 +62,7 @@ def test_plain_math_solver_uses_the_chat_template_and_is_graded_by_the_math_veri
 def test_plain_math_solver_without_an_answer_says_why():
     llm = ScriptedGenerator(["Let me think about this carefully"])
     problem = Problem(id="q", domain="math", prompt="Q?", gold="1")
-    result = plain_solver(llm, Settings(max_tokens=3))(problem, None)
+    result = asyncio.run(plain_solver(llm, Settings(max_tokens=3))(problem, None))
     assert result.answer is None and result.attempts == [] and result.end_reason == "length"
 
 
@@ -98,6 +99,6 @@ def test_arc_grid_scoring_follows_the_two_attempt_rule_per_test_output():
 def test_plain_arc_solver_end_to_end():
     problem = plain_problem(arc.to_problem(TASK))
     llm = ScriptedGenerator(["The colours move right.\nTest output 1: [[0, 2]]\nTest output 2: [[0, 3]]"])
-    result = plain_solver(llm, Settings())(problem, None)
+    result = asyncio.run(plain_solver(llm, Settings())(problem, None))
     assert json.loads(result.answer) == [[[0, 2]], [[0, 3]]]
     assert get_domain(problem.domain).score(problem, result.attempts) == 1.0

@@ -1,0 +1,189 @@
+"""`mnemos eval` end to end on a scripted model: every arm, the snapshot, the published JSON, resume."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.evaluation.stats import mcnemar_exact, wilson_interval
+from tests.controller.conftest import HashEncoder
+from tests.fakes import ScriptedGenerator
+from tools import arc
+from tools.mathgen import generate
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "arc_tasks"
+CONCEPT = "concept: totals of parts\nkind: routine\ndescription: add the parts\ncues: a total\nnotes: sum\n"
+PAIRS = "Q: how to total the parts\nP: add every part\n"
+
+
+def plain_right(problem_id: str) -> bool:
+    """The scripted model alone solves even-numbered problems; through the controller it solves all."""
+    return int(problem_id.rsplit("-", 1)[1]) % 2 == 0
+
+
+def math_model(problems):
+    golds = {p.prompt: (p.id, p.gold) for p in problems}
+
+    def answer(prompt, params):
+        if params.choice:  # concept selection: take every offered concept
+            return params.choice[0]
+        if params.regex:  # the memory writers: a concept, or sub-question/procedure pairs
+            return CONCEPT if params.regex.startswith("concept") else PAIRS
+        for question, (pid, gold) in golds.items():
+            if question in prompt:
+                if "\\boxed{N}" in prompt:
+                    return f"Step by step. \\boxed{{{gold if plain_right(pid) else 99999}}}"
+                return f"Adding up. <answer>{gold}</answer>"
+        return "<answer>0</answer>"
+
+    return ScriptedGenerator(answer)
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """Patch the engine and the embedder; returns the list of models started."""
+    import agent.engine
+    import retrieval.embedder
+
+    started: list[ScriptedGenerator] = []
+
+    def start(cls, settings, **kw):
+        started.append(math_model(generate(8, seed=0)))
+        return started[-1]
+
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(start))
+    monkeypatch.setattr(retrieval.embedder, "Embedder", lambda *a, **kw: HashEncoder())
+    return started
+
+
+def test_eval_math_small_runs_every_arm_publishes_and_resumes(tmp_path, fake_engine, capsys):
+    home, pub = tmp_path / "home", tmp_path / "results"
+    args = ["--home", str(home), "eval", "math", "--small", "--no-progress", "--name", "t", "--resamples", "2000",
+            "--publish", "ablation", "--publish-dir", str(pub)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Δ vs plain" in out and re.search(r"^plain\s+4\s", out, re.MULTILINE)
+    assert len(fake_engine) == 1
+
+    split = json.loads((home / "runs" / "t" / "split.json").read_text())
+    dev, train = split["dev_ids"], split["train_ids"]
+    assert len(dev) == len(train) == 4 and not set(dev) & set(train)
+    plain_solved = sum(plain_right(p) for p in dev)
+
+    result = json.loads((home / "runs" / "t" / "eval.json").read_text())
+    assert result["model"] == "smollm2-135m" and result["n"] == 4
+    arms = result["arms"]
+    assert list(arms) == ["plain", "off", "frozen", "learning"]
+    assert arms["plain"]["solved"] == plain_solved and arms["plain"]["accuracy"] == plain_solved / 4
+    assert arms["plain"]["ci95"] == pytest.approx(wilson_interval(plain_solved, 4))
+    assert arms["plain"]["delta_vs_plain"] == 0 and arms["plain"]["mcnemar_p"] == 1.0
+    for arm in ("off", "frozen", "learning"):
+        row = arms[arm]
+        assert row["accuracy"] == 1.0 and row["errors"] == 0
+        assert row["delta_vs_plain"] == pytest.approx(1 - plain_solved / 4)
+        lo, hi = row["delta_ci95"]
+        assert lo <= row["delta_vs_plain"] <= hi
+        assert row["mcnemar_p"] == pytest.approx(mcnemar_exact([True] * 4, [plain_right(p) for p in dev])[2])
+        assert row["tags"]["answer"]["problems"] == 1.0
+    assert result["scores"]["plain"] == {p: float(plain_right(p)) for p in dev}
+    assert arms["plain"]["tags"] == {} and arms["plain"]["tokens_per_problem"] > 0
+
+    # Learning on train with gold verification wrote memory, and the snapshot recorded it.
+    snap = result["snapshot"]
+    assert snap["name"] == "t-train" and snap["counts"]["concepts"] >= 1 and snap["counts"]["subroutines"] >= 1
+    assert result["train"] == {"run_id": "t-train", "problems": 4, "verified": 4, "verify": "gold"}
+    assert arms["frozen"]["memory_unchanged"] is True
+    assert arms["frozen"]["memory"]["concepts_offered"]["count"] >= 1
+    # Math has no gold-free check, so test-time learning verifies nothing and writes nothing.
+    assert set(arms["learning"]["memory_written"].values()) == {0}
+    manifest = json.loads((home / "snapshots" / "t-train" / "manifest.json").read_text())
+    assert manifest["content_sha256"] == snap["content_sha256"]
+
+    published = json.loads((pub / "ablation.json").read_text())
+    assert published["model"] == "smollm2-135m" and published["n"] == 4
+    for row in published["arms"].values():
+        assert {"accuracy", "ci95", "delta_vs_plain", "delta_ci95", "mcnemar_p", "tokens_per_problem"} <= set(row)
+    assert published["split"]["dev_size"] == 4 and "dev_ids" not in published["split"]
+    assert (pub / "ablation.png").stat().st_size > 0 and (home / "runs" / "t" / "eval.png").is_file()
+
+    # Rerunning the same command does no new work: no engine, same figures.
+    assert main(args) == 0
+    assert len(fake_engine) == 1
+    assert json.loads((home / "runs" / "t" / "eval.json").read_text())["arms"] == arms
+    assert "0 of 4 problems to solve" in capsys.readouterr().err
+
+
+def test_eval_adds_arms_later_and_resumes_a_partial_arm(tmp_path, fake_engine, capsys):
+    home = tmp_path / "home"
+    base = ["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--no-progress",
+            "--resamples", "500"]
+    assert main([*base, "--arms", "plain"]) == 0
+    name = next(p.name for p in (home / "runs").iterdir() if p.name.startswith("eval-math-mathgen-"))
+    assert not (home / "snapshots").exists()  # no memory arm, so no training
+    from memory.db import Database
+    from memory.episodes import EpisodeStore
+
+    db = Database(f"sqlite:///{home / 'mnemos.db'}")
+    try:
+        store = EpisodeStore(db)
+        assert store.count(f"{name}-plain") == 5
+        assert store.count(f"{name}-train") == 0
+    finally:
+        db.dispose()
+    capsys.readouterr()
+    assert main([*base, "--arms", "plain,off"]) == 0
+    err = capsys.readouterr().err
+    assert f"arm plain: run {name}-plain, 0 of 5" in err and f"arm off: run {name}-off, 5 of 5" in err
+    assert len(fake_engine) == 2
+    report = json.loads((home / "runs" / name / "eval.json").read_text())
+    assert list(report["arms"]) == ["plain", "off"] and report["n"] == 5
+
+
+def test_eval_refuses_a_changed_split_and_a_missing_snapshot(tmp_path, fake_engine, capsys):
+    home = tmp_path / "home"
+    base = ["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--no-progress",
+            "--name", "same", "--arms", "plain"]
+    assert main(base) == 0
+    assert main([*base, "--split-seed", "1"]) == 1
+    assert "different split" in capsys.readouterr().err
+    assert main(["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--arms", "frozen",
+                 "--skip-train", "--snapshot", "nope"]) == 1
+    assert "needs an existing snapshot; 'nope' not found" in capsys.readouterr().err
+    assert main(["--home", str(home), "eval", "math", "--generate", "10"]) == 1
+    assert "--dev-size" in capsys.readouterr().err
+    assert main(["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--arms", "plain,x"]) == 1
+    assert "unknown arm" in capsys.readouterr().err
+
+
+def arc_model():
+    """Alone, the scripted model copies the gold grid for every task except mirror_rows."""
+    tasks = {t.id: t for t in arc.load_dir(EXAMPLES).tasks}
+
+    def answer(prompt, params):
+        for tid, task in tasks.items():
+            if "Example 1 input:\n[" + json.dumps(task.train[0].input[0]) in prompt:
+                grids = [p.output for p in task.test] if tid != "mirror_rows" else [[[0]]] * len(task.test)
+                return "\n".join(f"Test output {k}: {json.dumps(g)}" for k, g in enumerate(grids, 1))
+        return "<answer>```python\ndef transform(grid):\n    return grid\n```</answer>"
+
+    return ScriptedGenerator(answer)
+
+
+def test_eval_arc_plain_is_scored_by_the_official_rule(tmp_path, monkeypatch, capsys):
+    import agent.engine
+
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(lambda cls, s, **kw: arc_model()))
+    empty = tmp_path / "no-train"
+    empty.mkdir()
+    home = tmp_path / "home"
+    args = ["--home", str(home), "eval", "arc", "--train-dir", str(empty), "--dev-dir", str(EXAMPLES),
+            "--arms", "plain,off", "--name", "a", "--no-progress", "--resamples", "500"]
+    assert main(args) == 0
+    result = json.loads((home / "runs" / "a" / "eval.json").read_text())
+    assert result["kind"] == "arc" and result["n"] == 3
+    assert result["scores"]["plain"] == {"double_size": 1.0, "mirror_rows": 0.0, "recolor_blue_to_red": 1.0}
+    assert 0.0 <= result["arms"]["off"]["accuracy"] <= 1.0 and result["arms"]["off"]["n"] == 3

@@ -1,0 +1,74 @@
+"""Snapshots: a consistent, hashed, read-only copy of a store; arms work on copies of it."""
+
+from __future__ import annotations
+
+
+import pytest
+
+from agent.evaluation.snapshot import (
+    ArmMemory,
+    create_snapshot,
+    load_snapshot,
+    memory_content,
+    snapshot_root,
+    working_copy,
+)
+from memory.schemas import Concept, Subroutine
+from tests.controller.conftest import HashEncoder
+
+
+def _store(path, n_concepts=2):
+    mem = ArmMemory(path, episodes=None, encoder=HashEncoder())
+    mem.concepts.add_many([Concept(name=f"concept number {i}", description=f"does thing {i}") for i in range(n_concepts)])
+    mem.subroutines.add_many([Subroutine(question="how to add two numbers", procedure="sum them")])
+    return mem
+
+
+def test_snapshot_copies_counts_and_hashes_the_store(tmp_path):
+    mem = _store(tmp_path / "store")  # left open: a live store with WAL files must still copy consistently
+    try:
+        manifest = create_snapshot(tmp_path / "store", tmp_path / "home", "s1", {"eval": "e"})
+    finally:
+        mem.close()
+    root = snapshot_root(tmp_path / "home") / "s1"
+    assert manifest.counts["concepts"] == 2 and manifest.counts["subroutines"] == 1
+    assert manifest.source == {"eval": "e"}
+    assert set(manifest.files) == {"memory.db", "indexes/concepts.index", "indexes/subroutines.index"}
+    assert memory_content(root / "memory.db") == (manifest.counts, manifest.content_sha256)
+    assert not (root / "memory.db").stat().st_mode & 0o222
+    assert load_snapshot(tmp_path / "home", "s1") == manifest
+    with pytest.raises(FileExistsError, match="already exists"):
+        create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
+
+
+def test_working_copy_reads_the_snapshot_and_changes_show_in_the_hash(tmp_path):
+    _store(tmp_path / "store").close()
+    manifest = create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
+    working_copy(tmp_path / "home", "s1", tmp_path / "arm")
+    mem = ArmMemory(tmp_path / "arm", episodes=None, encoder=HashEncoder())
+    try:
+        hits = mem.subroutines.search("add two numbers", 1)
+        assert hits and hits[0].item.procedure == "sum them"
+    finally:
+        mem.close()
+    assert memory_content(tmp_path / "arm" / "memory.db")[1] == manifest.content_sha256  # reading changed nothing
+    mem = ArmMemory(tmp_path / "arm", episodes=None, encoder=HashEncoder())
+    mem.concepts.add(Concept(name="a brand new idea", description="learned on dev"))
+    mem.close()
+    counts, digest = memory_content(tmp_path / "arm" / "memory.db")
+    assert digest != manifest.content_sha256 and counts["concepts"] == 3
+    assert load_snapshot(tmp_path / "home", "s1").content_sha256 == manifest.content_sha256  # snapshot untouched
+
+
+def test_tampered_or_missing_snapshots_are_refused(tmp_path):
+    _store(tmp_path / "store").close()
+    create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
+    index = snapshot_root(tmp_path / "home") / "s1" / "indexes" / "concepts.index"
+    index.chmod(0o644)
+    index.write_bytes(index.read_bytes() + b"x")
+    with pytest.raises(RuntimeError, match="modified after it was taken"):
+        load_snapshot(tmp_path / "home", "s1")
+    with pytest.raises(FileNotFoundError, match="no snapshot named 'other'.*known: s1"):
+        load_snapshot(tmp_path / "home", "other")
+    with pytest.raises(ValueError, match="bad snapshot name"):
+        load_snapshot(tmp_path / "home", "../escape")
