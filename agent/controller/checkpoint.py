@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -35,6 +45,36 @@ def sqlite_path(db_url: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path)
 
 
+class ThreadedSqliteSaver(SqliteSaver):
+    """SqliteSaver whose async methods run the sync ones in a worker thread.
+
+    langgraph's ``AsyncSqliteSaver`` binds itself to the event loop it was made
+    in, but ``Controller.solve`` runs each call in a fresh loop; this saver
+    works from any loop (and from plain threads), on the same file and schema,
+    so a run checkpointed by ``solve`` resumes under ``asolve`` and back.
+    """
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await asyncio.to_thread(self.get_tuple, config)
+
+    async def alist(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
+                    before: RunnableConfig | None = None, limit: int | None = None) -> AsyncIterator[CheckpointTuple]:
+        items = await asyncio.to_thread(lambda: list(self.list(config, filter=filter, before=before, limit=limit)))
+        for item in items:
+            yield item
+
+    async def aput(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
+                   new_versions: ChannelVersions) -> RunnableConfig:
+        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
+                          task_path: str = "") -> None:
+        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await asyncio.to_thread(self.delete_thread, thread_id)
+
+
 def default_checkpointer(settings: Settings) -> Checkpointer:
     """A SqliteSaver on the settings' database file, so a solve resumes after a crash."""
     path = sqlite_path(settings.db_url)
@@ -43,4 +83,4 @@ def default_checkpointer(settings: Settings) -> Checkpointer:
         return InMemorySaver(serde=serializer())
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
-    return SqliteSaver(conn, serde=serializer())
+    return ThreadedSqliteSaver(conn, serde=serializer())

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.config import Budgets, Settings
 from agent.controller.copying import EvidenceCopier
 from agent.controller.evidence import EvidenceIndex
-from agent.config import Budgets, Settings
 from agent.controller.prompts import SYSTEM_PROMPT, problem_text, user_prompt
 from agent.controller.state import SolveState
 from agent.llm import ChatMessage, TextGenerator

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-
 
 from agent.config import Settings
 from agent.controller import learning
@@ -76,10 +76,10 @@ class Controller:
                           memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,
                           prime=self.settings.prime_recall)
 
-    def _run(self, initial: SolveState, verifier: Verifier | None, thread_id: str) -> SolveState:
+    async def _run(self, initial: SolveState, verifier: Verifier | None, thread_id: str) -> SolveState:
         ctx = self._context(initial.problem, verifier)
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": recursion_limit(ctx)}
-        snap = self.graph.get_state(config)
+        snap = await self.graph.aget_state(config)
         if snap.values:
             saved = SolveState.model_validate(snap.values)
             if saved.problem.id != initial.problem.id:
@@ -90,16 +90,16 @@ class Controller:
             for part in saved.parts:
                 if not part.live and part.segment is not None:
                     ctx.index.add_source(f"segment:{part.segment}", part.text)
-            return self._execute(None, config, ctx)
-        return self._execute(initial, config, ctx)
+            return await self._execute(None, config, ctx)
+        return await self._execute(initial, config, ctx)
 
-    def _execute(self, graph_input: SolveState | None, config: dict[str, Any], ctx: RunContext) -> SolveState:
+    async def _execute(self, graph_input: SolveState | None, config: dict[str, Any], ctx: RunContext) -> SolveState:
         if self.on_node is None:
-            return SolveState.model_validate(self.graph.invoke(graph_input, config, context=ctx))
-        for update in self.graph.stream(graph_input, config, context=ctx, stream_mode="updates"):
+            return SolveState.model_validate(await self.graph.ainvoke(graph_input, config, context=ctx))
+        async for update in self.graph.astream(graph_input, config, context=ctx, stream_mode="updates"):
             for node, values in update.items():
                 self.on_node(node, values)
-        return SolveState.model_validate(self.graph.get_state(config).values)
+        return SolveState.model_validate((await self.graph.aget_state(config)).values)
 
     def _initial(self, problem: Problem, thread_id: str, learn: bool, mode: str, **extra: Any) -> SolveState:
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode=mode, recall_mode=self.settings.recall_mode)
@@ -107,19 +107,33 @@ class Controller:
             trace.notes.append(self._copier_note)
         return SolveState(problem=problem, trace=trace, learn=learn, **extra)
 
-    def solve(self, problem: Problem, verifier: Verifier | None = None, thread_id: str | None = None,
-              learn: bool | None = None) -> SolveResult:
-        """Solve one problem; with a ``thread_id`` that crashed before, continue from its last checkpoint."""
+    async def asolve(self, problem: Problem, verifier: Verifier | None = None, thread_id: str | None = None,
+                     learn: bool | None = None) -> SolveResult:
+        """Solve one problem; with a ``thread_id`` that crashed before, continue from its last checkpoint.
+
+        Many ``asolve`` calls may run concurrently on one event loop: each is
+        its own graph run, and their engine requests share one continuous batch.
+        """
         t0 = time.perf_counter()
         learn = (self.settings.memory_mode == "learning") if learn is None else learn
         learn = learn and self.read_memory
         thread_id = thread_id or f"{problem.id}:{uuid.uuid4().hex[:12]}"
         if self.settings.solve_mode == "diversity":
-            result = self._solve_diverse(problem, verifier, thread_id, learn)
+            result = await self._solve_diverse(problem, verifier, thread_id, learn)
         else:
-            result = self._result(self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id))
+            state = await self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id)
+            result = self._result(state)
         result.seconds = time.perf_counter() - t0
         return result
+
+    def solve(self, problem: Problem, verifier: Verifier | None = None, thread_id: str | None = None,
+              learn: bool | None = None) -> SolveResult:
+        """:meth:`asolve` for synchronous callers (scripts, worker threads); not for code inside an event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.asolve(problem, verifier, thread_id, learn))
+        raise RuntimeError("Controller.solve was called inside a running event loop; await Controller.asolve instead")
 
     def _result(self, state: SolveState) -> SolveResult:
         t = state.trace
@@ -129,15 +143,16 @@ class Controller:
             t.end_reason = "answer"
         return SolveResult.of(state.problem.id, t, state.answer, list(state.answers), state.verdict)
 
-    def _solve_diverse(self, problem: Problem, verifier: Verifier | None, thread_id: str, learn: bool) -> SolveResult:
+    async def _solve_diverse(self, problem: Problem, verifier: Verifier | None, thread_id: str, learn: bool) -> SolveResult:
         """One branch per retrieved subroutine; the vote picks the answer, the winner's trace is learned from."""
         mode = f"diversity:{self.settings.diversity_vote}"
         hits = []
         if self.read_memory:
-            hits = self.memory.subroutines.search(f"{problem_text(problem)}\n{problem.context[:500]}",  # type: ignore[union-attr]
-                                                  self.budgets.subroutine_top_k)
+            hits = await asyncio.to_thread(self.memory.subroutines.search,  # type: ignore[union-attr]
+                                           f"{problem_text(problem)}\n{problem.context[:500]}",
+                                           self.budgets.subroutine_top_k)
         if len(hits) < 2:
-            res = self._result(self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id))
+            res = self._result(await self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id))
             res.trace.notes.append(f"diversity mode needs >= 2 stored subroutines, found {len(hits)}; ran inject")
             return res
         branches: list[SolveResult] = []
@@ -148,7 +163,7 @@ class Controller:
                                  preset_options=[(h.id, h.item.question, h.item.procedure)], **shared)
             if shared:
                 init.trace.concepts_offered, init.trace.concepts_used = shared_ids
-            state = self._run(init, verifier, f"{thread_id}/b{i}")
+            state = await self._run(init, verifier, f"{thread_id}/b{i}")
             if not shared:
                 shared = {"concepts_text": state.concepts_text, "concepts_ready": True}
                 shared_ids = (list(state.trace.concepts_offered), list(state.trace.concepts_used))
@@ -168,7 +183,7 @@ class Controller:
             # The winner's own trace is what was learned from; its use records are the vote's.
             source = trace.branches[idx] if idx is not None else trace
             source.subroutines_used, source.concepts_used = list(trace.subroutines_used), list(trace.concepts_used)
-            trace.tool_calls += learning.update_memory(self.llm, self.memory, problem, win.answer, win.verdict, source)
+            trace.tool_calls += await learning.alearn(self.llm, self.memory, problem, win.answer, win.verdict, source)
             if source is not trace:
                 trace.notes += source.notes
         return SolveResult.of(problem.id, trace, win.answer, [a for b in branches for a in b.attempts], win.verdict)

@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from agent.controller.evidence import EvidenceIndex
-from agent.controller.tags import EVIDENCE
 from agent.controller.state import EvidenceRecord
+from agent.controller.tags import EVIDENCE
 from agent.controller.verbatim_span import EXTRA_KEY, copy_spec
 from agent.llm import GenParams
 

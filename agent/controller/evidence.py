@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from agent.controller.tags import ANY_TAG
 from agent.controller.state import EvidenceRecord
+from agent.controller.tags import ANY_TAG
 
 Encode = Callable[[list[str]], np.ndarray]
 

@@ -10,7 +10,7 @@ trace, so per-node cost is observable without each node timing itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -21,13 +21,13 @@ from agent.controller.context import RunContext
 from agent.controller.state import NodeStat, SolveState
 from agent.controller.tags import ROUTES, TAG_BUDGETS, TOOL_NODES, spec_for_node
 
-NodeFn = Callable[[SolveState, Any], dict[str, Any]]
+NodeFn = Callable[[SolveState, Any], Awaitable[dict[str, Any]]]
 
 
 def instrument(name: str, fn: NodeFn) -> NodeFn:
-    def run(state: SolveState, runtime: Any) -> dict[str, Any]:
+    async def run(state: SolveState, runtime: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
-        update = fn(state, runtime) or {}
+        update = await fn(state, runtime) or {}
         trace = update.get("trace") or state.trace.model_copy(deep=True)
         trace.path.append(name)
         stat = trace.node_stats.setdefault(name, NodeStat())
@@ -44,10 +44,10 @@ def instrument(name: str, fn: NodeFn) -> NodeFn:
 def budgeted(budget: str, fn: NodeFn) -> NodeFn:
     """A tool node that first checks its tag's per-attempt budget; a spent budget ends the attempt."""
 
-    def run(state: SolveState, runtime: Any) -> dict[str, Any]:
+    async def run(state: SolveState, runtime: Any) -> dict[str, Any]:
         if state.counters.spent(budget, runtime.context.budgets):
             return {"attempt_end": f"budget:{budget}", "request": None}
-        return fn(state, runtime)
+        return await fn(state, runtime)
 
     return run
 

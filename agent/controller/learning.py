@@ -9,6 +9,7 @@ parses; whatever still fails to parse is recorded, not raised.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -21,8 +22,8 @@ from agent.controller.prompts import (
     DECOMPOSE_REGEX,
     problem_text,
 )
-from agent.controller.tags import SUBQ
 from agent.controller.state import ToolCall, Trace
+from agent.controller.tags import SUBQ
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.schemas import Concept, Subroutine
 from tools.problem import Problem, Verdict
@@ -104,50 +105,63 @@ def _existing_names(memory: Any, problem: Problem, k: int = 24) -> list[str]:
     return names or list(memory.concepts.names())[:k]
 
 
-def _generate(llm: TextGenerator, prompt: str, regex: str, max_tokens: int) -> tuple[str, int, int]:
+async def _generate(llm: TextGenerator, prompt: str, regex: str, max_tokens: int) -> tuple[str, int, int, float]:
+    t0 = time.perf_counter()
     rendered = llm.render_chat([ChatMessage(role="user", content=prompt)])
-    c = llm.generate([rendered], GenParams(max_tokens=max_tokens, regex=regex))[0]
-    return c.text, c.prompt_tokens, c.generated_tokens
+    [c] = await llm.agenerate([rendered], GenParams(max_tokens=max_tokens, regex=regex))
+    return c.text, c.prompt_tokens, c.generated_tokens, time.perf_counter() - t0
 
 
-def update_memory(llm: TextGenerator, memory: Any, problem: Problem, answer: str | None,
-                  verdict: Verdict | None, trace: Trace) -> list[ToolCall]:
-    """Record outcomes of what was used; on a verified solution, write new concepts and subroutines."""
+def _record_outcomes(memory: Any, problem: Problem, trace: Trace, success: bool) -> list[ToolCall]:
     calls: list[ToolCall] = []
-    success = verdict is not None and verdict.ok
-    if verdict is not None and trace.concepts_used:
+    if trace.concepts_used:
         memory.concepts.record_outcome(trace.concepts_used, success, problem.id)
         calls.append(ToolCall(node="learn", kind="concept_outcome", ids=trace.concepts_used, ok=success))
-    if verdict is not None and trace.subroutines_used:
+    if trace.subroutines_used:
         memory.subroutines.record_use(trace.subroutines_used, success)
         calls.append(ToolCall(node="learn", kind="subroutine_outcome", ids=trace.subroutines_used, ok=success))
+    return calls
+
+
+async def alearn(llm: TextGenerator, memory: Any, problem: Problem, answer: str | None,
+                 verdict: Verdict | None, trace: Trace) -> list[ToolCall]:
+    """Record outcomes of what was used; on a verified solution, write new concepts and subroutines.
+
+    The one learning entry point (the graph's ``learn`` node and diversity mode
+    both call it). Both writer prompts go to the engine at once, and every
+    store read and write runs in a worker thread, so learning never holds up
+    other problems sharing the event loop.
+    """
+    calls: list[ToolCall] = []
+    success = verdict is not None and verdict.ok
+    if verdict is not None:
+        calls += await asyncio.to_thread(_record_outcomes, memory, problem, trace, success)
     if not success:
         trace.notes.append("learn: not verified, no new memory written")
         return calls
     body = transcript(trace)
     source = trace.thread_id or problem.id
+    names = await asyncio.to_thread(_existing_names, memory, problem)
+    concept_prompt = CONCEPT_WRITE_PROMPT.format(names=", ".join(names) or "(none yet)",
+                                                 problem=problem_text(problem), trace=body, answer=answer)
+    pairs_prompt = DECOMPOSE_PROMPT.format(problem=problem_text(problem), trace=body, answer=answer)
+    (c_text, c_pt, c_gt, c_s), (p_text, p_pt, p_gt, p_s) = await asyncio.gather(
+        _generate(llm, concept_prompt, CONCEPT_REGEX, 200), _generate(llm, pairs_prompt, DECOMPOSE_REGEX, 300))
+    trace.charge("learn", c_pt + p_pt, c_gt + p_gt)
 
-    t0 = time.perf_counter()
-    prompt = CONCEPT_WRITE_PROMPT.format(names=", ".join(_existing_names(memory, problem)) or "(none yet)",
-                                         problem=problem_text(problem), trace=body, answer=answer)
-    text, pt, gt = _generate(llm, prompt, CONCEPT_REGEX, 200)
-    trace.charge("learn", pt, gt)
-    concepts = parse_concepts(text, problem)
-    if concepts:
-        memory.concepts.add_many(concepts)
-    calls.append(ToolCall(node="learn", kind="write_concepts", input=prompt[-300:], output=text,
-                          ok=bool(concepts), seconds=time.perf_counter() - t0))
-
-    t0 = time.perf_counter()
-    prompt = DECOMPOSE_PROMPT.format(problem=problem_text(problem), trace=body, answer=answer)
-    text, pt, gt = _generate(llm, prompt, DECOMPOSE_REGEX, 300)
-    trace.charge("learn", pt, gt)
-    subs = trace_pairs(trace, problem, source) + parse_pairs(text, problem, source)
+    concepts = parse_concepts(c_text, problem)
+    subs = trace_pairs(trace, problem, source) + parse_pairs(p_text, problem, source)
     if not subs and body:
         subs = [Subroutine(question=problem_text(problem)[:500], procedure=f"{body[-800:]} Answer: {answer}",
                            domain=problem.domain, source=source)]
+    t0 = time.perf_counter()
+    if concepts:
+        await asyncio.to_thread(memory.concepts.add_many, concepts)
+    calls.append(ToolCall(node="learn", kind="write_concepts", input=concept_prompt[-300:], output=c_text,
+                          ok=bool(concepts), seconds=c_s + time.perf_counter() - t0))
+    t0 = time.perf_counter()
     if subs:
-        memory.subroutines.add_many(subs)
-    calls.append(ToolCall(node="learn", kind="write_subroutines", output=text, ok=bool(subs),
-                          seconds=time.perf_counter() - t0))
+        await asyncio.to_thread(memory.subroutines.add_many, subs)
+    calls.append(ToolCall(node="learn", kind="write_subroutines", output=p_text, ok=bool(subs),
+                          seconds=p_s + time.perf_counter() - t0))
     return calls

@@ -1,13 +1,17 @@
 """The graph's nodes: each reads the state and returns the fields it changes.
 
 Nodes never mutate the state they are given (LangGraph checkpoints it); the
-trace is copied, extended and returned. Budget checks live in the node that
+trace is copied, extended and returned. Nodes are coroutines: generation is
+awaited on the engine, and blocking work (memory and evidence search, which
+embed; the sandbox; verifiers) runs in a worker thread, so many problems share
+one event loop and one continuously batched engine. Budget checks live in the node that
 would spend the budget, and a spent budget sets ``attempt_end`` instead of
 raising, so the graph always reaches an end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -16,7 +20,13 @@ from langgraph.runtime import Runtime
 from agent.controller import learning
 from agent.controller.context import RunContext
 from agent.controller.copying import accept
-from agent.controller.parsing import answer_text, neutralise, normalise_query, parse_segment, strip_tags
+from agent.controller.parsing import (
+    answer_text,
+    neutralise,
+    normalise_query,
+    parse_segment,
+    strip_tags,
+)
 from agent.controller.prompts import (
     CONCEPT_CHOICE_PROMPT,
     CONCEPT_CHOICES,
@@ -39,7 +49,17 @@ from agent.controller.state import (
     SolveState,
     ToolCall,
 )
-from agent.controller.tags import ANSWER, EVIDENCE, FOLDED, OPTIONS, OUTPUT, PYTHON, RECALL, STOP_STRINGS, SUBQ
+from agent.controller.tags import (
+    ANSWER,
+    EVIDENCE,
+    FOLDED,
+    OPTIONS,
+    OUTPUT,
+    PYTHON,
+    RECALL,
+    STOP_STRINGS,
+    SUBQ,
+)
 from agent.llm import ChatMessage, GenParams
 from tools.problem import Verdict
 from tools.pytool import python_tool
@@ -48,14 +68,14 @@ Update = dict[str, Any]
 Ctx = Runtime[RunContext]
 
 
-def select_concepts(state: SolveState, runtime: Ctx) -> Update:
+async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
     """Embedding shortlist from concept memory, then one constrained yes/no per candidate (batched)."""
     ctx = runtime.context
     if not ctx.read_memory or ctx.memory is None or state.concepts_ready:
         return {}
     p = state.problem
     query = f"{problem_text(p)}\n{p.context[:1000]}"
-    hits = ctx.memory.concepts.search(query, ctx.budgets.concept_shortlist)
+    hits = await asyncio.to_thread(ctx.memory.concepts.search, query, ctx.budgets.concept_shortlist)
     trace = state.trace.model_copy(deep=True)
     trace.concepts_offered = [h.id for h in hits]
     if not hits:
@@ -65,7 +85,7 @@ def select_concepts(state: SolveState, runtime: Ctx) -> Update:
             problem=problem_text(p), name=h.item.name, description=h.item.description, cues="; ".join(h.item.cues)))])
         for h in hits
     ]
-    outs = ctx.llm.generate(prompts, GenParams(max_tokens=2, choice=CONCEPT_CHOICES))
+    outs = await ctx.llm.agenerate(prompts, GenParams(max_tokens=2, choice=CONCEPT_CHOICES))
     chosen = [h for h, o in zip(hits, outs, strict=True) if o.text.strip().lower() == CONCEPT_CHOICES[0]]
     for o in outs:
         trace.charge("select_concepts", o.prompt_tokens, o.generated_tokens)
@@ -76,7 +96,7 @@ def select_concepts(state: SolveState, runtime: Ctx) -> Update:
         render_concept(h.item.name, h.item.description, h.item.cues, h.item.notes) for h in chosen)}
 
 
-def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
+async def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
             asked: bool = True) -> tuple[list[Part], list[EvidenceRecord]]:
     """Evidence for ``query``: searched by the controller, or copied by the model under a verbatim constraint.
 
@@ -85,11 +105,11 @@ def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
     """
     records: list[EvidenceRecord] = []
     if ctx.copier is not None:
-        params = ctx.copier.params(query, ctx.index)
+        params = await asyncio.to_thread(ctx.copier.params, query, ctx.index)
         if params is not None:
             ask = "" if asked else f"{RECALL.open}{query}{RECALL.close}"
             prompt = ctx.live_prompt(state, f"{ask}\n{EVIDENCE.open}")
-            out = ctx.llm.generate([prompt], params)[0]
+            [out] = await ctx.llm.agenerate([prompt], params)
             trace.charge("recall", out.prompt_tokens, out.generated_tokens)
             rec = accept(out.text, query, ctx.index, ctx.copier.method)
             trace.tool_calls.append(ToolCall(node="recall", kind=ctx.copier.method, input=query, output=out.text[:300],
@@ -99,7 +119,7 @@ def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
             else:
                 trace.notes.append(f"copy rejected (not verbatim): {out.text[:80]!r}")
     if not records:
-        records = ctx.index.search(query, ctx.budgets.evidence_spans)
+        records = await asyncio.to_thread(ctx.index.search, query, ctx.budgets.evidence_spans)
         trace.tool_calls.append(ToolCall(node="recall", kind="search", input=query,
                                          output=f"{len(records)} spans", ok=bool(records)))
     parts = [Part(kind=EVIDENCE.name, text=EVIDENCE.render(r.text)) for r in records]
@@ -108,8 +128,10 @@ def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
     return parts, records
 
 
-def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part:
-    hits = ctx.memory.subroutines.search(query, ctx.budgets.subroutine_top_k) if ctx.read_memory and ctx.memory else []
+async def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part:
+    hits = []
+    if ctx.read_memory and ctx.memory is not None:
+        hits = await asyncio.to_thread(ctx.memory.subroutines.search, query, ctx.budgets.subroutine_top_k)
     opts = [(h.id, h.item.question, h.item.procedure) for h in hits]
     trace.subroutines_offered.extend(i for i, _, _ in opts if i not in trace.subroutines_offered)
     trace.tool_calls.append(ToolCall(node="retrieve", kind="subroutines", input=query, ids=[i for i, _, _ in opts],
@@ -122,7 +144,7 @@ def _options_part(opts: list[tuple[int, str, str]]) -> Part:
     return Part(kind=OPTIONS.name, text=text)
 
 
-def prime(state: SolveState, runtime: Ctx) -> Update:
+async def prime(state: SolveState, runtime: Ctx) -> Update:
     """Before the first segment: evidence for the question and procedures for the problem, as a head start."""
     ctx = runtime.context
     if not ctx.prime and not state.preset_options:
@@ -131,7 +153,7 @@ def prime(state: SolveState, runtime: Ctx) -> Update:
     parts, counters = list(state.parts), state.counters
     question = problem_text(state.problem)
     if ctx.prime and state.problem.context and ctx.budgets.recalls > 0:
-        new, records = _recall(state, ctx, question, trace, asked=False)
+        new, records = await _recall(state, ctx, question, trace, asked=False)
         parts += [Part(kind="note", text=f"{RECALL.open}{question}{RECALL.close}"), *new]
         trace.evidence += records
         counters = counters.bump(RECALL.budget, recall_queries=[normalise_query(question)])
@@ -139,12 +161,12 @@ def prime(state: SolveState, runtime: Ctx) -> Update:
         parts.append(_options_part(state.preset_options))
         trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
     elif ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0:
-        parts.append(_retrieve(ctx, question, trace))
+        parts.append(await _retrieve(ctx, question, trace))
         counters = counters.bump(SUBQ.budget)
     return {"counters": counters, "trace": trace, "parts": parts}
 
 
-def think(state: SolveState, runtime: Ctx) -> Update:
+async def think(state: SolveState, runtime: Ctx) -> Update:
     """Generate until a protocol tag closes, the segment budget ends or the model stops."""
     ctx, b, used = runtime.context, runtime.context.budgets, state.counters
     if used.spent("segments", b):
@@ -162,7 +184,7 @@ def think(state: SolveState, runtime: Ctx) -> Update:
         max_tokens = min(max_tokens, ctx.kv_budget - prompt_tokens)
         if max_tokens <= 0:
             return {"attempt_end": "budget:kv"}
-    out = ctx.llm.generate([prompt], GenParams(max_tokens=max_tokens, stop=STOP_STRINGS))[0]
+    [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max_tokens, stop=STOP_STRINGS))
     text, forged = neutralise(out.text)
     parsed = parse_segment(text, out.stop_reason, state.carry)
     trace = state.trace.model_copy(deep=True)
@@ -189,7 +211,7 @@ def think(state: SolveState, runtime: Ctx) -> Update:
     return upd
 
 
-def recall(state: SolveState, runtime: Ctx) -> Update:
+async def recall(state: SolveState, runtime: Ctx) -> Update:
     """``<recall>``: verbatim evidence for the query; a repeated query gets a note, and too many end the attempt."""
     ctx, used = runtime.context, state.counters
     query = normalise_query(state.request_body)
@@ -200,24 +222,24 @@ def recall(state: SolveState, runtime: Ctx) -> Update:
         note = Part(kind="note", text=NOTE_REPEATED_RECALL)
         end = {"attempt_end": "loop:repeated_recall"} if used.repeats >= ctx.budgets.repeat_recalls else {}
         return {"trace": trace, "parts": [*state.parts, note], "counters": used, "request": None, **end}
-    parts, records = _recall(state, ctx, state.request_body, trace)
+    parts, records = await _recall(state, ctx, state.request_body, trace)
     trace.evidence += records
     return {"trace": trace, "parts": [*state.parts, *parts], "request": None,
             "counters": used.bump(RECALL.budget, recall_queries=[*used.recall_queries, query])}
 
 
-def retrieve(state: SolveState, runtime: Ctx) -> Update:
+async def retrieve(state: SolveState, runtime: Ctx) -> Update:
     """``<subq>``: stored procedures for the sub-question."""
     trace = state.trace.model_copy(deep=True)
-    part = _retrieve(runtime.context, state.request_body, trace)
+    part = await _retrieve(runtime.context, state.request_body, trace)
     return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(SUBQ.budget),
             "request": None}
 
 
-def run_python(state: SolveState, runtime: Ctx) -> Update:
+async def run_python(state: SolveState, runtime: Ctx) -> Update:
     """``<python>``: run the snippet in the sandbox and show its output."""
     t0 = time.perf_counter()
-    shown = python_tool(state.request_body)
+    shown = await asyncio.to_thread(python_tool, state.request_body)
     trace = state.trace.model_copy(deep=True)
     trace.tool_calls.append(ToolCall(node="run_python", kind="python", input=state.request_body[:500],
                                      output=shown.text[:500], ok=shown.ok, seconds=time.perf_counter() - t0))
@@ -226,7 +248,7 @@ def run_python(state: SolveState, runtime: Ctx) -> Update:
             "request": None}
 
 
-def fold(state: SolveState, runtime: Ctx) -> Update:
+async def fold(state: SolveState, runtime: Ctx) -> Update:
     """Replace older live parts by a model-written summary; their raw text stays recallable."""
     ctx, b = runtime.context, runtime.context.budgets
     live = [i for i, p in enumerate(state.parts) if p.live and p.kind != FOLDED.name]
@@ -235,7 +257,7 @@ def fold(state: SolveState, runtime: Ctx) -> Update:
         return {"attempt_end": "budget:kv"}
     text = "".join(state.parts[i].text for i in old)
     prompt = ctx.llm.render_chat([ChatMessage(role="user", content=FOLD_PROMPT.format(text=strip_tags(text)))])
-    out = ctx.llm.generate([prompt], GenParams(max_tokens=max(16, min(128, (ctx.kv_budget or 512) // 8))))[0]
+    [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max(16, min(128, (ctx.kv_budget or 512) // 8))))
     trace = state.trace.model_copy(deep=True)
     trace.charge("fold", out.prompt_tokens, out.generated_tokens)
     summary, _ = neutralise(strip_tags(out.text) or FOLD_FALLBACK)
@@ -250,14 +272,14 @@ def fold(state: SolveState, runtime: Ctx) -> Update:
     return {"trace": trace, "parts": parts}
 
 
-def finalize(state: SolveState, runtime: Ctx) -> Update:
+async def finalize(state: SolveState, runtime: Ctx) -> Update:
     """The attempt stopped without an answer: ask for one, briefly, and keep the stop reason."""
     ctx = runtime.context
     prompt = ctx.live_prompt(state, FORCE_ANSWER)
     params = GenParams(max_tokens=ctx.budgets.force_answer_tokens, stop=[ANSWER.close], include_stop=False)
     if ctx.llm.count_tokens(prompt) + params.max_tokens > ctx.max_model_len:
         return {}
-    out = ctx.llm.generate([prompt], params)[0]
+    [out] = await ctx.llm.agenerate([prompt], params)
     trace = state.trace.model_copy(deep=True)
     trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
     answer = answer_text(neutralise(out.text)[0]) or None
@@ -268,7 +290,7 @@ def finalize(state: SolveState, runtime: Ctx) -> Update:
     return {"trace": trace, "answer": answer}
 
 
-def verify(state: SolveState, runtime: Ctx) -> Update:
+async def verify(state: SolveState, runtime: Ctx) -> Update:
     ctx = runtime.context
     trace = state.trace.model_copy(deep=True)
     verdict: Verdict | None = None
@@ -278,7 +300,7 @@ def verify(state: SolveState, runtime: Ctx) -> Update:
             verdict = Verdict(ok=False, feedback="no answer was given")
         else:
             try:
-                verdict = ctx.verifier(state.answer)
+                verdict = await asyncio.to_thread(ctx.verifier, state.answer)
             except Exception as exc:  # noqa: BLE001 - a verifier crash is feedback, not a lost solve
                 verdict = Verdict(ok=False, feedback=f"verifier error: {type(exc).__name__}: {exc}")
         trace.tool_calls.append(ToolCall(node="verify", kind="verify", input=state.answer or "", ok=verdict.ok,
@@ -291,18 +313,18 @@ def verify(state: SolveState, runtime: Ctx) -> Update:
     return {"trace": trace, "verdict": verdict, "answers": answers, "done": done}
 
 
-def retry(state: SolveState, runtime: Ctx) -> Update:
+async def retry(state: SolveState, runtime: Ctx) -> Update:
     """Start a new attempt showing the previous answer and the verifier's feedback."""
     fb = state.verdict.feedback if state.verdict else ""
     return state.next_attempt(RETRY_PROMPT.format(answer=state.answer or "(none)", feedback=fb or "(none)"))
 
 
-def learn(state: SolveState, runtime: Ctx) -> Update:
+async def learn(state: SolveState, runtime: Ctx) -> Update:
     ctx = runtime.context
     if not state.learn or ctx.memory is None:
         return {}
     trace = state.trace.model_copy(deep=True)
-    trace.tool_calls += learning.update_memory(ctx.llm, ctx.memory, state.problem, state.answer, state.verdict, trace)
+    trace.tool_calls += await learning.alearn(ctx.llm, ctx.memory, state.problem, state.answer, state.verdict, trace)
     return {"trace": trace}
 
 

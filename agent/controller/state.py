@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from agent.config import Budgets
 from tools.problem import Problem, Verdict
 
+
 class Part(BaseModel):
     """One piece of the assistant's running transcript; folded parts leave the live prompt."""
 
