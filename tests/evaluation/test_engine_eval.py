@@ -1,0 +1,40 @@
+"""`mnemos eval --small` end to end on the real engine (SmolLM2-135M): the machinery, not the figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.cli import main
+
+
+@pytest.mark.engine
+def test_eval_math_small_on_the_real_engine(tmp_path, capsys):
+    home = tmp_path / "home"
+    args = ["--home", str(home), "eval", "math", "--small", "--no-progress", "--name", "ci", "--resamples", "1000",
+            "--publish", "ci", "--publish-dir", str(tmp_path / "results")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Δ vs plain" in out
+
+    result = json.loads((home / "runs" / "ci" / "eval.json").read_text())
+    assert result["model"] == "smollm2-135m" and result["n"] == 4
+    assert list(result["arms"]) == ["plain", "off", "frozen", "learning"]
+    for arm, row in result["arms"].items():
+        assert row["n"] == 4 and row["errors"] == 0, (arm, row)
+        assert 0 <= row["ci95"][0] <= row["accuracy"] <= row["ci95"][1] <= 1
+        assert row["generated_tokens_per_problem"] > 0 and row["seconds_per_problem"] > 0
+        assert row["delta_ci95"] is not None and 0 <= row["mcnemar_p"] <= 1
+    assert result["arms"]["plain"]["tags"] == {}
+    assert sum(u["count"] for u in result["arms"]["off"]["tags"].values()) > 0  # the controller's segments closed tags
+    assert result["snapshot"]["name"] == "ci-train" and result["train"]["problems"] == 4
+    assert result["arms"]["frozen"]["memory_unchanged"] is True
+    published = json.loads((tmp_path / "results" / "ci.json").read_text())
+    assert {"model", "n", "arms"} <= set(published)
+
+    # Resuming a finished evaluation starts no engine and reports the same numbers.
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "starting the engine" not in capsys.readouterr().err
+    assert json.loads((home / "runs" / "ci" / "eval.json").read_text())["arms"] == result["arms"]
