@@ -147,7 +147,3 @@ class EvidenceIndex:
             if at >= 0:
                 return name, at
         return None
-
-    def verify(self, rec: EvidenceRecord) -> bool:
-        src = self.sources.get(rec.source, "")
-        return bool(rec.text) and src[rec.start : rec.start + len(rec.text)] == rec.text

@@ -124,7 +124,7 @@ def test_resume_skips_finished_and_retries_errors(episode_store):
             raise RuntimeError("transient")
         return answer_gold(problem, verifier)
 
-    first = run_batch(problems[:3] + problems[3:], flaky, episode_store, _cfg())
+    first = run_batch(problems, flaky, episode_store, _cfg())
     assert first.errors == 1
     calls.clear()
     second = run_batch(problems, answer_gold_logged(calls), episode_store, _cfg())

@@ -42,11 +42,23 @@ def test_one_problem_through_all_nodes(engine, real_memory, tmp_path):
                                                        cues=["a vault and a number of items"])])
     [sub] = real_memory.subroutines.add_many([Subroutine(question="how many items are in a vault",
                                                          procedure="find the sentence naming the vault; read its number")])
-    ctl = Controller(engine, real_memory, _settings(tmp_path))
-    res = ctl.solve(PROBLEM, verifier=lambda a: Verdict(ok=True, score=1.0), thread_id="e2e")
+    seen: list[str] = []
+
+    def verifier(answer: str) -> Verdict:
+        # rejects the first answer it is shown, so the run must go through retry to be verified
+        seen.append(answer)
+        return Verdict(ok=len(seen) > 1, score=float(len(seen) > 1), feedback="Check the blue vault sentence again.")
+
+    ctl = Controller(engine, real_memory, _settings(tmp_path, budgets={"segments": 2, "segment_tokens": 48,
+                                                                       "tokens": 96, "retries": 1}))
+    res = ctl.solve(PROBLEM, verifier=verifier, thread_id="e2e")
 
     path = res.trace.path
     assert path[:3] == ["select_concepts", "prime", "think"] and path[-2:] == ["verify", "learn"]
+    assert path.count("retry") == 1 and path.count("verify") == 2
+    # the verifier saw exactly the answers the controller recorded, and its verdicts are the trace's
+    assert seen == res.attempts and res.answer == seen[-1]
+    assert [a.verdict.ok for a in res.trace.attempts] == [False, True]
     assert res.concepts_offered == [concept.id] and res.subroutines_offered[0] == sub.id
     assert res.trace.evidence and all(ev.text in DOC or ev.text in PROBLEM.prompt for ev in res.trace.evidence)
     assert res.trace.node_stats["think"].generated_tokens > 0 and res.generated_tokens > 0

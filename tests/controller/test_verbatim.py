@@ -27,7 +27,6 @@ def test_search_spans_are_exact_substrings(doc: str, query: str) -> None:
     idx = EvidenceIndex({"context": doc})
     for rec in idx.search(query, k=4):
         assert doc[rec.start : rec.start + len(rec.text)] == rec.text
-        assert idx.verify(rec)
         assert "<evidence>" not in rec.text and "</evidence>" not in rec.text
 
 
@@ -39,15 +38,19 @@ def test_windows_cover_the_text_in_order(doc: str) -> None:
     assert all(a.end <= b.start for a, b in itertools.pairwise(ws))
 
 
-@given(doc=documents, junk=sentences)
+@given(doc=documents, junk=sentences, at=st.integers(0, 400), size=st.integers(1, 60))
 @settings(max_examples=100, deadline=None)
-def test_accept_admits_only_verbatim_text(doc: str, junk: str) -> None:
+def test_accept_admits_exactly_the_verbatim_text(doc: str, junk: str, at: int, size: int) -> None:
     idx = EvidenceIndex({"context": doc})
+    span = doc[at : at + size]
+    if span.strip():  # a real copy, followed by the block's closer and chatter, is accepted as exactly that span
+        rec = accept(f"{span}</evidence> and more", "q", idx, "copy-token")
+        assert rec is not None and (rec.text, rec.start) == (span, doc.find(span))
     rec = accept(junk, "q", idx, "copy-token")
-    if rec is None:
-        assert junk.strip() not in doc or not junk.strip()
-    else:
-        assert doc[rec.start : rec.start + len(rec.text)] == rec.text
+    expected = next((c for c in (junk, junk.strip()) if c.strip() and c in doc), None)
+    assert (rec.text if rec else None) == expected
+    if rec is not None:
+        assert (rec.source, rec.start) == ("context", doc.find(expected))
 
 
 @given(doc=documents, queries=st.lists(sentences, min_size=1, max_size=4))

@@ -3,15 +3,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.api import Agent
 from agent.cli import build_parser, main
 from tests.fakes import ScriptedGenerator
 
 
-def test_help_lists_every_command(capsys) -> None:
-    text = build_parser().format_help()
+def test_every_command_is_registered_with_its_own_help(capsys) -> None:
     for cmd in ("chat", "doctor", "memory", "solve", "report", "trace"):
-        assert cmd in text
+        with pytest.raises(SystemExit) as done:
+            build_parser().parse_args([cmd, "--help"])
+        assert done.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: mnemos {cmd}")
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["no-such-command"])
+    assert done.value.code == 2
 
 
 def test_version() -> None:
