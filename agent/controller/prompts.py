@@ -147,3 +147,13 @@ P: <procedure>
 DECOMPOSE_REGEX = r"Q: [^\n<>]+\nP: [^\n<>]+\n(Q: [^\n<>]+\nP: [^\n<>]+\n)?"
 
 # --- baselines without the controller (the eval command's arms) -------------------------------------
+
+#: The model alone on math: a standard chain-of-thought turn, graded from ``\boxed{}`` or the last number.
+PLAIN_COT_USER = "{question}\n\nThink step by step, then give the final answer as \\boxed{{N}}."
+#: The model alone on ARC: the output grid(s) asked for directly, in the JSON form the examples use.
+PLAIN_ARC_USER = (
+    "Each example below shows an input grid and the output grid that one hidden rule makes from it. "
+    "Grids are JSON lists of rows; each number 0-9 is a colour.\n\n{examples}\n\n"
+    "Apply the same rule to the test input{plural}. Think briefly, then for each test input write "
+    "\"Test output N:\" followed by its output grid as a JSON list of rows."
+)

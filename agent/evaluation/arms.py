@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent.config import MemoryMode, Settings
+from agent.controller.prompts import PLAIN_ARC_USER, PLAIN_COT_USER
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from tools import arc
 from tools.domains import register_domain
@@ -28,15 +29,6 @@ Arm = Literal["plain", "off", "frozen", "learning"]
 ARMS: tuple[Arm, ...] = ("plain", "off", "frozen", "learning")
 #: Arms that read the memory learned on the training part.
 SNAPSHOT_ARMS: frozenset[str] = frozenset({"frozen", "learning"})
-
-#: The model-alone prompts (moved to ``agent.controller.prompts`` once that module is the prompts' home).
-PLAIN_COT_USER = "{question}\n\nThink step by step, then give the final answer as \\boxed{{N}}."
-PLAIN_ARC_USER = (
-    "Each example below shows an input grid and the output grid that one hidden rule makes from it. "
-    "Grids are JSON lists of rows; each number 0-9 is a colour.\n\n{examples}\n\n"
-    "Apply the same rule to the test input{plural}. Think briefly, then for each test input write "
-    "\"Test output N:\" followed by its output grid as a JSON list of rows."
-)
 
 #: The domain plain ARC answers are scored in: a JSON list of predicted grids, one per test input.
 ARC_GRID_DOMAIN = "arc-grid"
