@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _math_split(args: argparse.Namespace):
-    from agent.evaluation.split import Split, SplitRecord, check_disjoint, file_sha256, seeded_split
+    from agent.evaluation.split import Split, SplitRecord, file_sha256, seeded_split
     from tools.mathx import load_jsonl
 
     single = [x for x in (args.file, args.generate) if x is not None]
@@ -83,7 +83,6 @@ def _math_split(args: argparse.Namespace):
             raise ValueError("--dev-size splits one FILE; with --train/--dev use --limit")
         train = load_jsonl(args.train) if args.train is not None else []
         dev = load_jsonl(args.dev)
-        check_disjoint(train, dev)
         sources = {"dev": str(args.dev), **({"train": str(args.train)} if args.train else {})}
         shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
         record = SplitRecord(kind="math", method="files", sources=sources, source_sha256=shas)
@@ -122,13 +121,12 @@ def _arc_tasks(directory: Path | None, version: int, split: str) -> tuple[list[P
 
 
 def _arc_split(args: argparse.Namespace):
-    from agent.evaluation.split import Split, SplitRecord, check_disjoint
+    from agent.evaluation.split import Split, SplitRecord
 
     train, train_src = _arc_tasks(args.train_dir, args.arc_version, "training")
     dev, dev_src = _arc_tasks(args.dev_dir, args.arc_version, "evaluation")
     if not dev:
         raise ValueError("no ARC dev tasks loaded")
-    check_disjoint(train, dev)
     record = SplitRecord(kind="arc", method="fixed", sources={"train": train_src, "dev": dev_src})
     return Split(train=train, dev=dev, record=record), f"arc{args.arc_version}"
 
@@ -140,16 +138,21 @@ def _smallest(problems: list[Problem], n: int) -> list[Problem]:
 
 
 def _trim(split, args: argparse.Namespace):
-    train, dev = split.train, split.dev
+    """Dev first (--small / --limit), then train without copies of those dev problems, then train's own limits."""
+    from agent.evaluation.split import drop_overlap
+
     for flag, value in (("--limit", args.limit), ("--train-limit", args.train_limit)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1")
-    if args.small:
-        n_train, n_dev = SMALL_SIZES[split.record.kind]
-        train, dev = _smallest(train, args.train_limit or n_train), _smallest(dev, args.limit or n_dev)
-    train = train[: args.train_limit] if args.train_limit else train
-    dev = dev[: args.limit] if args.limit else dev
-    record = split.record.model_copy(update={"train_ids": [p.id for p in train], "dev_ids": [p.id for p in dev]})
+    n_train, n_dev = SMALL_SIZES[split.record.kind]
+    dev = _smallest(split.dev, args.limit or n_dev) if args.small else split.dev[: args.limit]
+    train, dropped = drop_overlap(split.train, dev)
+    if dropped:
+        print(f"left {len(dropped)} training problem(s) out that also occur in dev: {', '.join(dropped[:5])}"
+              + (" ..." if len(dropped) > 5 else ""), file=sys.stderr)
+    train = _smallest(train, args.train_limit or n_train) if args.small else train[: args.train_limit]
+    record = split.record.model_copy(update={"train_ids": [p.id for p in train], "dev_ids": [p.id for p in dev],
+                                             "train_dropped": dropped})
     return split.model_copy(update={"train": train, "dev": dev, "record": record})
 
 

@@ -25,6 +25,7 @@ class SplitRecord(BaseModel):
     source_sha256: dict[str, str] = Field(default_factory=dict, description="Role -> sha256 of a source file.")
     seed: int | None = None
     train_ids: list[str] = Field(default_factory=list)
+    train_dropped: list[str] = Field(default_factory=list, description="Training problems left out: copies of dev ones.")
     dev_ids: list[str] = Field(default_factory=list)
 
     def fingerprint(self) -> str:
@@ -65,11 +66,14 @@ def seeded_split(problems: list[Problem], dev_size: int, seed: int) -> tuple[lis
     return train, dev
 
 
-def check_disjoint(train: list[Problem], dev: list[Problem]) -> None:
-    """Refuse a split whose dev part shares problems with its train part (the result would not be held-out)."""
-    train_text = {" ".join(p.prompt.split()) for p in train}
-    shared = [p.id for p in dev if " ".join(p.prompt.split()) in train_text]
-    if shared:
-        shown = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
-        raise ValueError(f"{len(shared)} dev problem(s) also occur in the training set ({shown}); "
-                         "dev must be held out")
+def drop_overlap(train: list[Problem], dev: list[Problem]) -> tuple[list[Problem], list[str]]:
+    """Train without the problems whose text also occurs in dev, and the ids dropped.
+
+    Dev stays as it is (it is what the figures are about); learning on a copy of a dev
+    problem would make the memory arms' scores not held-out. Public sets do contain such
+    copies (ARC-AGI-1 evaluation 070dd51e is training 40853293).
+    """
+    dev_text = {" ".join(p.prompt.split()) for p in dev}
+    kept = [p for p in train if " ".join(p.prompt.split()) not in dev_text]
+    kept_ids = {p.id for p in kept}
+    return kept, [p.id for p in train if p.id not in kept_ids]

@@ -187,3 +187,18 @@ def test_eval_arc_plain_is_scored_by_the_official_rule(tmp_path, monkeypatch, ca
     assert result["kind"] == "arc" and result["n"] == 3
     assert result["scores"]["plain"] == {"double_size": 1.0, "mirror_rows": 0.0, "recolor_blue_to_red": 1.0}
     assert 0.0 <= result["arms"]["off"]["accuracy"] <= 1.0 and result["arms"]["off"]["n"] == 3
+
+
+def test_training_copies_of_dev_problems_are_left_out(tmp_path, fake_engine, capsys):
+    rows = [{"question": f"What is {i} plus {i}?", "answer": f"#### {2 * i}"} for i in range(6)]
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    train.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    dev.write_text("\n".join(json.dumps(r) for r in rows[:2]) + "\n")
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "eval", "math", "--train", str(train), "--dev", str(dev), "--arms", "plain",
+                 "--name", "f", "--no-progress", "--resamples", "200"]) == 0
+    assert "left 2 training problem(s) out that also occur in dev: train-1, train-2" in capsys.readouterr().err
+    split = json.loads((home / "runs" / "f" / "split.json").read_text())
+    assert split["train_ids"] == ["train-3", "train-4", "train-5", "train-6"]
+    assert split["train_dropped"] == ["train-1", "train-2"] and split["dev_ids"] == ["dev-1", "dev-2"]
+    assert split["method"] == "files" and len(split["source_sha256"]["train"]) == 64
