@@ -1,0 +1,79 @@
+"""SIGKILL a running `mnemos solve` mid-solve and mid-learn, rerun it with the same --run-id, and find every
+problem finished exactly once: no lost episodes, no duplicates, and memory holding each problem's writes once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.mathgen import generate
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+N = 6
+
+
+def _calls(log: Path) -> list[tuple[str, str]]:
+    return [tuple(line.split(" ", 1)) for line in log.read_text().splitlines() if line]  # type: ignore[misc]
+
+
+def test_sigkill_then_resume_finishes_every_problem_exactly_once(tmp_path, embedder):
+    from memory import open_memory
+    from memory.db import Database, StoreUnavailable
+    from memory.episodes import EpisodeStore
+    from memory.models import ConceptRow
+    from sqlalchemy import select
+
+    home, log = tmp_path / "home", tmp_path / "calls.log"
+    ids = [p.id for p in generate(N, seed=7)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+    def cmd(park: str) -> list[str]:
+        return [sys.executable, str(HERE / "solve_kill_target.py"), str(home), str(log), "killed", str(N), park]
+
+    # Problem 4 never gets its answer; problem 5 is stuck between writing its concept and its subroutines.
+    proc = subprocess.Popen(cmd("think:4,subwrite:5"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    db = None
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "the run never reached the kill point"
+        parked = {c for c in _calls(log) if c[0] == "parked"} if log.exists() else set()
+        if db is None and (home / "mnemos.db").exists():
+            try:
+                db = Database(f"sqlite:///{home / 'mnemos.db'}")
+            except StoreUnavailable:  # the run is still creating it
+                pass
+        if len(parked) == 2 and db is not None and EpisodeStore(db).count("killed") == N - 2:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    episodes = EpisodeStore(db)
+    assert {e.problem_id for e in episodes.list(run_id="killed")} == set(ids[:4])
+    with db.sessions() as session:  # problem 5 really was killed mid-learn: its concept is stored already
+        assert f"rule {ids[5]}" in session.scalars(select(ConceptRow.name)).all()
+    db.dispose()
+
+    log.write_text("")
+    rerun = subprocess.run(cmd("-"), env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    calls = _calls(log)
+    assert {pid for kind, pid in calls if kind == "think"} == {ids[4]}  # finished problems were not solved again
+    assert {pid for kind, pid in calls if kind == "decompose"} == {ids[4], ids[5]}  # 5 resumed at its learn step
+    assert {pid for kind, pid in calls if kind == "concept"} == {ids[4], ids[5]}  # ...and wrote its concept again
+
+    summary = json.loads((home / "runs" / "killed" / "summary.json").read_text())
+    assert (summary["resumed"], summary["finished"], summary["solved"]) == (N - 2, N, N)
+    with open_memory(f"sqlite:///{home / 'mnemos.db'}", home / "indexes", embedder) as mem:
+        eps = mem.episodes.list(run_id="killed")
+        assert sorted(e.problem_id for e in eps) == sorted(ids) and all(e.verdict == "correct" for e in eps)
+        concepts = mem.concepts.list(limit=100)
+        assert sorted(pid for c in concepts for pid in c.problems) == sorted(ids)  # each problem in one concept
+        assert sorted(n for c in concepts for n in c.notes) == sorted(f"from {pid}" for pid in ids)
+        subs = mem.subroutines.list(limit=100)
+        assert sorted(s.source for s in subs) == sorted(f"killed:{pid}" for pid in ids)
