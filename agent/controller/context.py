@@ -8,7 +8,6 @@ rebuilt from the state when a run resumes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from agent.config import Budgets, Settings
 from agent.controller.copying import EvidenceCopier
@@ -16,6 +15,7 @@ from agent.controller.evidence import EvidenceIndex
 from agent.controller.prompts import SYSTEM_PROMPT, problem_text, user_prompt
 from agent.controller.state import SolveState
 from agent.llm import ChatMessage, TextGenerator
+from memory.protocol import Memory
 from tools.problem import Verifier
 
 
@@ -38,7 +38,7 @@ class RunContext:
     max_model_len: int
     kv_budget: int | None = None
     fold: bool = False
-    memory: Any | None = None
+    memory: Memory | None = None
     read_memory: bool = False
     verifier: Verifier | None = None
     copier: EvidenceCopier | None = None

@@ -21,6 +21,7 @@ from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.prompts import problem_text
 from agent.controller.state import SolveResult, SolveState, Trace
 from agent.llm import TextGenerator
+from memory.protocol import Memory
 from tools.problem import Problem, Verifier
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class Controller:
     """Solves problems with the think / recall / retrieve / verify / learn graph."""
 
-    def __init__(self, llm: TextGenerator, memory: Any | None, settings: Settings, checkpointer: Any = None, *,
+    def __init__(self, llm: TextGenerator, memory: Memory | None, settings: Settings, checkpointer: Any = None, *,
                  embedder: Any = None):
         self.llm = llm
         self.memory = memory

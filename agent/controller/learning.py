@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
 
 from agent.controller.parsing import strip_tags
 from agent.controller.prompts import (
@@ -25,6 +24,7 @@ from agent.controller.prompts import (
 from agent.controller.state import ToolCall, Trace
 from agent.controller.tags import SUBQ
 from agent.llm import ChatMessage, GenParams, TextGenerator
+from memory.protocol import Memory
 from memory.schemas import Concept, Subroutine
 from tools.problem import Problem, Verdict
 
@@ -96,7 +96,7 @@ def trace_pairs(trace: Trace, problem: Problem, source: str) -> list[Subroutine]
     return out
 
 
-def _existing_names(memory: Any, problem: Problem, k: int = 24) -> list[str]:
+def _existing_names(memory: Memory, problem: Problem, k: int = 24) -> list[str]:
     try:
         hits = memory.concepts.search(f"{problem_text(problem)}\n{problem.context[:500]}", k)
         names = [h.item.name for h in hits]
@@ -112,7 +112,7 @@ async def _generate(llm: TextGenerator, prompt: str, regex: str, max_tokens: int
     return c.text, c.prompt_tokens, c.generated_tokens, time.perf_counter() - t0
 
 
-def _record_outcomes(memory: Any, problem: Problem, trace: Trace, success: bool) -> list[ToolCall]:
+def _record_outcomes(memory: Memory, problem: Problem, trace: Trace, success: bool) -> list[ToolCall]:
     calls: list[ToolCall] = []
     if trace.concepts_used:
         memory.concepts.record_outcome(trace.concepts_used, success, problem.id)
@@ -123,7 +123,7 @@ def _record_outcomes(memory: Any, problem: Problem, trace: Trace, success: bool)
     return calls
 
 
-async def alearn(llm: TextGenerator, memory: Any, problem: Problem, answer: str | None,
+async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: str | None,
                  verdict: Verdict | None, trace: Trace) -> list[ToolCall]:
     """Record outcomes of what was used; on a verified solution, write new concepts and subroutines.
 
