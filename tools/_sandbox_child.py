@@ -96,11 +96,15 @@ _BLOCKED_EVENTS = frozenset(
         "socket.bind", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr", "socket.sendto",
         "os.setuid", "os.chroot", "os.add_dll_directory", "sys.remote_exec", "os.startfile", "shutil.chown",
         "os.chown", "os.lchown", "os.setxattr", "os.removexattr", "os.mkfifo", "os.mknod", "sqlite3.connect",
-        "os.fwalk",
+        "os.fwalk", "cpython.PyInterpreterState_New",
     }
 )
-#: Low-level modules that create processes without raising an audit event of their own.
-_BLOCKED_IMPORTS = frozenset({"_posixsubprocess"})
+#: Modules that create processes without an audit event of their own, or hand out raw memory and
+#: interpreter internals (CPython's test extensions), or start subinterpreters, which have no hook.
+_BLOCKED_IMPORTS = frozenset(
+    {"_posixsubprocess", "_testcapi", "_testinternalcapi", "_testbuffer", "_testmultiphase", "_testclinic",
+     "_testimportmultiple", "_testsinglephase", "_xxsubinterpreters", "_xxinterpchannels", "_xxtestfuzz", "_ctypes_test"}
+)
 #: Events whose first argument is a path that must lie in the work dir.
 _WRITE_PATH_EVENTS = frozenset(
     {"os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.truncate", "os.utime", "os.chdir", "shutil.rmtree",

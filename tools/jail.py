@@ -15,7 +15,9 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
+import platform
 import shutil
+import struct
 import subprocess
 import sys
 from functools import lru_cache
@@ -31,7 +33,39 @@ SITE = "/sandbox/site"
 BOOT = "/sandbox/boot.py"
 #: The writable, size-capped work dir inside the jail.
 WORK = "/sandbox/work"
+#: CPython's test extensions hand out raw memory and interpreter internals; subinterpreters run without the audit hook.
+_HIDDEN_EXTENSIONS = ("_test*.so", "_xxsubinterpreters*.so", "_xxinterpchannels*.so", "_xxtestfuzz*.so", "_ctypes_test*.so")
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; scripts/install.sh does it where apt is available)"
+
+
+#: Per architecture: the seccomp audit arch, and syscall numbers. Process creation is refused because
+#: the jail's uid maps to the caller's, and root is exempt from RLIMIT_NPROC; the rest are kernel
+#: interfaces model code never needs and container escapes tend to use.
+_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "arch": 0xC000003E, "clone": 56, "fork": 57, "vfork": 58, "clone3": 435,
+        "ptrace": 101, "pivot_root": 155, "chroot": 161, "acct": 163, "mount": 165, "umount2": 166, "swapon": 167,
+        "swapoff": 168, "reboot": 169, "init_module": 175, "delete_module": 176, "quotactl": 179, "kexec_load": 246,
+        "add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298,
+        "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
+        "process_vm_writev": 311, "finit_module": 313, "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442,
+    },
+    "aarch64": {
+        "arch": 0xC00000B7, "clone": 220, "clone3": 435,
+        "ptrace": 117, "pivot_root": 41, "chroot": 51, "acct": 89, "mount": 40, "umount2": 39, "swapon": 224,
+        "swapoff": 225, "reboot": 142, "init_module": 105, "delete_module": 106, "quotactl": 60, "kexec_load": 104,
+        "add_key": 217, "request_key": 218, "keyctl": 219, "unshare": 97, "perf_event_open": 241,
+        "name_to_handle_at": 264, "open_by_handle_at": 265, "setns": 268, "process_vm_readv": 270,
+        "process_vm_writev": 271, "finit_module": 273, "kexec_file_load": 294, "bpf": 280, "userfaultfd": 282,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442,
+    },
+}
+_CLONE_THREAD = 0x00010000
+_X32_BIT = 0x40000000
+_EPERM, _ENOSYS = 1, 38
 
 
 class JailUnavailable(RuntimeError):
@@ -44,6 +78,7 @@ class JailView(BaseModel):
     interpreter: str
     stdlib: str
     hidden: list[str]
+    hidden_files: list[str]
     packages: dict[str, str]
     symlinks: dict[str, str]
     files: list[str]
@@ -120,11 +155,48 @@ def jail_view() -> JailView:
         if not os.path.realpath(path).startswith(inside):
             _expose(path, symlinks, files)
     hidden = [os.path.join(stdlib, d) for d in ("site-packages", "dist-packages") if os.path.isdir(os.path.join(stdlib, d))]
-    return JailView(interpreter=interpreter, stdlib=stdlib, hidden=hidden, packages=packages, symlinks=symlinks, files=sorted(files))
+    hidden_files = sorted(p for pattern in _HIDDEN_EXTENSIONS for p in glob.glob(os.path.join(stdlib, "lib-dynload", pattern)))
+    return JailView(interpreter=interpreter, stdlib=stdlib, hidden=hidden, hidden_files=hidden_files, packages=packages,
+                    symlinks=symlinks, files=sorted(files))
 
 
-def bwrap_command(view: JailView, boot: str, work_mb: int) -> list[str]:
-    """The ``bwrap`` argv up to (not including) the command run inside."""
+def seccomp_program(machine: str | None = None) -> bytes:
+    """A classic-BPF seccomp filter: threads yes, new processes and a few kernel interfaces no (EPERM).
+
+    ``clone3`` answers ENOSYS so the C library falls back to ``clone``, whose
+    flags a classic filter can inspect (``clone3`` passes them in memory).
+    """
+    machine = machine or platform.machine()
+    table = _SYSCALLS.get(machine)
+    if table is None:
+        raise JailUnavailable(f"no seccomp syscall table for the {machine} architecture")
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    eperm, enosys = 0x00050000 | _EPERM, 0x00050000 | _ENOSYS
+    denied = sorted(v for k, v in table.items() if k not in ("arch", "clone", "clone3"))
+    prog: list[tuple[int, int, int, int]] = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 1, 0, table["arch"]),
+        (ret, 0, 0, kill),
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jge, 0, 1, _X32_BIT),
+        (ret, 0, 0, eperm),
+        (jeq, 0, 1, table["clone3"]),
+        (ret, 0, 0, enosys),
+        (jeq, 0, 4, table["clone"]),
+        (ld, 0, 0, 16),  # low 32 bits of args[0]: the clone flags
+        (jset, 1, 0, _CLONE_THREAD),
+        (ret, 0, 0, eperm),
+        (ret, 0, 0, allow),
+    ]
+    for nr in denied:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
+    prog.append((ret, 0, 0, allow))
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def bwrap_command(view: JailView, boot: str, work_mb: int, seccomp_fd: int | None = None) -> list[str]:
+    """The ``bwrap`` argv up to (not including) the command run inside; ``seccomp_fd`` holds :func:`seccomp_program`."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise JailUnavailable(f"bubblewrap (`bwrap`) is not installed: {INSTALL_HINT}")
@@ -139,25 +211,45 @@ def bwrap_command(view: JailView, boot: str, work_mb: int) -> list[str]:
     cmd += ["--ro-bind", view.stdlib, view.stdlib]
     for path in view.hidden:
         cmd += ["--tmpfs", path]
+    for path in view.hidden_files:
+        cmd += ["--ro-bind", "/dev/null", path]
     for name, path in view.packages.items():
         cmd += ["--ro-bind", path, f"{SITE}/{name}"]
     cmd += ["--ro-bind", boot, BOOT, "--proc", "/proc", "--dev", "/dev"]
     cmd += ["--size", str(work_mb * 1024 * 1024), "--tmpfs", WORK, "--chdir", WORK]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     return cmd
+
+
+def seccomp_fd() -> int:
+    """A readable fd holding the filter (bwrap reads it to the end); the caller passes it on and closes it."""
+    prog = seccomp_program()
+    r, w = os.pipe()
+    try:
+        os.write(w, prog)
+    finally:
+        os.close(w)
+    return r
 
 
 @lru_cache(maxsize=1)
 def jail_problem(boot: str) -> str | None:
     """``None`` when the jail works here, else why not (checked once per process by starting one)."""
+    fd = None
     try:
         view = jail_view()
-        cmd = [*bwrap_command(view, boot, 1), view.interpreter, "-I", "-S", "-c", "print('ok')"]
+        fd = seccomp_fd()
+        cmd = [*bwrap_command(view, boot, 1, fd), view.interpreter, "-I", "-S", "-c", "print('ok')"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={"LANG": "C.UTF-8"}, check=False,
+                              pass_fds=(fd,))
     except JailUnavailable as exc:
         return str(exc)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={"LANG": "C.UTF-8"}, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not start: {exc}"
+    finally:
+        if fd is not None:
+            os.close(fd)
     if proc.returncode != 0 or proc.stdout.strip() != "ok":
         detail = (proc.stderr.strip() or f"exit status {proc.returncode}").splitlines()[-1]
         return (f"bubblewrap cannot create the sandbox here ({detail}); it needs unprivileged user namespaces "

@@ -165,11 +165,13 @@ def run_python(
         "max_processes": limits.max_processes,
         "audit_hook": limits.audit_hook,
     }
-    rundir = None
+    rundir, keep_fds = None, []
     if problem is None:
         view = jail.jail_view()
         payload |= {"read_roots": view.read_roots, "site": jail.SITE}
-        argv = [*jail.bwrap_command(view, str(_CHILD), limits.work_mb), view.interpreter, "-I", "-S", "-B", jail.BOOT]
+        keep_fds.append(jail.seccomp_fd())
+        argv = [*jail.bwrap_command(view, str(_CHILD), limits.work_mb, keep_fds[0]), view.interpreter, "-I", "-S", "-B",
+                jail.BOOT]
         cwd = "/"
     else:
         rundir = tempfile.mkdtemp(prefix="mnemos-sandbox-")
@@ -178,8 +180,11 @@ def run_python(
         argv = [os.path.realpath(sys.executable), "-I", "-S", "-B", str(_CHILD)]
     start = time.monotonic()
     try:
-        streams = _run(argv, cwd, _scrubbed_env(jail.WORK if rundir is None else cwd), json.dumps(payload).encode(), limits)
+        streams = _run(argv, cwd, _scrubbed_env(jail.WORK if rundir is None else cwd), json.dumps(payload).encode(), limits,
+                       keep_fds)
     finally:
+        for fd in keep_fds:
+            os.close(fd)
         if rundir is not None:
             shutil.rmtree(rundir, ignore_errors=True)
     return _interpret(streams, limits, time.monotonic() - start, jailed=rundir is None)
@@ -231,16 +236,18 @@ class _Streams(BaseModel):
     timed_out: bool = False
 
 
-def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits: SandboxLimits) -> _Streams:
+def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits: SandboxLimits,
+         keep_fds: list[int]) -> _Streams:
     """Start the child, feed the payload, read its three pipes with caps, and always kill what is left.
 
     ``argv`` ends with the bootstrap; the result channel's fd number is appended here.
+    ``keep_fds`` are passed on to the child as they are (bwrap's seccomp filter).
     """
     chan_r, chan_w = os.pipe()
     try:
         proc = subprocess.Popen(
             [*argv, str(chan_w)], cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, pass_fds=(chan_w,),
+            stderr=subprocess.PIPE, start_new_session=True, pass_fds=(chan_w, *keep_fds),
         )
     except BaseException:
         os.close(chan_r)

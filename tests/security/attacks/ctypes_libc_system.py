@@ -1,0 +1,5 @@
+# attack: call libc's system() through ctypes
+# expect: blocked
+import ctypes
+if ctypes.CDLL(None).system(b"touch /tmp/mnemos-attack-ctypes") != 0:
+    raise SystemExit("system() failed")

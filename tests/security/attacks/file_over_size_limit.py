@@ -1,0 +1,4 @@
+# attack: one file larger than the per-file cap
+# expect: error
+with open("big", "wb") as fh:
+    fh.write(b"x" * (40 << 20))

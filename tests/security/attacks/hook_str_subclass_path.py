@@ -1,0 +1,10 @@
+# attack: a str subclass whose startswith/split always agree, to fool a Python-level path check
+# expect: blocked
+class Sly(str):
+    def startswith(self, *a, **k):
+        return True
+    def split(self, *a, **k):
+        return ["sandbox", "work", "x"]
+    def __fspath__(self):
+        return str(self)
+print(open(Sly("@CANARY@")).read())

@@ -1,0 +1,6 @@
+# attack: kill the parent and every process the user can signal
+# expect: blocked
+import os
+import signal
+os.kill(os.getppid(), signal.SIGKILL)
+os.kill(-1, signal.SIGKILL)

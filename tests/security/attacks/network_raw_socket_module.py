@@ -1,0 +1,5 @@
+# attack: connect with the _socket extension directly, skipping socket.py
+# expect: blocked
+import _socket
+s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+s.connect(("127.0.0.1", @PORT@))

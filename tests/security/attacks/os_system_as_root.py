@@ -1,0 +1,5 @@
+# attack: run a shell command (it used to run as root with all capabilities)
+# expect: blocked
+import os
+if os.system("id -u > /tmp/mnemos-attack-root") != 0:
+    raise SystemExit("no shell")

@@ -1,0 +1,5 @@
+# attack: read the canary with os.open/os.read instead of open()
+# expect: blocked
+import os
+fd = os.open("@CANARY@", os.O_RDONLY)
+print(os.read(fd, 1000).decode())

@@ -1,0 +1,3 @@
+# attack: read /etc/shadow and print it
+# expect: blocked
+print(open("/etc/shadow").read())

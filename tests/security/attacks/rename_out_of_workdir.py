@@ -1,0 +1,5 @@
+# attack: write in the work dir, then rename the file out of it
+# expect: blocked
+import os
+open("x", "w").write("pwned")
+os.rename("x", "/tmp/mnemos-attack-rename")

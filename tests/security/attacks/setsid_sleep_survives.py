@@ -1,0 +1,5 @@
+# attack: start a detached `setsid sleep` that outlives the call
+# expect: blocked
+import os
+if os.system("setsid sh -c 'sleep 300; : mnemos-attack-proc' &") != 0:
+    raise SystemExit("no shell")

@@ -1,0 +1,5 @@
+# attack: become root again and chroot out
+# expect: error
+import os
+os.setuid(0)
+os.chroot("/")

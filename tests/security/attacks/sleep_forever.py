@@ -1,0 +1,5 @@
+# attack: sleep past the wall-clock limit without using CPU
+# expect: timeout
+# proves: checks
+import time
+time.sleep(3600)

@@ -1,0 +1,4 @@
+# attack: os.stat reveals whether host files exist and how big they are
+# expect: error
+import os
+print(os.stat("@CANARY@"), os.stat("/etc/shadow"))

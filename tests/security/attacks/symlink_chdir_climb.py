@@ -1,0 +1,7 @@
+# attack: a symlink whose target looks inside from a subdirectory cwd but points out from where it lives
+# expect: blocked
+import os
+os.mkdir("sub")
+os.chdir("sub")
+os.symlink("..", "/sandbox/work/up")
+print(open("/sandbox/work/up/up/up/@CANARY@").read())

@@ -1,0 +1,6 @@
+# attack: plant stdout.txt -> /proc/PPID/fd/0 so the parent blocks reading its own stdin
+# expect: blocked
+# proves: checks
+import os
+os.symlink(f"/proc/{os.getppid()}/fd/0", "stdout.txt")
+os.symlink(f"/proc/{os.getppid()}/fd/0", "stderr.txt")

@@ -1,0 +1,4 @@
+# attack: plant a module in the stdlib so later runs import it
+# expect: blocked
+# escape-file: @STDLIB@/mnemos_attack_planted.py
+open("@STDLIB@/mnemos_attack_planted.py", "w").write("print('planted')")
