@@ -1,0 +1,252 @@
+"""Throughput: the agent (memory off) vs raw vLLM on the same GSM8K problems, side by side.
+
+One engine is loaded once and serves both phases, so both see the same model,
+KV space and ``max_num_seqs``:
+
+1. raw vLLM: each problem's first-segment chat prompt (the agent's system +
+   user turn), all submitted to ``AsyncLLM.generate`` at once (one batch call),
+   with the agent's per-attempt token budget as ``max_tokens`` and ``</answer>``
+   as the stop string;
+2. the agent: ``mnemos solve``'s path (controller graph per problem, asyncio
+   tasks, concurrency from the KV planner unless ``--concurrency``), memory off.
+
+The prefix cache is reset between the phases so the agent does not reuse the
+raw phase's prompts. For each phase: generated tok/s, problems/min, p50/p95
+per-problem latency, prefix-cache hit rate (vLLM's scheduler counters, read
+through a stat logger, see ``agent.engine.EngineStats``), score; then the
+ratio agent/raw. Figures go to ``docs/results/throughput.json``.
+
+    python benchmarks/throughput.py [--problems 40] [--model qwen2.5-coder-1.5b] [--concurrency N]
+    python benchmarks/throughput.py --small      # CI size: SmolLM2-135M, 4 problems, short budgets
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+# Sibling scripts (benchmarks/retrieval.py, ...) would shadow the project's packages of the same name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+ROOT = Path(__file__).resolve().parents[1]
+GSM8K = ROOT.parent / "shared" / "data" / "gsm8k_train.jsonl"
+OUT = ROOT / "docs" / "results" / "throughput.json"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def phase_figures(name: str, wall: float, generated: int, latencies: list[float], score: float, stats: Any) -> dict:
+    return {
+        "phase": name,
+        "wall_s": round(wall, 2),
+        "generated_tokens": generated,
+        "tok_s": round(generated / wall, 2) if wall > 0 else 0.0,
+        "problems_per_min": round(60 * len(latencies) / wall, 2) if wall > 0 else 0.0,
+        "latency_p50_s": round(statistics.median(latencies), 2),
+        "latency_p95_s": round(percentile(latencies, 95), 2),
+        "score": round(score, 3),
+        "prefix_cache_hit_rate": round(stats.prefix_hit_rate, 3),
+        "prefix_cache_queries": stats.prefix_queries,
+        "prefix_cache_hits": stats.prefix_hits,
+    }
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except Exception:  # noqa: BLE001 - no torch or no CUDA: a CPU machine
+        pass
+    return info
+
+
+def first_segment_prompt(engine: Any, problem: Any) -> str:
+    """The chat prompt the agent's first segment starts from (system + user turn, no memory)."""
+    from agent.controller.prompts import SYSTEM_PROMPT, problem_text, user_prompt
+    from agent.llm import ChatMessage
+
+    return engine.render_chat([ChatMessage(role="system", content=SYSTEM_PROMPT),
+                               ChatMessage(role="user", content=user_prompt(problem_text(problem), problem.context, ""))])
+
+
+def run_raw(engine: Any, problems: list, max_tokens: int) -> dict:
+    """Every prompt submitted to vLLM's AsyncLLM at once, no mnemos layer in between."""
+    from agent.controller.tags import ANSWER
+    from agent.llm import GenParams
+    from tools.domains import get_domain
+
+    sampling = engine.sampling_params(GenParams(max_tokens=max_tokens, stop=[ANSWER.close]))
+    prompts = [first_segment_prompt(engine, p) for p in problems]
+
+    async def batch() -> list[tuple[str, int, float]]:
+        start = time.perf_counter()
+
+        async def one(i: int, prompt: str) -> tuple[str, int, float]:
+            final = None
+            async for final in engine.async_llm.generate(prompt, sampling, f"raw-{i}-{time.monotonic_ns()}"):
+                pass
+            return final.outputs[0].text, len(final.outputs[0].token_ids), time.perf_counter() - start
+
+        return await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts)))
+
+    before = engine.stats()
+    t0 = time.perf_counter()
+    outs = engine.run_coroutine(batch())
+    wall = time.perf_counter() - t0
+    math = get_domain("math")
+    score = statistics.mean(math.score(p, [text]) for p, (text, _, _) in zip(problems, outs, strict=True))
+    return phase_figures("raw", wall, sum(n for _, n, _ in outs), [s for _, _, s in outs], score,
+                         engine.stats() - before)
+
+
+def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | None) -> tuple[dict, int]:
+    from agent.batch.concurrency import planned_concurrency
+    from agent.batch.session import solve_set
+    from memory.db import Database
+    from memory.episodes import EpisodeStore
+
+    plan = planned_concurrency(settings, engine)
+    used = concurrency or plan.concurrency
+    print(f"agent: {plan.describe()}" + (f"; using --concurrency {used}" if concurrency else ""), file=sys.stderr)
+    db = Database(settings.db_url)
+
+    class Episodes:
+        episodes = EpisodeStore(db)
+
+        def close(self) -> None:
+            pass
+
+    try:
+        before = engine.stats()
+        summary = solve_set(problems, settings, "throughput", concurrency=used, progress=False, llm=engine,
+                            memory=Episodes())
+        stats = engine.stats() - before
+        latencies = [e.seconds for e in Episodes.episodes.list(run_id="throughput", limit=len(problems) + 1)]
+    finally:
+        db.dispose()
+    if summary.errors:
+        print(f"warning: {summary.errors} agent problems ended in errors", file=sys.stderr)
+    return phase_figures("agent", summary.wall_seconds, summary.generated_tokens, latencies, summary.score, stats), used
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problems", type=int, default=40)
+    ap.add_argument("--model", default=None, help="named model or checkpoint dir (default: the settings' default)")
+    ap.add_argument("--data", type=Path, default=GSM8K, help="GSM8K-shaped JSONL (default ../shared/data/gsm8k_train.jsonl)")
+    ap.add_argument("--concurrency", type=int, default=None, help="agent problems in flight (default: KV planner)")
+    ap.add_argument("--max-num-seqs", type=int, default=None, help="engine max_num_seqs (default: settings)")
+    ap.add_argument("--attempt-tokens", type=int, default=None, help="agent token budget per attempt = raw max_tokens")
+    ap.add_argument("--segment-tokens", type=int, default=None)
+    ap.add_argument("--key", default=None, help="store the figures under this key of the JSON file "
+                    "(e.g. gpu_concurrency128) instead of replacing its top level")
+    ap.add_argument("--out", type=Path, default=None, help=f"JSON output (default {OUT.relative_to(ROOT)}; "
+                    "--small: docs/results/throughput_small.json)")
+    ap.add_argument("--small", action="store_true", help="CI size: smollm2-135m, 4 problems, 96-token attempts")
+    args = ap.parse_args()
+    if args.small:
+        args.problems = min(args.problems, 4)
+        args.model = args.model or "smollm2-135m"
+        args.attempt_tokens = args.attempt_tokens or 96
+        args.segment_tokens = args.segment_tokens or 48
+    out = args.out or (OUT.with_name("throughput_small.json") if args.small else OUT)
+    if args.problems < 1:
+        ap.error("--problems must be at least 1")
+    if not args.data.is_file():
+        ap.error(f"no problem file at {args.data}")
+
+    import vllm
+
+    from agent.config import Settings
+    from agent.engine import Engine
+    from agent.llm import GenParams
+    from tools.mathx import load_jsonl
+
+    problems = load_jsonl(args.data, args.problems)
+    home = tempfile.mkdtemp(prefix="mnemos-throughput-")
+    overrides: dict[str, Any] = {"home": home, "memory_mode": "off"}
+    if args.model:
+        overrides["model"] = args.model
+    if args.max_num_seqs:
+        overrides["max_num_seqs"] = args.max_num_seqs
+    settings = Settings(**overrides)
+    budgets = {k: v for k, v in (("tokens", args.attempt_tokens), ("segment_tokens", args.segment_tokens)) if v}
+    if budgets:
+        settings = settings.model_copy(update={"budgets": settings.budgets.model_copy(update=budgets)})
+
+    engine = Engine.from_settings(settings)
+    try:
+        engine.generate(["warm up"], GenParams(max_tokens=4))
+        raw = run_raw(engine, problems, settings.budgets.tokens)
+        engine.run_coroutine(engine.areset_prefix_cache())
+        agent, concurrency = run_agent(engine, problems, settings, args.concurrency)
+    finally:
+        engine.close()
+
+    ratio = agent["tok_s"] / raw["tok_s"] if raw["tok_s"] else 0.0
+    result = {
+        "raw_tok_s": raw["tok_s"],
+        "agent_tok_s": agent["tok_s"],
+        "ratio": round(ratio, 3),
+        "problems": len(problems),
+        "model": settings.model,
+        "machine": machine(),
+        "device": engine.device,
+        "concurrency": concurrency,
+        "max_num_seqs": settings.max_num_seqs,
+        "attempt_tokens": settings.budgets.tokens,
+        "segment_tokens": settings.budgets.segment_tokens,
+        "kv_cache_gib": settings.kv_cache_gib,
+        "vllm": vllm.__version__,
+        "data": args.data.name,
+        "small": args.small,
+        "date": time.strftime("%Y-%m-%d"),
+        "raw": raw,
+        "agent": agent,
+    }
+
+    rows = [("generated tok/s", "tok_s"), ("problems/min", "problems_per_min"), ("latency p50 s", "latency_p50_s"),
+            ("latency p95 s", "latency_p95_s"), ("prefix-cache hit rate", "prefix_cache_hit_rate"), ("score", "score"),
+            ("wall s", "wall_s"), ("generated tokens", "generated_tokens")]
+    print(f"\n{len(problems)} GSM8K problems, model {settings.model}, {engine.device}, agent concurrency {concurrency}")
+    print(f"{'':<22} {'raw vLLM':>10} {'agent':>10}")
+    for label, key in rows:
+        print(f"{label:<22} {raw[key]:>10} {agent[key]:>10}")
+    print(f"ratio agent/raw (generated tok/s): {ratio:.3f}")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.key:
+        existing = json.loads(out.read_text()) if out.is_file() else {}
+        existing[args.key] = result
+        result = existing
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # vLLM starts its engine process with spawn
+    main()
