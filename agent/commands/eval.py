@@ -12,9 +12,13 @@ import argparse
 import hashlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.config import Settings
 from tools.problem import Problem
+
+if TYPE_CHECKING:
+    from agent.evaluation.split import Split
 
 #: ``--small`` (CI): the machinery on a handful of problems and the small model, not the figures.
 SMALL_MODEL = "smollm2-135m"
@@ -69,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=run)
 
 
-def _math_split(args: argparse.Namespace):
+def _math_split(args: argparse.Namespace) -> tuple[Split, str]:
     from agent.evaluation.split import Split, SplitRecord, file_sha256, seeded_split
     from tools.mathx import load_jsonl
 
@@ -120,7 +124,7 @@ def _arc_tasks(directory: Path | None, version: int, split: str) -> tuple[list[P
     return [arc.to_problem(t, source) for t in load.tasks], source
 
 
-def _arc_split(args: argparse.Namespace):
+def _arc_split(args: argparse.Namespace) -> tuple[Split, str]:
     from agent.evaluation.split import Split, SplitRecord
 
     train, train_src = _arc_tasks(args.train_dir, args.arc_version, "training")
@@ -137,7 +141,7 @@ def _smallest(problems: list[Problem], n: int) -> list[Problem]:
     return [p for p in problems if p.id in keep]
 
 
-def _trim(split, args: argparse.Namespace):
+def _trim(split: Split, args: argparse.Namespace) -> Split:
     """Dev first (--small / --limit), then train without copies of those dev problems, then train's own limits."""
     from agent.evaluation.split import drop_overlap
 
@@ -173,7 +177,7 @@ def eval_settings(settings: Settings, args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=update) if update else settings
 
 
-def default_name(kind: str, label: str, split, settings: Settings, small: bool) -> str:
+def default_name(kind: str, label: str, split: Split, settings: Settings, small: bool) -> str:
     """Deterministic, so rerunning the same command finds (and resumes) the same evaluation."""
     key = "\0".join([split.record.fingerprint(), str(settings.model), str(settings.max_tokens),
                      str(settings.temperature), str(settings.top_p), str(small)])

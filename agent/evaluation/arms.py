@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -86,7 +87,8 @@ def arc_plain_prompt(problem: Problem) -> str:
         raise ValueError(f"ARC problem {problem.id} lacks training pairs or test inputs in its metadata")
     parts = []
     for i, pair in enumerate(train, 1):
-        parts.append(f"Example {i} input:\n{_grid_json(pair['input'])}\nExample {i} output:\n{_grid_json(pair['output'])}")
+        parts.append(f"Example {i} input:\n{_grid_json(pair['input'])}\n"
+                     f"Example {i} output:\n{_grid_json(pair['output'])}")
     for i, grid in enumerate(tests, 1):
         parts.append(f"Test input {i}:\n{_grid_json(grid)}")
     return PLAIN_ARC_USER.format(examples="\n\n".join(parts), plural="s" if len(tests) > 1 else "")
@@ -170,7 +172,10 @@ def plain_prompt(problem: Problem) -> str:
     return PLAIN_COT_USER.format(question=question)
 
 
-def plain_solver(llm: TextGenerator, settings: Settings):
+PlainSolver = Callable[[Problem, Verifier | None], Awaitable[PlainResult]]
+
+
+def plain_solver(llm: TextGenerator, settings: Settings) -> PlainSolver:
     """An async batch :data:`~agent.batch.runner.Solver` that asks the model once, with no controller and no tags.
 
     Async, so every problem's request joins the engine's continuous batch as soon as it is made.

@@ -128,7 +128,8 @@ def _pct(x: float) -> str:
 
 def format_table(report: EvalReport) -> str:
     """The arms side by side, then what each used (tags, memory)."""
-    header = ["arm", "n", "solved", "acc %", "95% CI", "Δ vs plain", "Δ 95% CI", "McNemar p", "tok/problem", "s/problem"]
+    header = ["arm", "n", "solved", "acc %", "95% CI", "Δ vs plain", "Δ 95% CI", "McNemar p", "tok/problem",
+              "s/problem"]
     rows = []
     for r in report.arms.values():
         d = r.delta_vs_plain
@@ -140,7 +141,10 @@ def format_table(report: EvalReport) -> str:
             f"{r.tokens_per_problem:.0f}", f"{r.seconds_per_problem:.1f}",
         ])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
     lines = [f"{report.name}: {report.kind}, {report.n} dev problems, model {report.model}",
              line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     for r in report.arms.values():
@@ -185,8 +189,8 @@ def write_json(data: dict[str, Any], path: Path) -> Path:
 
 def _yerr(values: list[float], intervals: list[tuple[float, float]]) -> list[list[float]]:
     """Error-bar lengths below and above; clipped at 0 because rounding can put a bound a hair past its value."""
-    return [[max(0.0, v - lo) for v, (lo, _) in zip(values, intervals)],
-            [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals)]]
+    return [[max(0.0, v - lo) for v, (lo, _) in zip(values, intervals, strict=True)],
+            [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals, strict=True)]]
 
 
 def write_chart(report: EvalReport, path: Path) -> Path:
@@ -208,7 +212,7 @@ def write_chart(report: EvalReport, path: Path) -> Path:
     compared = [r for r in arms if r.delta_vs_plain is not None and r.arm != "plain"]
     if compared:
         d = [r.delta_vs_plain or 0.0 for r in compared]
-        d_err = _yerr(d, [r.delta_ci95 or (x, x) for x, r in zip(d, compared)])
+        d_err = _yerr(d, [r.delta_ci95 or (x, x) for x, r in zip(d, compared, strict=True)])
         colors = ["tab:green" if x >= 0 else "tab:red" for x in d]
         ax_d.bar([r.arm for r in compared], d, yerr=d_err, capsize=6, color=colors)
         ax_d.axhline(0, color="black", linewidth=0.8)

@@ -8,7 +8,7 @@ it: finished problems are skipped, a finished training pass is not repeated
 
 from __future__ import annotations
 
-import logging
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,8 @@ from memory.schemas import Episode
 from tools.domains import VerifyMode
 from tools.problem import Problem
 
-log = logging.getLogger(__name__)
-
 SPLIT_FILE = "split.json"
+SETUP_FILE = "setup.json"
 RESULT_FILE = "eval.json"
 CHART_FILE = "eval.png"
 
@@ -110,17 +109,32 @@ def run_id(name: str, part: str) -> str:
     return f"{name}-{part}"
 
 
-def _check_split(eval_dir: Path, record: SplitRecord) -> None:
-    """The first run records the split; a rerun under the same name must choose the same problems."""
+#: What every arm must share for the comparison to mean anything; a resumed evaluation must keep it.
+SETUP_FIELDS = ("model", "max_tokens", "temperature", "top_p", "seed")
+
+
+def _check_setup(eval_dir: Path, record: SplitRecord, settings: Settings) -> None:
+    """The first run records the split and the sampling setup; a rerun under the same name must match both."""
     path = eval_dir / SPLIT_FILE
+    setup_path = eval_dir / SETUP_FILE
+    setup = settings.model_dump(mode="json", include=set(SETUP_FIELDS))
     if path.is_file():
         old = SplitRecord.model_validate_json(path.read_text())
         if old.fingerprint() != record.fingerprint():
             raise ValueError(f"evaluation {eval_dir.name!r} was run on a different split ({path}); "
                              "use the same data and split flags to resume, or another --name")
-    else:
-        eval_dir.mkdir(parents=True, exist_ok=True)
+    if setup_path.is_file():
+        old_setup = json.loads(setup_path.read_text())
+        changed = sorted(k for k in SETUP_FIELDS if old_setup.get(k) != setup.get(k))
+        if changed:
+            shown = ", ".join(f"{k} {old_setup.get(k)!r} -> {setup.get(k)!r}" for k in changed)
+            raise ValueError(f"evaluation {eval_dir.name!r} was run with other settings ({shown}); "
+                             "its arms would not be comparable: use the same settings or another --name")
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    if not path.is_file():
         path.write_text(record.model_dump_json(indent=2))
+    if not setup_path.is_file():
+        setup_path.write_text(json.dumps(setup, indent=2))
 
 
 def _pending(store: Any, rid: str, problems: list[Problem]) -> int:
@@ -137,7 +151,8 @@ def _run_plain(problems: list[Problem], settings: Settings, rid: str, options: E
 
     llm = lazy.llm
     concurrency = options.concurrency or planned_concurrency(settings, llm).concurrency
-    config = BatchConfig(run_id=rid, memory_mode="off", concurrency=concurrency, verify="off", progress=options.progress)
+    config = BatchConfig(run_id=rid, memory_mode="off", concurrency=concurrency, verify="off",
+                         progress=options.progress)
     summary = run_batch([arms_mod.plain_problem(p) for p in problems], arms_mod.plain_solver(llm, settings), episodes,
                         config)
     save_summary(summary, settings.runs_dir)
@@ -192,7 +207,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
         raise ValueError("the dev part has no problems")
     name = options.name
     eval_dir = settings.runs_dir / name
-    _check_split(eval_dir, split.record)
+    _check_setup(eval_dir, split.record, settings)
     needs_memory = bool(SNAPSHOT_ARMS & set(options.arms))
     snap_name = options.snapshot or run_id(name, "train")
     if needs_memory and options.skip_train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
@@ -210,7 +225,8 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
         if needs_memory:
             if (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
                 manifest = load_snapshot(settings.home, snap_name)
-                print(f"using snapshot {snap_name}: {manifest.counts}", file=sys.stderr)
+                made_by = ", ".join(f"{k} {v}" for k, v in manifest.source.items()) or "unknown source"
+                print(f"using snapshot {snap_name} ({made_by}): {manifest.counts}", file=sys.stderr)
             else:
                 manifest = _train(split, settings, name, eval_dir, snap_name, options, lazy, episodes)
                 if manifest is None:

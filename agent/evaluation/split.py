@@ -25,7 +25,7 @@ class SplitRecord(BaseModel):
     source_sha256: dict[str, str] = Field(default_factory=dict, description="Role -> sha256 of a source file.")
     seed: int | None = None
     train_ids: list[str] = Field(default_factory=list)
-    train_dropped: list[str] = Field(default_factory=list, description="Training problems left out: copies of dev ones.")
+    train_dropped: list[str] = Field(default_factory=list, description="Training problems left out (copies of dev).")
     dev_ids: list[str] = Field(default_factory=list)
 
     def fingerprint(self) -> str:

@@ -72,8 +72,8 @@ def mcnemar_exact(a_solved: Sequence[bool], b_solved: Sequence[bool]) -> tuple[i
     """
     if len(a_solved) != len(b_solved):
         raise ValueError("paired outcomes must have the same length")
-    a_only = sum(1 for x, y in zip(a_solved, b_solved) if x and not y)
-    b_only = sum(1 for x, y in zip(a_solved, b_solved) if y and not x)
+    a_only = sum(1 for x, y in zip(a_solved, b_solved, strict=True) if x and not y)
+    b_only = sum(1 for x, y in zip(a_solved, b_solved, strict=True) if y and not x)
     n = a_only + b_only
     if n == 0:
         return 0, 0, 1.0

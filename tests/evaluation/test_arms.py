@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agent.config import Settings
 from agent.evaluation.arms import (
     ARC_GRID_DOMAIN,
     extract_math_answer,
@@ -16,7 +17,6 @@ from agent.evaluation.arms import (
     plain_prompt,
     plain_solver,
 )
-from agent.config import Settings
 from tests.fakes import ScriptedGenerator
 from tools import arc
 from tools.domains import get_domain

@@ -150,6 +150,8 @@ def test_eval_refuses_a_changed_split_and_a_missing_snapshot(tmp_path, fake_engi
     assert main(base) == 0
     assert main([*base, "--split-seed", "1"]) == 1
     assert "different split" in capsys.readouterr().err
+    assert main([*base, "--max-tokens", "100"]) == 1
+    assert "other settings (max_tokens 512 -> 100)" in capsys.readouterr().err
     assert main(["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--arms", "frozen",
                  "--skip-train", "--snapshot", "nope"]) == 1
     assert "needs an existing snapshot; 'nope' not found" in capsys.readouterr().err

@@ -18,7 +18,8 @@ from tests.controller.conftest import HashEncoder
 
 def _store(path, n_concepts=2):
     mem = ArmMemory(path, episodes=None, encoder=HashEncoder())
-    mem.concepts.add_many([Concept(name=f"concept number {i}", description=f"does thing {i}") for i in range(n_concepts)])
+    mem.concepts.add_many([Concept(name=f"concept number {i}", description=f"does thing {i}")
+                           for i in range(n_concepts)])
     mem.subroutines.add_many([Subroutine(question="how to add two numbers", procedure="sum them")])
     return mem
 
