@@ -3,7 +3,7 @@
 1. Sandbox: the same small program run in-process vs in the sandbox (process
    start + limits + audit hook), and the time to verify real ARC tasks.
 2. Batch: generated math problems through the controller with concurrency 1
-   vs N on one engine (the BatchingGenerator merges the workers' calls);
+   vs N on one engine (their requests share the AsyncLLM engine's continuous batch);
    concurrency should raise generated tokens/s without changing scores much.
 
     python benchmarks/batch.py [--problems 16] [--concurrency 8] [--small] [--no-engine]
