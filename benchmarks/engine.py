@@ -12,9 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+# Sibling scripts (benchmarks/kvcache.py, ...) would shadow the project's packages of the same name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 PROMPTS = [
     "Explain why the sky is blue.", "Write a short poem about rivers.", "List three uses of copper.",
@@ -28,6 +32,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model", default=None, help="named model or checkpoint dir (default: the settings' default)")
     ap.add_argument("--small", action="store_true", help="CI size: batches 1 4, 16 tokens, 1 repeat")
     args = ap.parse_args()
     if args.small:
@@ -37,7 +42,7 @@ def main() -> None:
     from agent.engine import Engine
     from agent.llm import ChatMessage, GenParams
 
-    engine = Engine.from_settings(Settings())
+    engine = Engine.from_settings(Settings(model=args.model) if args.model else Settings())
     params = GenParams(max_tokens=args.max_tokens)
     raw_params = engine.sampling_params(params)
 
