@@ -222,8 +222,12 @@ class ProgramRun(BaseModel):
 DEFAULT_LIMITS = SandboxLimits(cpu_seconds=3, wall_seconds=20, memory_mb=1024)
 
 
-def run_program(answer: str, problem: Problem, limits: SandboxLimits | None = None) -> ProgramRun:
-    """Apply the answer's program to the training and test inputs (cached: verify and score share a run)."""
+def run_program(answer: str, problem: Problem, limits: SandboxLimits | None = None, *,
+                allow_weak_sandbox: bool = False) -> ProgramRun:
+    """Apply the answer's program to the training and test inputs (cached: verify and score share a run).
+
+    Raises :class:`tools.sandbox.SandboxUnavailable` without the jail unless ``allow_weak_sandbox``.
+    """
     program = extract_program(answer)
     tests: list[Grid] = problem.meta["test_inputs"]
     if program is None:
@@ -235,16 +239,18 @@ def run_program(answer: str, problem: Problem, limits: SandboxLimits | None = No
             predictions=[grid] * len(tests) if grid is not None else [None] * len(tests),
             sandbox_error="no program",
         )
-    run = _run_cached(program, json.dumps(problem.meta["train"]), json.dumps(tests), (limits or DEFAULT_LIMITS).model_dump_json())
+    run = _run_cached(program, json.dumps(problem.meta["train"]), json.dumps(tests), (limits or DEFAULT_LIMITS).model_dump_json(),
+                      allow_weak_sandbox)
     return run.model_copy(deep=True)
 
 
 @lru_cache(maxsize=256)
-def _run_cached(program: str, train_json: str, tests_json: str, limits_json: str) -> ProgramRun:
+def _run_cached(program: str, train_json: str, tests_json: str, limits_json: str, allow_weak_sandbox: bool) -> ProgramRun:
     train = [Pair(**p) for p in json.loads(train_json)]
     tests: list[Grid] = json.loads(tests_json)
     limits = SandboxLimits.model_validate_json(limits_json)
-    result: SandboxResult = run_python(program, entry="transform", calls=[[p.input] for p in train] + [[g] for g in tests], limits=limits)
+    result: SandboxResult = run_python(program, entry="transform", calls=[[p.input] for p in train] + [[g] for g in tests],
+                                       limits=limits, allow_weak_sandbox=allow_weak_sandbox)
     if not result.calls and not result.ok:
         msg = f"{result.error}: {result.message}"
         return ProgramRun(program=program, train_feedback=[msg] * len(train), predictions=[None] * len(tests), sandbox_error=msg)
@@ -283,12 +289,13 @@ def _valid(g: object) -> bool:
 class ArcVerifier:
     """Runs a candidate on the training pairs only (never the gold) and says which pairs fail and how."""
 
-    def __init__(self, problem: Problem, limits: SandboxLimits | None = None):
+    def __init__(self, problem: Problem, limits: SandboxLimits | None = None, *, allow_weak_sandbox: bool = False):
         self.problem = problem
         self.limits = limits
+        self.allow_weak_sandbox = allow_weak_sandbox
 
     def __call__(self, answer: str) -> Verdict:
-        run = run_program(answer, self.problem, self.limits)
+        run = run_program(answer, self.problem, self.limits, allow_weak_sandbox=self.allow_weak_sandbox)
         total = run.train_total
         if run.program is None:
             return Verdict(ok=False, score=0.0, feedback="No `def transform(grid)` found. Reply with the full function in a ```python block.")
@@ -331,7 +338,8 @@ def choose_attempts(runs: list[ProgramRun], n_tests: int) -> list[list[Grid | No
     return picked
 
 
-def score_problem(problem: Problem, attempts: list[str], limits: SandboxLimits | None = None) -> float:
-    runs = [run_program(a, problem, limits) for a in attempts if a]
+def score_problem(problem: Problem, attempts: list[str], limits: SandboxLimits | None = None, *,
+                  allow_weak_sandbox: bool = False) -> float:
+    runs = [run_program(a, problem, limits, allow_weak_sandbox=allow_weak_sandbox) for a in attempts if a]
     n_tests = len(problem.meta["test_inputs"])
     return score_predictions(problem.gold or [], choose_attempts(runs, n_tests))

@@ -258,8 +258,7 @@ def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits:
     try:
         bufs = _pump(proc, chan_r, payload, limits, out)
     finally:
-        _kill_group(proc)
-        proc.wait()
+        _kill_all(proc)
         for fh in (proc.stdin, proc.stdout, proc.stderr):
             if fh is not None and not fh.closed:
                 fh.close()
@@ -320,8 +319,25 @@ def _pump(proc: subprocess.Popen, chan_r: int, payload: bytes, limits: SandboxLi
     return bufs
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill bwrap's process group; ``--die-with-parent`` then takes the PID namespace down with it."""
+def _kill_all(proc: subprocess.Popen) -> None:
+    """Kill everything the run started, and return only when it is gone.
+
+    In the jail, the PID namespace's init (bwrap's child) is killed first: the
+    kernel then kills every process in the namespace, and the outer bwrap exits
+    only after that init has, so waiting for it waits for the whole namespace.
+    Killing the outer bwrap first would leave the namespace to die on its own
+    time, after this call returned. Then the process group, for the weak mode.
+    """
+    if proc.poll() is None:
+        for child in _children(proc.pid):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -329,6 +345,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
             proc.kill()
         except ProcessLookupError:
             pass
+    proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
 
 
 def _decode(data: bytes, limit: int) -> str:

