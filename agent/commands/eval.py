@@ -201,9 +201,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                           publish_dir=args.publish_dir)
     print(f"eval {name}: {len(split.train)} train / {len(split.dev)} dev problems, arms {', '.join(arms)}, "
           f"model {settings.model}", file=sys.stderr)
-    outcome = run_eval(split, settings, options)
+    resume = f"interrupted; rerun the same command (or add --name {name}) to resume"
+    try:
+        outcome = run_eval(split, settings, options)
+    except KeyboardInterrupt:
+        print(resume, file=sys.stderr)
+        return 130
     if outcome.interrupted:
-        print(f"interrupted; rerun the same command (or add --name {name}) to resume", file=sys.stderr)
+        print(resume, file=sys.stderr)
         return 130
     print_outcome(outcome)
     return 0

@@ -175,14 +175,15 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
     store_dir = eval_dir / "train-store"
     print(f"train: {len(split.train)} problems, memory learning, verify {options.train_verify} -> run {rid}",
           file=sys.stderr)
-    memory = ArmMemory(store_dir, episodes, lazy.encoder)
-    try:
-        interrupted = _run_controller(split.train, settings.model_copy(update={"memory_mode": "learning"}), rid,
-                                      memory, options.train_verify, options, lazy)
-    finally:
-        memory.close()
-    if interrupted:
-        return None
+    if _pending(episodes, rid, split.train):
+        memory = ArmMemory(store_dir, episodes, lazy.encoder)
+        try:
+            interrupted = _run_controller(split.train, settings.model_copy(update={"memory_mode": "learning"}), rid,
+                                          memory, options.train_verify, options, lazy)
+        finally:
+            memory.close()
+        if interrupted:
+            return None
     source = {"eval": name, "train_run": rid, "train_problems": len(split.train), "model": settings.model,
               "verify": options.train_verify}
     manifest = create_snapshot(store_dir, settings.home, snap_name, source)

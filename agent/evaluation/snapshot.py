@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 MANIFEST = "manifest.json"
+ORIGIN = "origin.json"
 DB_FILE = "memory.db"
 INDEX_DIR = "indexes"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
@@ -158,10 +159,23 @@ def load_snapshot(home: Path, name: str) -> SnapshotManifest:
 
 
 def working_copy(home: Path, name: str, dest: Path) -> SnapshotManifest:
-    """Materialise snapshot ``name`` as a writable store in ``dest`` (kept if it exists, so reruns resume)."""
+    """Materialise snapshot ``name`` as a writable store in ``dest``.
+
+    An existing copy is kept, so a resumed arm goes on with the memory it had, but only if
+    it was made from this very snapshot; otherwise the arm's earlier problems were solved
+    with other memory and its results could not be continued.
+    """
     manifest = load_snapshot(home, name)
-    if not (Path(dest) / DB_FILE).is_file():
-        copy_store(snapshot_root(home) / name, dest)
+    dest = Path(dest)
+    origin = {"snapshot": manifest.name, "content_sha256": manifest.content_sha256}
+    if (dest / DB_FILE).is_file():
+        found = json.loads((dest / ORIGIN).read_text()) if (dest / ORIGIN).is_file() else {}
+        if found != origin:
+            raise ValueError(f"{dest} was copied from snapshot {found.get('snapshot', '?')!r}, not {name!r}; "
+                             "an arm cannot switch memory midway: use another --name")
+        return manifest
+    copy_store(snapshot_root(home) / name, dest)
+    (dest / ORIGIN).write_text(json.dumps(origin))
     return manifest
 
 

@@ -204,3 +204,33 @@ def test_training_copies_of_dev_problems_are_left_out(tmp_path, fake_engine, cap
     assert split["train_ids"] == ["train-3", "train-4", "train-5", "train-6"]
     assert split["train_dropped"] == ["train-1", "train-2"] and split["dev_ids"] == ["dev-1", "dev-2"]
     assert split["method"] == "files" and len(split["source_sha256"]["train"]) == 64
+
+
+def test_an_interrupted_eval_resumes_where_it_stopped(tmp_path, monkeypatch, capsys):
+    import agent.engine
+
+    healthy = math_model(generate(8, seed=0))
+    calls = {"n": 0}
+
+    def flaky(prompt, params):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # Ctrl-C while the plain arm is under way
+        return healthy._fn(prompt, params)
+
+    model = ScriptedGenerator(flaky)
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(lambda cls, s, **kw: model))
+    home = tmp_path / "home"
+    args = ["--home", str(home), "eval", "math", "--generate", "8", "--dev-size", "4", "--arms", "plain,off",
+            "--name", "k", "--no-progress", "--resamples", "200", "--concurrency", "1"]
+    assert main(args) == 130
+    assert "rerun the same command" in capsys.readouterr().err
+    assert not (home / "runs" / "k" / "eval.json").exists()
+
+    assert main(args) == 0
+    left = int(re.search(r"arm plain: run k-plain, (\d) of 4", capsys.readouterr().err).group(1))
+    assert 2 <= left <= 3  # the problems finished before Ctrl-C (one or two, by timing) were kept
+    result = json.loads((home / "runs" / "k" / "eval.json").read_text())
+    assert result["arms"]["plain"]["n"] == result["arms"]["off"]["n"] == 4
+    assert result["arms"]["off"]["accuracy"] == 1.0
+    assert calls["n"] == 3 + left + 4  # the plain problems left, then the off arm: nothing finished is redone

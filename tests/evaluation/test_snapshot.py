@@ -72,3 +72,14 @@ def test_tampered_or_missing_snapshots_are_refused(tmp_path):
         load_snapshot(tmp_path / "home", "other")
     with pytest.raises(ValueError, match="bad snapshot name"):
         load_snapshot(tmp_path / "home", "../escape")
+
+
+def test_an_arm_store_cannot_switch_snapshots(tmp_path):
+    _store(tmp_path / "store").close()
+    create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
+    _store(tmp_path / "store2", n_concepts=3).close()
+    create_snapshot(tmp_path / "store2", tmp_path / "home", "s2")
+    first = working_copy(tmp_path / "home", "s1", tmp_path / "arm")
+    assert working_copy(tmp_path / "home", "s1", tmp_path / "arm") == first  # resume: same copy kept
+    with pytest.raises(ValueError, match="copied from snapshot 's1', not 's2'"):
+        working_copy(tmp_path / "home", "s2", tmp_path / "arm")
