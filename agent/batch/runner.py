@@ -3,10 +3,11 @@
 Problems run as asyncio tasks, at most ``concurrency`` at a time, so every
 model request they make is in the engine's continuous batch the moment it is
 made and returns the moment it ends. Async solvers (``Controller.asolve``) run
-on the runner's loop; plain functions run in daemon threads. Only the loop
-touches the episode store and the progress bar, so the store needs no thread
-safety, and Ctrl-C returns at once: whatever was written stays written, and a
-rerun with the same run id picks up the problems that have no episode yet.
+on the runner's loop; plain functions run in daemon threads. Episodes are
+written one at a time, in a worker thread so a write waiting on a database lock
+does not stall the solves. Ctrl-C returns at once: whatever was written stays
+written, and a rerun with the same run id picks up the problems that have no
+episode yet.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ async def arun_batch(
         try:
             for next_done in asyncio.as_completed(tasks):
                 episode = await next_done
-                store.add(episode)
+                await asyncio.to_thread(store.add, episode)  # a write waiting on a DB lock must not stall the solves
                 tally.add(episode)
                 if on_episode is not None:
                     on_episode(episode)
