@@ -128,7 +128,7 @@ def _pct(x: float) -> str:
 
 def format_table(report: EvalReport) -> str:
     """The arms side by side, then what each used (tags, memory)."""
-    header = ["arm", "n", "solved", "acc %", "95% CI", "Δ vs plain", "Δ 95% CI", "McNemar p", "tok/problem",
+    header = ["arm", "n", "solved", "acc %", "95% CI", "Δ pts", "Δ 95% CI", "McNemar p", "tok/problem",
               "s/problem"]
     rows = []
     for r in report.arms.values():

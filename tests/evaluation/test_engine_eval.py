@@ -16,7 +16,7 @@ def test_eval_math_small_on_the_real_engine(tmp_path, capsys):
             "--publish", "ci", "--publish-dir", str(tmp_path / "results")]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "Δ vs plain" in out
+    assert "Δ pts" in out
 
     result = json.loads((home / "runs" / "ci" / "eval.json").read_text())
     assert result["model"] == "smollm2-135m" and result["n"] == 4

@@ -66,7 +66,7 @@ def test_eval_math_small_runs_every_arm_publishes_and_resumes(tmp_path, fake_eng
             "--publish", "ablation", "--publish-dir", str(pub)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "Δ vs plain" in out and re.search(r"^plain\s+4\s", out, re.MULTILINE)
+    assert "Δ pts" in out and re.search(r"^plain\s+4\s", out, re.MULTILINE)
     assert len(fake_engine) == 1
 
     split = json.loads((home / "runs" / "t" / "split.json").read_text())
