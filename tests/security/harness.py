@@ -61,7 +61,7 @@ CANARY_ENV = "MNEMOS_ATTACK_CANARY"
 PROC_MARKER = b"mnemos-attack-proc"
 MEMORY_GROWTH_CAP_MB = 200
 WALL_SLACK_S = 3.0
-LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=6, memory_mb=512, max_output_chars=4000)
+LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=10, memory_mb=512, max_output_chars=4000)
 GRID = [[1, 2], [3, 4]]
 
 Expect = Literal["blocked", "timeout", "error", "contained"]
