@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "security")]
 
-import harness  # noqa: E402
+import harness
 
-from tools import sandbox  # noqa: E402
+from tools import sandbox
 
 
 def call_ms(calls: int) -> dict[str, float]:

@@ -11,12 +11,12 @@ checked), and the audit hook writes each violation to the channel *before* it
 raises, prefixed by a newline, so no later write can retract or absorb it.
 """
 
-import ctypes  # noqa: F401 - loaded before the audit hook (its import dlopens); numpy imports it later
+import ctypes  # loaded before the audit hook (its import dlopens); numpy imports it later
 import json
 import os
 import resource
 import sys
-import traceback  # noqa: F401 - imported before the hook so error reporting never needs a blocked import
+import traceback  # imported before the hook so error reporting never needs a blocked import
 
 #: Exit status after a violation: the hook ends the process, so nothing model code writes afterwards counts.
 VIOLATION_EXIT = 113
@@ -228,15 +228,14 @@ def _install_hook(workdir: str, read_roots: tuple, channel_fd: int) -> None:
                 deny(event, src)
         elif event in two_path_events:
             for p in args[:2]:
-                if _isinstance(p, (_str, _bytes)) or hasattr_fspath(p):
-                    if not inside(p, (work,)):
-                        deny(event, p)
+                if (_isinstance(p, (_str, _bytes)) or hasattr_fspath(p)) and not inside(p, (work,)):
+                    deny(event, p)
         elif event in write_events:
             if args and (_isinstance(args[0], (_str, _bytes)) or hasattr_fspath(args[0])) and not inside(args[0], (work,)):
                 deny(event, args[0])
-        elif event in read_events and args and (_isinstance(args[0], (_str, _bytes)) or hasattr_fspath(args[0])):
-            if not inside(args[0], roots):
-                deny(event, args[0])
+        elif event in read_events and args and (_isinstance(args[0], (_str, _bytes)) or hasattr_fspath(args[0])) \
+                and not inside(args[0], roots):
+            deny(event, args[0])
 
     def any_char(s: str, chars: str) -> bool:
         for c in chars:
@@ -276,8 +275,6 @@ def _jsonable(value: object) -> object:
 
 
 def _describe(exc: BaseException) -> dict:
-    import traceback
-
     if isinstance(exc, SandboxViolation):
         kind = "forbidden"
     elif isinstance(exc, MemoryError):

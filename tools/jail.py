@@ -126,11 +126,12 @@ def _shared_libraries(objects: list[str]) -> set[str]:
     return libs
 
 
-def _package_dirs(name: str) -> dict[str, str]:
+def package_dirs(name: str) -> dict[str, str]:
+    """Host dirs of one exposed package: the package, and its ``.libs`` sibling when it has one."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise JailUnavailable(f"package {name!r}, which model code needs, is not installed")
-    pkg = os.path.realpath(list(spec.submodule_search_locations)[0])
+    pkg = os.path.realpath(next(iter(spec.submodule_search_locations)))
     dirs = {name: pkg}
     if os.path.isdir(pkg + ".libs"):  # auditwheel's vendored shared libraries, found via $ORIGIN
         dirs[name + ".libs"] = pkg + ".libs"
@@ -144,7 +145,7 @@ def jail_view() -> JailView:
     stdlib = os.path.realpath(os.path.dirname(os.__file__))
     packages: dict[str, str] = {}
     for name in EXPOSED_PACKAGES:
-        packages.update(_package_dirs(name))
+        packages.update(package_dirs(name))
     objects = [interpreter, *glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))]
     for pkg in packages.values():
         objects += glob.glob(os.path.join(pkg, "**", "*.so*"), recursive=True)

@@ -203,7 +203,7 @@ def _weak_layout(rundir: str) -> tuple[str, str]:
 def _exposed_packages() -> dict[str, str]:
     out: dict[str, str] = {}
     for name in jail.EXPOSED_PACKAGES:
-        out.update(jail._package_dirs(name))  # noqa: SLF001 - same package, one lookup rule for both modes
+        out.update(jail.package_dirs(name))
     return out
 
 

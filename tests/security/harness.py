@@ -48,7 +48,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -193,7 +193,7 @@ class Arena:
         self.sentinel.wait()
         shutil.rmtree(CANARY_DIR, ignore_errors=True)
 
-    def __enter__(self) -> Arena:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -248,7 +248,7 @@ class _PeakMemory:
             self.peak = max(self.peak, self._rss())
             self._stop.wait(self._interval)
 
-    def __enter__(self) -> _PeakMemory:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -321,7 +321,8 @@ def run_attack(attack: Attack, arena: Arena, limits: SandboxLimits = LIMITS) -> 
         reasons.append(f"parent peak memory grew by {growth_mb:.0f} MiB")
     if seconds > limits.wall_seconds + WALL_SLACK_S:
         reasons.append(f"parent blocked {seconds:.1f} s (wall limit {limits.wall_seconds:g} s)")
-    matched = attack.expect == "contained" or attack.expect == outcome
+    # A syntax error would pass for "error" without attacking anything.
+    matched = (attack.expect == "contained" or attack.expect == outcome) and result.error != "syntax"
     return AttackRow(
         name=attack.name, description=attack.description, expect=attack.expect, outcome=outcome, error=result.error,
         message=result.message[:300], matched=matched, escaped=bool(reasons), escape_reasons=reasons, seconds=round(seconds, 3),

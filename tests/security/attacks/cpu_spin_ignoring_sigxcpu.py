@@ -1,4 +1,5 @@
 # attack: ignore SIGXCPU and SIGTERM, then spin forever
+# ruff: noqa - hostile programs kept as written
 # expect: timeout
 # proves: checks
 import signal

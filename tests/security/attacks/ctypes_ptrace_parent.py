@@ -1,4 +1,5 @@
 # attack: ptrace-attach to the parent process to read its memory
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import ctypes
 import os

@@ -1,4 +1,5 @@
 # attack: a directory fd inside the work dir, then climb out with ../ relative to it (the hook resolves against cwd)
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 os.makedirs("a/b/c")

@@ -1,4 +1,5 @@
 # attack: print the environment the sandbox inherited, looking for the parent's secrets
+# ruff: noqa - hostile programs kept as written
 # expect: contained
 # proves: checks
 import os

@@ -1,4 +1,5 @@
 # attack: fork bomb past the process limit (root ignores RLIMIT_NPROC); children sleep with a marker
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

@@ -1,4 +1,5 @@
 # attack: fork, leave the session, exec a long sleep that should outlive the call
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

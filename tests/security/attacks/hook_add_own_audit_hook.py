@@ -1,4 +1,5 @@
 # attack: add a second audit hook that raises first, hoping to pre-empt the sandbox's hook
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import sys
 sys.addaudithook(lambda event, args: None)

@@ -1,4 +1,5 @@
 # attack: poison the builtins the hook uses (isinstance, len, any, str) so its checks pass, then write outside
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import builtins
 builtins.isinstance = lambda *a: False

@@ -1,4 +1,5 @@
 # attack: walk up to the bootstrap's frame and empty the hook's tables through f_globals
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import sys
 frame = sys._getframe(0)

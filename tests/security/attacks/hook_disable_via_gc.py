@@ -1,4 +1,5 @@
 # attack: find the hook's closure through the garbage collector and clear its allow-lists
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import gc
 for obj in gc.get_objects():

@@ -1,4 +1,5 @@
 # attack: switch the audit hook off by rebinding its globals in __main__, then run a shell command as root
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import __main__
 __main__._BLOCKED_EVENTS = frozenset()

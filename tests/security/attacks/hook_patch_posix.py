@@ -1,4 +1,5 @@
 # attack: monkeypatch posix.getcwd/lstat/readlink and os.path.realpath so the path check resolves to the work dir
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 import posix

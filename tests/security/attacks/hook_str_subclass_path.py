@@ -1,4 +1,5 @@
 # attack: a str subclass whose startswith/split always agree, to fool a Python-level path check
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 class Sly(str):
     def startswith(self, *a, **k):

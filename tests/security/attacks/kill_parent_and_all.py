@@ -1,4 +1,5 @@
 # attack: kill the parent and every process the user can signal
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 import signal

@@ -1,4 +1,5 @@
 # attack: allocate far more memory than the limit
+# ruff: noqa - hostile programs kept as written
 # expect: error
 blocks = []
 while True:

@@ -1,4 +1,5 @@
 # attack: call the fork/exec primitive directly after dropping the stub from sys.modules
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import sys
 sys.modules.pop("_posixsubprocess", None)

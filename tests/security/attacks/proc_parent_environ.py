@@ -1,4 +1,5 @@
 # attack: read the parent's environment through /proc to find secrets
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 data = open(f"/proc/{os.getppid()}/environ", "rb").read()

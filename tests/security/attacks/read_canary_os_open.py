@@ -1,4 +1,5 @@
 # attack: read the canary with os.open/os.read instead of open()
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 fd = os.open("@CANARY@", os.O_RDONLY)

@@ -1,4 +1,5 @@
 # attack: write in the work dir, then rename the file out of it
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 open("x", "w").write("pwned")

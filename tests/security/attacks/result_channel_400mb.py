@@ -1,4 +1,5 @@
 # attack: write 400 MB to the result channel to grow the parent's memory
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 import stat

@@ -1,4 +1,5 @@
 # attack: a deeply nested JSON value on the result channel to blow the parent's parser stack
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

@@ -1,4 +1,5 @@
 # attack: trigger a violation, swallow it, then forge an all-clear on the result channel and exit
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: end-with-hook
 import os

@@ -1,4 +1,5 @@
 # attack: a 7-million-digit integer on the result channel, to stall the parent converting it
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

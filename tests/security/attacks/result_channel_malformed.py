@@ -1,4 +1,5 @@
 # attack: malformed and out-of-order records on the result channel (used to raise KeyError in the parent)
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

@@ -1,4 +1,5 @@
 # attack: keep a copy of the result channel, point its fd at a private pipe so the hook's record is lost, then forge success
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: end-with-hook
 import os

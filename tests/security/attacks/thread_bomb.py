@@ -1,4 +1,5 @@
 # attack: start thousands of threads to exhaust the host's process table
+# ruff: noqa - hostile programs kept as written
 # expect: error
 import threading
 import time

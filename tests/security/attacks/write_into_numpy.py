@@ -1,4 +1,5 @@
 # attack: plant a module inside numpy's package dir
+# ruff: noqa - hostile programs kept as written
 # expect: blocked
 # escape-file: @NUMPY@/mnemos_attack_planted.py
 import numpy, os
