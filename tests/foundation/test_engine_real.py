@@ -13,6 +13,7 @@ import pytest
 
 from agent.engine import Engine, EngineError
 from agent.llm import ChatMessage, GenParams
+from tests.conftest import ENGINE_TEST_MODEL
 
 pytestmark = pytest.mark.engine
 
@@ -188,7 +189,8 @@ def test_engine_start_failure_shows_root_cause(tmp_path: Path, embedded_model_di
 
 def run_cli(*args: str, stdin: str | None = None, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "agent.cli", "--max-model-len", "2048", "--max-tokens", "24", *args],
+    return subprocess.run([sys.executable, "-m", "agent.cli", "--model", ENGINE_TEST_MODEL, "--max-model-len", "2048",
+                           "--max-tokens", "24", *args],
                           input=stdin, capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
 
 
