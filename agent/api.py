@@ -67,10 +67,9 @@ class Agent:
     @property
     def memory(self) -> "MemoryStores":
         if self._memory is None:
-            from memory import open_memory
-            from retrieval.embedder import Embedder
+            from agent.memory_access import open_memory
 
-            self._memory = open_memory(self.settings.db_url, self.settings.index_dir, Embedder(self.settings.embedder))
+            self._memory = open_memory(self.settings)
         return self._memory
 
     @property

@@ -80,9 +80,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"mnemos: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        lines = user_error(exc)
+        if lines is None:
+            raise  # a bug, not a user mistake: keep the traceback
+        for detail in lines[1:]:
+            print(detail, file=sys.stderr)
+        print(f"mnemos: error: {lines[0]}", file=sys.stderr)
         return 1
+
+
+def user_error(exc: BaseException) -> list[str] | None:
+    """A failure the user can cause (flag, file, URL, database) as a one-line summary plus detail lines; None for a bug."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from memory.db import describe_db_error
+
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        return [f"invalid settings: {problems}"]
+    if isinstance(exc, DBAPIError):
+        return [f"database error: {describe_db_error(exc)}"]
+    if isinstance(exc, SQLAlchemyError):
+        return [f"database error: {str(exc).splitlines()[0]}"]
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return [f"{exc.strerror}: {exc.filename}"]
+    if isinstance(exc, (ValueError, OSError, RuntimeError)):
+        summary, *details = str(exc).strip().splitlines() or [type(exc).__name__]
+        return [summary.rstrip(":"), *details]
+    return None
 
 
 if __name__ == "__main__":

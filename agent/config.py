@@ -8,7 +8,10 @@ no other module reads the environment.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +20,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agent.embedded import DEFAULT_MODEL
 from kvcache.budget import EnginePolicy as KVPolicy
+
+log = logging.getLogger(__name__)
 
 MemoryMode = Literal["off", "frozen", "learning"]
 RecallMode = Literal["controller", "model-copy"]
@@ -108,6 +113,13 @@ class Settings(BaseSettings):
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None
 
+    @field_validator("home", mode="after")
+    @classmethod
+    def _home_is_a_directory(cls, v: Path) -> Path:
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"data directory {v} exists and is not a directory (--home / MNEMOS_HOME)")
+        return v
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -134,11 +146,17 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> "Settings":
-        """Build settings; ``overrides`` are CLI flags (None values are ignored)."""
+        """Build settings; ``overrides`` are CLI flags (None values are ignored).
+
+        Unknown ``MNEMOS_*`` variables and a ``MNEMOS_CONFIG`` that names no file are
+        logged as warnings: both are usually typos that would otherwise be ignored silently.
+        """
         if config_file is not None:
             if not config_file.is_file():
                 raise FileNotFoundError(f"config file not found: {config_file}")
             os.environ["MNEMOS_CONFIG"] = str(config_file)
+        for warning in environment_warnings(os.environ):
+            log.warning("%s", warning)
         return cls(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -146,3 +164,36 @@ def _config_file() -> Path:
     if env := os.environ.get("MNEMOS_CONFIG"):
         return Path(env).expanduser()
     return default_home() / "config.toml"
+
+#: ``MNEMOS_*`` variables that are not Settings fields: paths read above, and the install/test scripts' own.
+OTHER_VARIABLES = frozenset({"MNEMOS_CACHE", "MNEMOS_CONFIG", "MNEMOS_ENGINE", "MNEMOS_VENV", "MNEMOS_MODELS",
+                             "MNEMOS_TEST_PG_URL"})
+_OTHER_PREFIXES = ("MNEMOS_PG_",)
+
+
+def _known_variable(name: str) -> bool:
+    if name in OTHER_VARIABLES or name.startswith(_OTHER_PREFIXES):
+        return True
+    field, _, nested = name.removeprefix("MNEMOS_").lower().partition("__")
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return False
+    if not nested:
+        return True
+    sub = info.annotation
+    return isinstance(sub, type) and issubclass(sub, BaseModel) and nested in sub.model_fields
+
+
+def environment_warnings(environ: Mapping[str, str]) -> list[str]:
+    """One line per ``MNEMOS_*`` variable that nothing reads, and for a ``MNEMOS_CONFIG`` that names no file."""
+    warnings = []
+    known = [f"MNEMOS_{f.upper()}" for f in Settings.model_fields] + sorted(OTHER_VARIABLES)
+    for name in sorted(n for n in environ if n.startswith("MNEMOS_")):
+        if not _known_variable(name):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"ignoring unknown environment variable {name}{hint}")
+    config = environ.get("MNEMOS_CONFIG")
+    if config and not Path(config).expanduser().is_file():
+        warnings.append(f"MNEMOS_CONFIG names {config}, which is not a file; no config file is read")
+    return warnings

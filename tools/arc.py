@@ -45,6 +45,14 @@ class ArcTask(BaseModel):
     train: list[Pair] = Field(min_length=1)
     test: list[Pair] = Field(min_length=1)
 
+    @field_validator("train")
+    @classmethod
+    def _train_has_outputs(cls, pairs: list[Pair]) -> list[Pair]:
+        """Training pairs are what a program is checked against, so each needs its output (test pairs may hide theirs)."""
+        if missing := [i for i, p in enumerate(pairs) if p.output is None]:
+            raise ValueError(f"training pair {missing[0]} has no 'output' grid")
+        return pairs
+
 
 class LoadError(BaseModel):
     name: str

@@ -109,17 +109,17 @@ async def asolve_set(
     ``concurrency`` None means as many problems as the KV cache holds (:func:`planned_concurrency`);
     ``on_plan`` is shown that plan (the CLI prints it).
     """
-    own_llm = llm is None
-    if own_llm:
-        from agent.engine import Engine
-
-        llm = Engine.from_settings(settings)
     own_memory = memory is None
     if own_memory:
-        from memory import open_memory
+        from agent.memory_access import open_memory
 
-        memory = open_memory(settings.db_url, settings.index_dir)
+        memory = open_memory(settings)  # before the engine: a bad store fails in a second, not after the model loads
+    own_llm = llm is None
     try:
+        if own_llm:
+            from agent.engine import Engine
+
+            llm = Engine.from_settings(settings)
         if concurrency is None:
             plan = planned_concurrency(settings, llm)
             concurrency = plan.concurrency

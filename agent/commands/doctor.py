@@ -103,9 +103,9 @@ def _embedder(settings: Settings) -> str:
 
 
 def _memory(settings: Settings) -> str:
-    from memory import open_memory
+    from agent.memory_access import open_memory
 
-    with open_memory(settings.db_url, settings.index_dir) as mem:
+    with open_memory(settings) as mem:
         return f"{mem.concepts.count()} concepts, {mem.subroutines.count()} subroutines"
 
 

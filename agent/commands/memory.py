@@ -60,14 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--domain", help="domain for traces that name none")
 
 
-def _open(settings: Settings):
-    from memory import open_memory
-    from retrieval.embedder import Embedder
-
-    embedder = Embedder(settings.embedder) if settings.embedder is not None else None
-    return open_memory(settings.db_url, settings.index_dir, embedder)
-
-
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     if args.json:
         print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
@@ -84,10 +76,11 @@ def _summary(kind: str, item: Any) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.memory_access import open_memory
     from memory import MemoryItemNotFound
 
     try:
-        with _open(settings) as stores:
+        with open_memory(settings) as stores:
             return _dispatch(args, stores)
     except MemoryItemNotFound as exc:
         print(f"mnemos: error: {exc}", file=sys.stderr)
@@ -96,7 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _dispatch(args: argparse.Namespace, stores) -> int:
     from memory.ingest import ingest_traces
-    from memory.transfer import import_jsonl, export_jsonl
+    from memory.transfer import export_jsonl, import_jsonl
 
     cmd = args.memory_command
     store_of = {"concept": stores.concepts, "subroutine": stores.subroutines, "episode": stores.episodes}
@@ -128,8 +121,13 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
         counts = export_jsonl(stores, args.file, [args.kind] if args.kind else None)
         _emit(args, counts, f"exported {counts} to {args.file}")
     elif cmd == "import":
-        counts = import_jsonl(stores, args.file, args.kind)
-        _emit(args, counts, f"imported {counts} from {args.file}")
+        result = import_jsonl(stores, args.file, args.kind)
+        if result.already_imported:
+            text = (f"{args.file}: the same content was imported on {result.imported_at:%Y-%m-%d %H:%M} UTC; "
+                    "nothing changed")
+        else:
+            text = f"imported {result.counts} from {args.file}"
+        _emit(args, result.model_dump(mode="json"), text)
     elif cmd == "rebuild-index":
         stores.rebuild_index()
         data = {s.kind: {"vectors": s.index.count, "index": s.index.layout} for s in (stores.concepts, stores.subroutines)}

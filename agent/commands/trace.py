@@ -22,9 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _from_episode(settings: Settings, episode_id: int) -> dict:
-    from memory import MemoryItemNotFound, open_memory
+    from agent.memory_access import open_memory
+    from memory import MemoryItemNotFound
 
-    with open_memory(settings.db_url, settings.index_dir) as m:
+    with open_memory(settings) as m:
         try:
             ep = m.episodes.get(episode_id)
         except MemoryItemNotFound as exc:

@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 
+from standins import ConstantEncoder
+
 import memory.transfer
 from memory import open_memory
-from standins import ConstantEncoder
 
 
 def _die() -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from memory import Concept, Subroutine, open_memory
 from standins import ConstantEncoder
+
+from memory import Concept, Subroutine, open_memory
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from memory import open_memory
 
 sys.path.insert(0, str(Path(__file__).parent))
-from standins import ConstantEncoder  # noqa: E402
+from standins import ConstantEncoder
 
 WRITER = Path(__file__).with_name("race_writer.py")
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,147 @@
+"""Every failure a user can cause ends in one line `mnemos: error: ...` and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _fails_cleanly(capsys, args: list[str], *expected: str) -> str:
+    rc = main(args)
+    err = capsys.readouterr().err
+    assert rc != 0, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("mnemos: error: "), err
+    assert sum(line.startswith("mnemos: error:") for line in err.splitlines()) == 1
+    for text in expected:
+        assert text in last, last
+    return last
+
+
+def _store_with_one_concept(home: Path, capsys) -> None:
+    item = home.parent / "one.jsonl"
+    item.write_text(json.dumps({"type": "concept", "name": "gravity"}) + "\n")
+    assert main(["--home", str(home), "memory", "import", str(item)]) == 0
+    capsys.readouterr()
+
+
+def test_home_pointing_at_a_file(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    _fails_cleanly(capsys, ["--home", str(not_a_dir), "memory", "stats"], str(not_a_dir), "not a directory")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("foo://x", "unsupported database URL foo://x"),
+    ("mysql://u:secret@localhost/db", "driver for 'mysql' databases is not installed"),
+    ("not a url at all", "not a valid SQLAlchemy database URL"),
+])
+def test_unusable_database_url(tmp_path, capsys, url, expected):
+    last = _fails_cleanly(capsys, ["--home", str(tmp_path / "h"), "--database-url", url, "memory", "stats"], expected)
+    assert "secret" not in last
+
+
+def test_truncated_database(tmp_path, capsys):
+    home = tmp_path / "h"
+    _store_with_one_concept(home, capsys)
+    db = home / "mnemos.db"
+    db.write_bytes(db.read_bytes()[:3000])
+    for sidecar in home.glob("mnemos.db-*"):
+        sidecar.unlink()
+    last = _fails_cleanly(capsys, ["--home", str(home), "memory", "stats"], f"cannot open database sqlite:///{db}")
+    assert "malformed" in last or "not a database" in last
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied"])
+def test_database_file_gone_while_indexes_remain(tmp_path, capsys, damage):
+    home = tmp_path / "h"
+    _store_with_one_concept(home, capsys)
+    for path in home.glob("mnemos.db*"):
+        path.unlink()
+    if damage == "emptied":
+        (home / "mnemos.db").write_bytes(b"")
+    _fails_cleanly(capsys, ["--home", str(home), "memory", "stats"], "index files of an existing store", "Restore it")
+
+
+def test_import_into_a_read_only_database(tmp_path, capsys):
+    home = tmp_path / "h"
+    _store_with_one_concept(home, capsys)
+    other = tmp_path / "two.jsonl"
+    other.write_text(json.dumps({"type": "concept", "name": "levity"}) + "\n")
+    read_only = f"sqlite:///file:{home / 'mnemos.db'}?mode=ro&uri=true"
+    _fails_cleanly(capsys, ["--home", str(home), "--database-url", read_only, "memory", "import", str(other)],
+                   "database error: attempt to write a readonly database")
+    assert main(["--home", str(home), "memory", "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["concepts"]["count"] == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")
+def test_import_into_a_database_file_without_write_permission(tmp_path, capsys):
+    home = tmp_path / "h"
+    _store_with_one_concept(home, capsys)
+    other = tmp_path / "two.jsonl"
+    other.write_text(json.dumps({"type": "concept", "name": "levity"}) + "\n")
+    for path in home.glob("mnemos.db*"):
+        path.chmod(0o444)
+    try:
+        _fails_cleanly(capsys, ["--home", str(home), "memory", "import", str(other)], "readonly")
+    finally:
+        for path in home.glob("mnemos.db*"):
+            path.chmod(0o644)
+
+
+def test_missing_config_file(tmp_path, capsys):
+    _fails_cleanly(capsys, ["--config", str(tmp_path / "nope.toml"), "memory", "stats"], "config file not found")
+
+
+def test_invalid_setting_is_one_line(tmp_path, capsys):
+    _fails_cleanly(capsys, ["--home", str(tmp_path / "h"), "--max-model-len", "0", "memory", "stats"],
+                   "invalid settings: max_model_len")
+
+
+def test_import_with_bad_lines_lists_them_before_the_error_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "concept"}\n{oops\n')
+    _fails_cleanly(capsys, ["--home", str(tmp_path / "h"), "memory", "import", str(bad)], "2 bad line(s), nothing imported")
+
+
+def test_arc_train_pair_without_output_is_reported_as_a_bad_file(tmp_path, capsys):
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    bad = {"train": [{"input": [[1]], "output": [[2]]}, {"input": [[3]]}], "test": [{"input": [[1]]}]}
+    (tasks / "no_output.json").write_text(json.dumps(bad))
+    rc = main(["--home", str(tmp_path / "h"), "solve", "arc", "--dir", str(tasks), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "skipped malformed task no_output.json: train: Value error, training pair 1 has no 'output' grid" in err
+    assert err.strip().splitlines()[-1] == "mnemos: error: no problems to solve"
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_unknown_variables_and_missing_config_are_warned_about(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMOS_")}
+    env.update(MNEMOS_HOME=str(tmp_path / "h"), MNEMOS_TEMPERATUR="0.3", MNEMOS_BUDGETS__RECALLS="2",
+               MNEMOS_CONFIG=str(tmp_path / "missing.toml"), MNEMOS_PG_PORT="1")
+    proc = _cli(["--help"], env)
+    assert proc.returncode == 0 and not proc.stderr, "help does not load settings"
+    proc = _cli(["memory", "stats", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING agent.config")]
+    assert warnings == [
+        "WARNING agent.config: ignoring unknown environment variable MNEMOS_TEMPERATUR (did you mean MNEMOS_TEMPERATURE?)",
+        f"WARNING agent.config: MNEMOS_CONFIG names {tmp_path / 'missing.toml'}, which is not a file; no config file is read",
+    ]
