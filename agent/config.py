@@ -61,12 +61,15 @@ class Budgets(BaseModel):
     retrievals: int = Field(4, ge=0, description="<subq> requests served per attempt.")
     tool_calls: int = Field(4, ge=0, description="<python> runs per attempt (sandboxed arithmetic tool).")
     retries: int = Field(2, ge=0, description="Attempts after the first when a verifier rejects the answer.")
-    segment_tokens: int = Field(256, gt=0, description="Max tokens of one generated segment.")
+    segment_tokens: int = Field(512, gt=0, description="Max tokens of one generated segment.")
     concept_shortlist: int = Field(16, gt=0, description="Concepts shortlisted by embedding before the choice.")
     subroutine_top_k: int = Field(3, gt=0, description="Stored procedures offered per <subq>.")
     repeat_recalls: int = Field(2, ge=1, description="Identical recalls tolerated before the trace ends as a loop.")
     evidence_spans: int = Field(3, gt=0, description="Spans inserted per recall.")
     force_answer_tokens: int = Field(64, gt=0, description="Max tokens of a forced final answer.")
+    force_program_tokens: int = Field(1024, gt=0, description="Max tokens of a forced final ARC program.")
+    min_relevance: float = Field(0.5, ge=-1, le=1, description="Cosine similarity a stored concept or procedure "
+                                 "needs before it is offered; below it nothing is shown.")
     fold_keep_parts: int = Field(2, ge=0, description="Most recent transcript parts never folded.")
     copy_span_tokens: int = Field(128, gt=0, description="Hard cap on a model-copied evidence span (RecaLLM's 128).")
 
@@ -107,6 +110,10 @@ class Settings(BaseSettings):
     copy_mechanism: Literal["sentence", "token"] = Field(
         "sentence", description="model-copy recall: sentence choice (structured outputs) or token-level logits processor.")
     prime_recall: bool = Field(True, description="Fetch evidence and procedures for the question before the first segment.")
+    offer_tools: list[Literal["recall", "subq", "python"]] = Field(
+        ["recall", "subq"], description="Tool tags the model is told about, each only where it applies (recall: the "
+        "problem has a document; subq: stored procedures clear min_relevance). python is off by default: on GSM8K "
+        "tuning problems its mere mention changed the 1.5B model's reasoning without being used and cost accuracy.")
 
     @field_validator("home", "cache_dir", "embedder", "triattention_stats", mode="after")
     @classmethod
@@ -164,6 +171,7 @@ def _config_file() -> Path:
     if env := os.environ.get("MNEMOS_CONFIG"):
         return Path(env).expanduser()
     return default_home() / "config.toml"
+
 
 #: ``MNEMOS_*`` variables that are not Settings fields: paths read above, and the install/test scripts' own.
 OTHER_VARIABLES = frozenset({"MNEMOS_CACHE", "MNEMOS_CONFIG", "MNEMOS_ENGINE", "MNEMOS_VENV", "MNEMOS_MODELS",

@@ -25,6 +25,13 @@ class Domain(Protocol):
     def score(self, problem: Problem, attempts: list[str]) -> float:
         """0..1 against ``problem.gold``; ``attempts`` are in the order they were made, final last."""
 
+    def final_answer(self, text: str) -> str | None:
+        """The answer a finished solution text commits to, in the form scoring reads; None if it commits to none.
+
+        Solvers reason in the domain's own idiom (``\\boxed{}`` for math, a fenced program for ARC), so
+        the answer is read back in that idiom rather than demanded in a controller tag.
+        """
+
 
 class ArcDomain:
     name = "arc"
@@ -34,6 +41,10 @@ class ArcDomain:
 
     def score(self, problem: Problem, attempts: list[str]) -> float:
         return arc.score_problem(problem, attempts)
+
+    def final_answer(self, text: str) -> str | None:
+        program = arc.extract_program(text)
+        return f"```python\n{program.strip()}\n```" if program else None
 
 
 class MathDomain:
@@ -46,6 +57,9 @@ class MathDomain:
 
     def score(self, problem: Problem, attempts: list[str]) -> float:
         return mathx.score_problem(problem, attempts)
+
+    def final_answer(self, text: str) -> str | None:
+        return mathx.final_number(text)
 
 
 class TextDomain:
@@ -62,6 +76,9 @@ class TextDomain:
         golds = problem.gold if isinstance(problem.gold, list) else [problem.gold]
         final = _norm(mathx.extract_answer(attempts[-1]) or "")
         return 1.0 if any(_norm(str(g)) == final for g in golds) else 0.0
+
+    def final_answer(self, text: str) -> str | None:
+        return mathx.tagged_answer(text)
 
 
 def _norm(s: str) -> str:

@@ -108,6 +108,36 @@ def extract_answer(text: str | None) -> str | None:
     return text.strip()
 
 
+def tagged_answer(text: str | None) -> str | None:
+    """The body of the last non-empty ``<answer>`` tag, if any."""
+    bodies = [b.strip() for b in _ANSWER_TAG.findall(text or "") if b.strip()]
+    return bodies[-1] if bodies else None
+
+
+_LAST_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+def final_number(text: str | None) -> str | None:
+    """The answer a math solution commits to: the last ``\\boxed{}`` or ``<answer>``, reduced to its number.
+
+    Models write "448 minutes" or "20 pounds of feed is left." in an answer slot;
+    scoring wants the quantity, so a committed answer that is a sentence around one
+    number is read as that number. An expression or a non-numeric answer is kept
+    whole (math-verify compares those), and text that commits to nothing gives None.
+    """
+    committed = last_boxed(text or "") or tagged_answer(text)
+    if committed is None:
+        return None
+    if re.fullmatch(r"\s*-?\$?\d[\d,]*(?:\.\d+)?\s*", committed):
+        return committed.strip().replace("$", "").replace(",", "")
+    if "\\" in committed or _unevaluated(committed):
+        return committed.strip()
+    numbers = _LAST_NUMBER.findall(committed)
+    if len(set(numbers)) == 1 or (numbers and not re.search(r"[=+*/^]", committed)):
+        return numbers[-1].replace("$", "").replace(",", "").rstrip(".")
+    return committed.strip()
+
+
 def _parses(text: str, as_gold: bool) -> list[list]:
     """Candidate parses: as written, and read as LaTeX math when the text has no delimiters."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from agent.config import Budgets, Settings
 from agent.controller.copying import EvidenceCopier
 from agent.controller.evidence import EvidenceIndex
-from agent.controller.prompts import SYSTEM_PROMPT, problem_text, user_prompt
+from agent.controller.prompts import solve_messages
 from agent.controller.state import SolveState
-from agent.llm import ChatMessage, TextGenerator
+from agent.llm import TextGenerator
 from memory.protocol import Memory
 from tools.problem import Verifier
 
@@ -43,17 +43,16 @@ class RunContext:
     verifier: Verifier | None = None
     copier: EvidenceCopier | None = None
     prime: bool = True
-    _heads: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    offer: tuple[str, ...] = ()
+    """Tool tags the model may be told about (``Settings.offer_tools``); each is listed only when it applies."""
+    _heads: dict[tuple[str, str, str, tuple[str, ...]], str] = field(default_factory=dict)
 
     def head(self, state: SolveState) -> str:
-        """The rendered system + user turn of the current attempt (cached; it is re-sent every segment)."""
+        """The rendered (system +) user turn of the current attempt (cached; it is re-sent every segment)."""
         p = state.problem
-        key = (p.id, state.concepts_text, state.retry_prompt)
+        key = (p.id, state.concepts_text, state.retry_prompt, tuple(state.tools))
         if key not in self._heads:
-            msgs = [
-                ChatMessage(role="system", content=SYSTEM_PROMPT),
-                ChatMessage(role="user", content=user_prompt(problem_text(p), p.context, state.concepts_text, state.retry_prompt)),
-            ]
+            msgs = solve_messages(p, state.concepts_text, state.retry_prompt, state.tools)
             self._heads = {key: self.llm.render_chat(msgs)}
         return self._heads[key]
 

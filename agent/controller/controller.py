@@ -75,7 +75,7 @@ class Controller:
                           max_model_len=int(getattr(self.llm, "max_model_len", self.settings.max_model_len)),
                           kv_budget=kv_budget, fold=fold,
                           memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,
-                          prime=self.settings.prime_recall)
+                          prime=self.settings.prime_recall, offer=tuple(self.settings.offer_tools))
 
     async def _run(self, initial: SolveState, verifier: Verifier | None, thread_id: str) -> SolveState:
         ctx = self._context(initial.problem, verifier)
@@ -87,7 +87,10 @@ class Controller:
                 raise ValueError(f"thread {thread_id!r} belongs to problem {saved.problem.id!r}, "
                                  f"not {initial.problem.id!r}; use a new thread id")
             if not snap.next:
-                return saved
+                if saved.done and saved.trace.path and saved.trace.path[-1] == "learn":
+                    return saved
+                # Interrupted (e.g. Ctrl-C) between supersteps: nothing is pending, yet nothing finished.
+                return await self._execute(initial, config, ctx)
             for part in saved.parts:
                 if not part.live and part.segment is not None:
                     ctx.index.add_source(f"segment:{part.segment}", part.text)

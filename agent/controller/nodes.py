@@ -12,6 +12,7 @@ raising, so the graph always reaches an end.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -21,7 +22,6 @@ from agent.controller import learning
 from agent.controller.context import RunContext
 from agent.controller.copying import accept
 from agent.controller.parsing import (
-    answer_text,
     neutralise,
     normalise_query,
     parse_segment,
@@ -32,7 +32,7 @@ from agent.controller.prompts import (
     CONCEPT_CHOICES,
     FOLD_FALLBACK,
     FOLD_PROMPT,
-    FORCE_ANSWER,
+    forced_answer,
     NO_OPTIONS,
     NOTE_NO_PASSAGE,
     NOTE_REPEATED_RECALL,
@@ -61,6 +61,7 @@ from agent.controller.tags import (
     SUBQ,
 )
 from agent.llm import ChatMessage, GenParams
+from tools.domains import get_domain
 from tools.problem import Verdict
 from tools.pytool import python_tool
 
@@ -75,7 +76,8 @@ async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
         return {}
     p = state.problem
     query = f"{problem_text(p)}\n{p.context[:1000]}"
-    hits = await asyncio.to_thread(ctx.memory.concepts.search, query, ctx.budgets.concept_shortlist)
+    hits = await asyncio.to_thread(ctx.memory.concepts.search, query, ctx.budgets.concept_shortlist,
+                                   min_score=ctx.budgets.min_relevance)
     trace = state.trace.model_copy(deep=True)
     trace.concepts_offered = [h.id for h in hits]
     if not hits:
@@ -128,15 +130,17 @@ async def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
     return parts, records
 
 
-async def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part:
+async def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part | None:
+    """Stored procedures for ``query`` that clear the relevance bar; None (offer nothing) when none does."""
     hits = []
     if ctx.read_memory and ctx.memory is not None:
-        hits = await asyncio.to_thread(ctx.memory.subroutines.search, query, ctx.budgets.subroutine_top_k)
+        hits = await asyncio.to_thread(ctx.memory.subroutines.search, query, ctx.budgets.subroutine_top_k,
+                                       min_score=ctx.budgets.min_relevance)
     opts = [(h.id, h.item.question, h.item.procedure) for h in hits]
     trace.subroutines_offered.extend(i for i, _, _ in opts if i not in trace.subroutines_offered)
     trace.tool_calls.append(ToolCall(node="retrieve", kind="subroutines", input=query, ids=[i for i, _, _ in opts],
                                      output=f"{len(opts)} options"))
-    return _options_part(opts)
+    return _options_part(opts) if opts else None
 
 
 def _options_part(opts: list[tuple[int, str, str]]) -> Part:
@@ -148,7 +152,7 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     """Before the first segment: evidence for the question and procedures for the problem, as a head start."""
     ctx = runtime.context
     if not ctx.prime and not state.preset_options:
-        return {}
+        return {"tools": _applicable_tools(ctx, state.problem.context, [])}
     trace = state.trace.model_copy(deep=True)
     parts, counters = list(state.parts), state.counters
     question = problem_text(state.problem)
@@ -161,9 +165,17 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
         parts.append(_options_part(state.preset_options))
         trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
     elif ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0:
-        parts.append(await _retrieve(ctx, question, trace))
-        counters = counters.bump(SUBQ.budget)
-    return {"counters": counters, "trace": trace, "parts": parts}
+        if (options := await _retrieve(ctx, question, trace)) is not None:
+            parts.append(options)
+            counters = counters.bump(SUBQ.budget)
+    return {"counters": counters, "trace": trace, "parts": parts,
+            "tools": _applicable_tools(ctx, state.problem.context, parts)}
+
+
+def _applicable_tools(ctx: RunContext, document: str, parts: list[Part]) -> list[str]:
+    """The offered tools that apply here: recall needs a document, subq procedures that cleared the bar."""
+    applies = {RECALL.name: bool(document), SUBQ.name: any(p.kind == OPTIONS.name for p in parts), PYTHON.name: True}
+    return [t for t in ctx.offer if applies.get(t, False)]
 
 
 async def think(state: SolveState, runtime: Ctx) -> Update:
@@ -202,13 +214,21 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
         "request_body": parsed.body,
     }
     previous = [s for s in trace.segments[:-1] if s.attempt == state.attempt and not s.forced]
+    domain = get_domain(state.problem.domain)
     if parsed.tag == ANSWER.name:
-        upd.update(answer=parsed.body, attempt_end="answer")
+        upd.update(answer=domain.final_answer(f"{ANSWER.open}{parsed.body}{ANSWER.close}") or parsed.body,
+                   attempt_end="answer")
     elif parsed.tag is None and text.strip() and previous and previous[-1].text.strip() == text.strip():
         upd.update(attempt_end="loop:repeated_segment", request=None)
     elif parsed.tag is None and out.finish_reason != "length" and out.stop_reason is None:
-        upd["attempt_end"] = "eos:no_answer"
+        committed = domain.final_answer(_attempt_text(state) + text)
+        upd.update(answer=committed, attempt_end="answer" if committed else "eos:no_answer")
     return upd
+
+
+def _attempt_text(state: SolveState) -> str:
+    """What the model wrote in this attempt so far (an ARC program may come long before the end)."""
+    return "".join(p.text for p in state.parts if p.kind == "think")
 
 
 async def recall(state: SolveState, runtime: Ctx) -> Update:
@@ -232,6 +252,7 @@ async def retrieve(state: SolveState, runtime: Ctx) -> Update:
     """``<subq>``: stored procedures for the sub-question."""
     trace = state.trace.model_copy(deep=True)
     part = await _retrieve(runtime.context, state.request_body, trace)
+    part = part or Part(kind=OPTIONS.name, text=OPTIONS.render(NO_OPTIONS, inner=""))
     return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(SUBQ.budget),
             "request": None}
 
@@ -275,14 +296,17 @@ async def fold(state: SolveState, runtime: Ctx) -> Update:
 async def finalize(state: SolveState, runtime: Ctx) -> Update:
     """The attempt stopped without an answer: ask for one, briefly, and keep the stop reason."""
     ctx = runtime.context
-    prompt = ctx.live_prompt(state, FORCE_ANSWER)
-    params = GenParams(max_tokens=ctx.budgets.force_answer_tokens, stop=[ANSWER.close], include_stop=False)
+    domain = state.problem.domain
+    opener, closer = forced_answer(domain)
+    prompt = ctx.live_prompt(state, opener)
+    cap = ctx.budgets.force_program_tokens if domain == "arc" else ctx.budgets.force_answer_tokens
+    params = GenParams(max_tokens=cap, stop=[closer], include_stop=False)
     if ctx.llm.count_tokens(prompt) + params.max_tokens > ctx.max_model_len:
         return {}
     [out] = await ctx.llm.agenerate([prompt], params)
     trace = state.trace.model_copy(deep=True)
     trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
-    answer = answer_text(neutralise(out.text)[0]) or None
+    answer = get_domain(domain).final_answer(f"{opener}{neutralise(out.text)[0]}{closer}") or None
     trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag=ANSWER.name,
                                   body=answer or "", finish_reason=out.finish_reason, forced=True,
                                   prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens,
@@ -329,7 +353,8 @@ async def learn(state: SolveState, runtime: Ctx) -> Update:
 
 
 def _mark_used_subroutines(trace: Any) -> None:
+    """A procedure counts as used when the model cites its tag (``S12``, not a prefix of ``S123``)."""
     text = " ".join(s.text for s in trace.segments)
     for sid in trace.subroutines_offered:
-        if f"S{sid}" in text and sid not in trace.subroutines_used:
+        if re.search(rf"\bS{sid}\b", text) and sid not in trace.subroutines_used:
             trace.subroutines_used.append(sid)

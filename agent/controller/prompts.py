@@ -8,18 +8,39 @@ so the wording here cannot drift from what the parser recognises.
 
 from __future__ import annotations
 
-from agent.controller.tags import ANSWER
+from agent.controller.tags import ANSWER, EVIDENCE, OPTIONS, OUTPUT, PYTHON, RECALL, SUBQ
+from agent.llm import ChatMessage
 from tools.problem import Problem
 
 # --- solving ---------------------------------------------------------------------------------------
 
-SYSTEM_PROMPT = """You solve problems by reasoning step by step in plain text.
-You may use these tags while you think:
-<recall>what you need from the document</recall> returns the exact passages of the document inside <evidence>...</evidence>.
-<subq>a smaller sub-question</subq> returns stored procedures for it inside <options>...</options>; follow one if it fits.
-<python>print(12 * 7)</python> runs Python for arithmetic and shows what it prints inside <output>...</output>.
-<answer>the final answer only</answer> ends your work.
-Use each tag at most a few times, never put one tag inside another, and always finish with <answer>...</answer>."""
+#: How each domain asks for its final answer, in the idiom the model was trained on; the controller
+#: reads the answer back in the same idiom (``tools.domains.Domain.final_answer``).
+MATH_GUIDE = "Think step by step, then give the final answer as \\boxed{N}."
+TEXT_GUIDE = f"Think step by step, then give the final answer inside {ANSWER.open}...{ANSWER.close}."
+ANSWER_GUIDES: dict[str, str] = {"math": MATH_GUIDE, "text": TEXT_GUIDE, "arc": ""}
+
+#: One line per tool the model may be told about. Only the tools that apply to the problem at hand
+#: are listed (recall needs a document, subq relevant stored procedures); with none, the model gets
+#: no system prompt at all and reasons exactly as it does alone. Measured on GSM8K tuning problems
+#: (Qwen2.5-Coder-1.5B): listing tags it never used still shortened its reasoning and cost accuracy.
+TOOL_LINES: dict[str, str] = {
+    RECALL.name: f"{RECALL.open}what you need from the document{RECALL.close} shows the exact passages of the "
+                 f"document that match, inside {EVIDENCE.open}...{EVIDENCE.close}.",
+    SUBQ.name: f"{SUBQ.open}a smaller sub-question{SUBQ.close} shows stored procedures for it, inside "
+               f"{OPTIONS.open}...{OPTIONS.close}; follow one only if it fits.",
+    PYTHON.name: f"{PYTHON.open}print(12 * 7){PYTHON.close} runs Python and shows what it prints, inside "
+                 f"{OUTPUT.open}...{OUTPUT.close}.",
+}
+TOOLS_INTRO = ("Reason step by step in plain text, as you normally would. If it helps, you may use these tools; "
+               "each one answers right after you close its tag:")
+
+
+def system_prompt(tools: list[str]) -> str | None:
+    """The tool menu for the tools that apply, or None (no system turn) when none does."""
+    lines = [TOOL_LINES[t] for t in tools if t in TOOL_LINES]
+    return "\n".join([TOOLS_INTRO, *lines]) if lines else None
+
 
 #: Domain instructions shown before a problem's own text. Domain tools build data-only prompts
 #: (``tools`` may not import ``agent``), so the instruction the model reads lives here.
@@ -38,16 +59,31 @@ def problem_text(problem: Problem) -> str:
     return f"{intro}\n\n{problem.prompt}" if intro else problem.prompt
 
 
-def user_prompt(question: str, context: str, concepts: str, retry: str = "") -> str:
+def user_prompt(problem: Problem, concepts: str = "", retry: str = "") -> str:
+    """The user turn: concepts, document, the problem, then the domain's answer guide (and a retry note).
+
+    Without a document or concepts this is exactly the model-alone prompt (``PLAIN_COT_USER`` for math).
+    """
     parts = []
     if concepts:
         parts.append(f"Concepts that may help:\n{concepts}")
-    if context:
-        parts.append(f"Document:\n{context}")
-    parts.append(f"Question:\n{question}")
+    if problem.context:
+        parts.append(f"Document:\n{problem.context}")
+        parts.append(f"Question:\n{problem_text(problem)}")
+    else:
+        parts.append(problem_text(problem))
+    if guide := ANSWER_GUIDES.get(problem.domain, TEXT_GUIDE):
+        parts.append(guide)
     if retry:
         parts.append(retry)
     return "\n\n".join(parts)
+
+
+def solve_messages(problem: Problem, concepts: str = "", retry: str = "", tools: list[str] | None = None
+                   ) -> list[ChatMessage]:
+    system = system_prompt(tools or [])
+    user = ChatMessage(role="user", content=user_prompt(problem, concepts, retry))
+    return [ChatMessage(role="system", content=system), user] if system else [user]
 
 
 RETRY_PROMPT = """Your previous attempt was not accepted.
@@ -55,8 +91,18 @@ Previous answer: {answer}
 Verifier feedback: {feedback}
 Look at what went wrong, revise your reasoning and give a new answer."""
 
-#: Appended to the live transcript when an attempt stopped without an answer.
-FORCE_ANSWER = f"\nFinal answer: {ANSWER.open}"
+#: What is appended when an attempt stopped without committing to an answer: the opening of the
+#: domain's own answer form, and where the forced answer ends.
+FORCED_ANSWERS: dict[str, tuple[str, str]] = {
+    "math": ("\n\nFinal answer: \\boxed{", "}"),
+    "arc": ("\n\nFinal program:\n```python\n", "```"),
+    "text": (f"\nFinal answer: {ANSWER.open}", ANSWER.close),
+}
+
+
+def forced_answer(domain: str) -> tuple[str, str]:
+    return FORCED_ANSWERS.get(domain, FORCED_ANSWERS["text"])
+
 
 # --- notes and block bodies the nodes insert into the transcript ------------------------------------
 
@@ -149,7 +195,7 @@ DECOMPOSE_REGEX = r"Q: [^\n<>]+\nP: [^\n<>]+\n(Q: [^\n<>]+\nP: [^\n<>]+\n)?"
 # --- baselines without the controller (the eval command's arms) -------------------------------------
 
 #: The model alone on math: a standard chain-of-thought turn, graded from ``\boxed{}`` or the last number.
-PLAIN_COT_USER = "{question}\n\nThink step by step, then give the final answer as \\boxed{{N}}."
+PLAIN_COT_USER = "{question}\n\n" + MATH_GUIDE.replace("{", "{{").replace("}", "}}")
 #: The model alone on ARC: the output grid(s) asked for directly, in the JSON form the examples use.
 PLAIN_ARC_USER = (
     "Each example below shows an input grid and the output grid that one hidden rule makes from it. "

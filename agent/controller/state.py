@@ -175,6 +175,7 @@ class SolveState(BaseModel):
     concepts_text: str = ""
     concepts_ready: bool = Field(False, description="Concepts were chosen already (diversity branches share them).")
     preset_options: list[tuple[int, str, str]] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list, description="Tool tags listed for the model (those that apply).")
     attempt: int = 0
     retry_prompt: str = ""
     answers: list[str] = Field(default_factory=list)

@@ -47,8 +47,10 @@ def memory(tmp_path: Path, hash_encoder: HashEncoder) -> Iterator[object]:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    def make(budgets: dict[str, int] | None = None, **kw: object) -> Settings:
-        limits = {"segments": 4, "segment_tokens": 64, "tokens": 400, "retries": 1, **(budgets or {})}
+    def make(budgets: dict[str, float] | None = None, **kw: object) -> Settings:
+        # Hashed bag-of-words similarities are not MiniLM's: offer every hit unless a test sets the bar.
+        limits = {"segments": 4, "segment_tokens": 64, "tokens": 400, "retries": 1, "min_relevance": -1,
+                  **(budgets or {})}
         base = {"home": tmp_path / "home", "memory_mode": "frozen", "budgets": limits, **kw}
         return Settings(**base)  # type: ignore[arg-type]
 
