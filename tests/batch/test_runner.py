@@ -56,22 +56,27 @@ def test_async_solvers_run_as_tasks_bounded_by_concurrency(episode_store):
     """Async solvers share the runner's loop; at most ``concurrency`` are in flight, and slots refill at once."""
     import asyncio
 
+    problems = generate(8)
     live, peak, order = 0, 0, []
+    others_done = asyncio.Event()
 
     async def solver(problem, verifier):
         nonlocal live, peak
         live += 1
         peak = max(peak, live)
-        await asyncio.sleep(0.2 if problem.id.endswith("0") else 0.01)  # one slow problem must not hold the others
+        await asyncio.sleep(0.01)
+        if problem.id == problems[0].id:  # the first problem holds its slot until every other one has finished
+            await asyncio.wait_for(others_done.wait(), timeout=10)
         live -= 1
         order.append(problem.id)
+        if len(order) == len(problems) - 1:
+            others_done.set()
         return answer_gold(problem, verifier)
 
-    problems = generate(8)
     summary = run_batch(problems, solver, episode_store, _cfg(concurrency=3))
     assert summary.finished == 8 and summary.errors == 0 and summary.solved == 4
     assert peak == 3
-    assert order[-1] == problems[0].id  # the slow one finished last although it started first
+    assert order[-1] == problems[0].id
 
 
 def test_failures_are_recorded_and_the_batch_goes_on(episode_store):
