@@ -1,5 +1,6 @@
-"""SIGKILL a running `mnemos solve` mid-solve and mid-learn, rerun it with the same --run-id, and find every
-problem finished exactly once: no lost episodes, no duplicates, and memory holding each problem's writes once."""
+"""Interrupting a running `mnemos solve`: after SIGKILL mid-solve and mid-learn, a rerun with the same --run-id
+finishes every problem exactly once (no lost episodes, no duplicates, memory holding each problem's writes once);
+Ctrl-C exits promptly keeping finished work."""
 
 from __future__ import annotations
 
@@ -77,3 +78,40 @@ def test_sigkill_then_resume_finishes_every_problem_exactly_once(tmp_path, embed
         assert sorted(n for c in concepts for n in c.notes) == sorted(f"from {pid}" for pid in ids)
         subs = mem.subroutines.list(limit=100)
         assert sorted(s.source for s in subs) == sorted(f"killed:{pid}" for pid in ids)
+
+
+def test_ctrl_c_returns_promptly_keeping_finished_work(tmp_path):
+    """SIGINT while problems are in flight: exit code 130, finished episodes kept, the rerun completes the rest."""
+    import signal
+
+    from memory.db import Database, StoreUnavailable
+    from memory.episodes import EpisodeStore
+
+    home, log = tmp_path / "home", tmp_path / "calls.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    base = [sys.executable, str(HERE / "solve_kill_target.py"), str(home), str(log), "ctrlc", str(N)]
+    proc = subprocess.Popen([*base, "think:4,think:5"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while True:
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "the run never reached the interrupt point"
+        try:
+            db = Database(f"sqlite:///{home / 'mnemos.db'}") if (home / "mnemos.db").exists() else None
+        except StoreUnavailable:
+            db = None
+        if db is not None:
+            done = EpisodeStore(db).count("ctrlc")
+            db.dispose()
+            if done == N - 2 and log.read_text().count("parked") == 2:
+                break
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-3000:]
+    assert time.monotonic() - t0 < 30
+    assert "interrupted; rerun with --run-id ctrlc" in err and f"{N - 2}/{N}" in out
+    rerun = subprocess.run([*base, "-"], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    summary = json.loads((home / "runs" / "ctrlc" / "summary.json").read_text())
+    assert (summary["resumed"], summary["finished"], summary["solved"]) == (N - 2, N, N)
