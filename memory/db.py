@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -64,9 +64,16 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a valid SQLAlchemy database URL: {url!r} ({exc})") from exc
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file behind a SQLite URL, or None (another backend, or an in-memory database)."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
     database = parsed.database or ""
@@ -77,11 +84,8 @@ def sqlite_file(url: str) -> Path | None:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; creates the parent directory of a SQLite file."""
-    try:
-        parsed = make_url(url)
-        backend = parsed.get_backend_name()
-    except ArgumentError as exc:
-        raise ValueError(f"not a valid SQLAlchemy database URL: {url!r} ({exc})") from exc
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
             path = sqlite_file(url)
@@ -126,7 +130,8 @@ def migrate(engine: Engine) -> None:
     if _current_revision(engine) == head:
         return
     try:
-        with engine.begin() as conn:
+        # Under the write lock on SQLite: a second process waits, then finds the schema at head.
+        with engine.execution_options(**{_WRITE: True}).begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         log.info("database schema migrated to %s", head)

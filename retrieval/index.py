@@ -302,7 +302,8 @@ class VectorIndex:
         """Read and verify a saved index; raises IndexMissing / IndexCorrupt / IndexStale."""
         path = Path(path)
         for stale_tmp in path.parent.glob(path.name + ".*.tmp"):
-            stale_tmp.unlink(missing_ok=True)
+            if _writer_gone(stale_tmp):
+                stale_tmp.unlink(missing_ok=True)
         if not path.is_file():
             raise IndexMissing(f"{path} does not exist")
         data = memoryview(path.read_bytes())
@@ -406,6 +407,20 @@ def _threads(n: int | None):
         yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def _writer_gone(tmp: Path) -> bool:
+    """Whether the process that wrote ``<index>.<pid>.tmp`` has exited; a live writer's file is about to be renamed."""
+    pid = tmp.name.rsplit(".", 2)[-2]
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _fsync_dir(directory: Path) -> None:

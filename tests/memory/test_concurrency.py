@@ -44,3 +44,15 @@ def test_two_writers_of_identical_and_merging_items(db_url, index_dir):
         assert concepts[0].successes == 2 * ROUNDS
         assert sorted(concepts[0].problems) == sorted(f"{t}-{i}" for t in "ab" for i in range(ROUNDS))
         assert list(m.subroutines.index.ids) == sorted(s.id for s in subs)
+
+
+def test_processes_opening_a_new_store_together_all_succeed(db_url, index_dir):
+    opener = ("import sys; sys.path.insert(0, sys.argv[3]); from standins import ConstantEncoder; from memory import open_memory; "
+              "open_memory(sys.argv[1], sys.argv[2], ConstantEncoder()).close(); print('opened')")
+    procs = [subprocess.Popen([sys.executable, "-c", opener, db_url, str(index_dir), str(Path(__file__).parent)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and out.strip() == "opened", err[-3000:]
+    with open_memory(db_url, index_dir, ConstantEncoder()) as m:
+        assert m.db.store_id and m.concepts.count() == 0

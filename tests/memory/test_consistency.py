@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -156,3 +157,16 @@ def test_kill_inside_a_batch_transaction_leaves_no_part_of_it(db_url, index_dir,
         assert not list(index_dir.glob("*.tmp"))
         vecs = m.subroutines.index.index.index.reconstruct_n(0, m.subroutines.index.count)
         assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+
+
+def test_open_removes_a_dead_writers_temp_index_but_not_a_live_ones(db_url, index_dir, embedder):
+    fill(db_url, index_dir, embedder, n=2)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    dead_tmp = index_dir / f"subroutines.index.{dead}.tmp"
+    live_tmp = index_dir / f"subroutines.index.{os.getppid()}.tmp"
+    for tmp in (dead_tmp, live_tmp):
+        tmp.write_bytes(b"half-written")
+    with open_memory(db_url, index_dir, embedder) as m:
+        assert_consistent(m)
+    assert not dead_tmp.exists() and live_tmp.exists()
