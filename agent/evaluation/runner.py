@@ -176,7 +176,7 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
     print(f"train: {len(split.train)} problems, memory learning, verify {options.train_verify} -> run {rid}",
           file=sys.stderr)
     if _pending(episodes, rid, split.train):
-        memory = ArmMemory(store_dir, episodes, lazy.encoder)
+        memory = ArmMemory(store_dir, episodes, lazy.encoder, settings)
         try:
             interrupted = _run_controller(split.train, settings.model_copy(update={"memory_mode": "learning"}), rid,
                                           memory, options.train_verify, options, lazy)
@@ -246,7 +246,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
                     arm_settings = settings.model_copy(update={"memory_mode": arms_mod.memory_mode(arm)})
                     if arm in SNAPSHOT_ARMS:
                         working_copy(settings.home, snap_name, store_dir)
-                        memory: Any = ArmMemory(store_dir, episodes, lazy.encoder)
+                        memory: Any = ArmMemory(store_dir, episodes, lazy.encoder, settings)
                     else:
                         memory = _EpisodesOnly(episodes)
                     try:

@@ -21,9 +21,12 @@ import sqlite3
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from agent.config import Settings
 
 MANIFEST = "manifest.json"
 ORIGIN = "origin.json"
@@ -186,11 +189,11 @@ class ArmMemory:
     the batch runner writes ``episodes``. Closing flushes the indexes.
     """
 
-    def __init__(self, store_dir: Path, episodes: Any, encoder: Any):
-        from memory import open_memory
+    def __init__(self, store_dir: Path, episodes: Any, encoder: Any, settings: Settings):
+        from agent.memory_access import open_memory
 
         url, index_dir = store_paths(store_dir)
-        self._stores = open_memory(url, index_dir, encoder)
+        self._stores = open_memory(settings, db_url=url, index_dir=index_dir, encoder=encoder)
         self.concepts = self._stores.concepts
         self.subroutines = self._stores.subroutines
         self.episodes = episodes
