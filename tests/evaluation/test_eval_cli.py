@@ -35,7 +35,7 @@ def math_model(problems):
             return CONCEPT if params.regex.startswith("concept") else PAIRS
         for question, (pid, gold) in golds.items():
             if question in prompt:
-                if "\\boxed{N}" in prompt:
+                if not params.stop:  # the plain arm: one generation, no controller tags to stop at
                     return f"Step by step. \\boxed{{{gold if plain_right(pid) else 99999}}}"
                 return f"Adding up. <answer>{gold}</answer>"
         return "<answer>0</answer>"
@@ -57,6 +57,8 @@ def fake_engine(monkeypatch):
 
     monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(start))
     monkeypatch.setattr(retrieval.embedder, "Embedder", lambda *a, **kw: HashEncoder())
+    # Hashed bag-of-words similarities are not MiniLM's: let every stored entry clear the relevance bar.
+    monkeypatch.setenv("MNEMOS_BUDGETS__MIN_RELEVANCE", "-1")
     return started
 
 
