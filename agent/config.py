@@ -87,8 +87,10 @@ class Settings(BaseSettings):
     embedder: Path | None = Field(None, description="sentence-transformers model dir; None = embedded all-MiniLM-L6-v2.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: str = Field("auto", description="Model dtype passed to vLLM (auto, bfloat16, float16, float32).")
-    max_model_len: int = Field(4096, gt=0, description="Max context (prompt + output) in tokens.")
-    kv_cache_gib: float = Field(2.0, gt=0, description="KV cache space in GiB (CPU engine).")
+    max_model_len: int | None = Field(None, gt=0, description="Max context (prompt + output) in tokens; None = the "
+                                      "model's own, capped at 16384 (holds 99% of ARC-AGI-1 evaluation prompts).")
+    kv_cache_gib: float | None = Field(None, gt=0, description="KV cache space in GiB (CPU engine); None = planned "
+                                       "for four full-context sequences (at least 2 GiB).")
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     enforce_eager: bool = True
     max_num_seqs: int = Field(32, gt=0, description="Max concurrent sequences in the engine.")

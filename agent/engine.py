@@ -82,6 +82,21 @@ def kv_plugin_env(settings: Settings) -> dict[str, str]:
     ).env()
 
 
+def planned_memory(settings: Settings, model_dir: Path) -> tuple[int, float]:
+    """Context and KV space: the settings' values, else the model's context (capped) and the planner's KV space.
+
+    The defaults are sized by the model, not fixed numbers, so the 1.5B default model gets the
+    16k context ARC prompts need while a 135M test model keeps its own 8k.
+    """
+    from kvcache.budget import default_context, kv_spec, planned_kv_bytes
+
+    max_len = settings.max_model_len or default_context(model_max_context(model_dir))
+    if settings.kv_cache_gib is not None:
+        return max_len, settings.kv_cache_gib
+    spec = kv_spec(model_dir, None if settings.dtype == "auto" else settings.dtype)
+    return max_len, round(planned_kv_bytes(spec, max_len, settings.kv_policy) / 2**30, 2)
+
+
 class EngineStats(BaseModel):
     """Counters since the engine started, from vLLM's scheduler and iteration stats."""
 
@@ -218,6 +233,7 @@ class Engine:
     def from_settings(cls, settings: Settings, **extra: Any) -> "Engine":
         """Build the engine the settings describe; the embedded model is converted on first use."""
         model_dir = resolve_model(settings.model, settings.cache_dir)
+        max_model_len, kv_cache_gib = planned_memory(settings, model_dir)
         procs = list(extra.pop("logits_processors", ()))
         if settings.recall_mode == "model-copy" and settings.copy_mechanism == "token" and VERBATIM_PROCESSOR not in procs:
             procs.append(VERBATIM_PROCESSOR)
@@ -225,8 +241,8 @@ class Engine:
             model_dir,
             env=kv_plugin_env(settings),
             dtype=settings.dtype,
-            max_model_len=settings.max_model_len,
-            kv_cache_gib=settings.kv_cache_gib,
+            max_model_len=max_model_len,
+            kv_cache_gib=kv_cache_gib,
             kv_cache_dtype="fp8" if settings.kv_policy == "fp8" else "auto",
             device=settings.device,
             gpu_memory_utilization=settings.gpu_memory_utilization,

@@ -37,7 +37,7 @@ def tokens_per_problem(settings: Settings) -> int:
     live = b.tokens + b.segment_tokens
     if settings.kv_budget is not None:
         live = min(live, settings.kv_budget + b.segment_tokens)
-    return max(1, min(live, settings.max_model_len))
+    return max(1, min(live, settings.max_model_len or live))
 
 
 def kv_tokens(settings: Settings, llm: Any) -> int | None:
@@ -49,7 +49,10 @@ def kv_tokens(settings: Settings, llm: Any) -> int | None:
     if model_dir is None:
         return None
     spec = kv_spec(model_dir, None if settings.dtype == "auto" else settings.dtype)
-    memory = int(float(getattr(llm, "kv_cache_gib", settings.kv_cache_gib)) * 2**30)
+    gib = getattr(llm, "kv_cache_gib", None) or settings.kv_cache_gib
+    if gib is None:
+        return None
+    memory = int(float(gib) * 2**30)
     return memory // engine_bytes_per_token(spec, settings.kv_policy)
 
 

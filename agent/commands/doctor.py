@@ -84,9 +84,13 @@ def _kv_summary(settings: Settings) -> str:
     from agent.embedded import resolve_model
     from kvcache.budget import describe, kv_spec, plan
 
-    spec = kv_spec(resolve_model(settings.model, settings.cache_dir))
-    result = plan(spec, int(settings.kv_cache_gib * 2**30), token_budget=settings.kv_budget)
-    lines = describe(result).splitlines()
+    from agent.engine import planned_memory
+
+    model_dir = resolve_model(settings.model, settings.cache_dir)
+    max_len, gib = planned_memory(settings, model_dir)
+    spec = kv_spec(model_dir)
+    result = plan(spec, int(gib * 2**30), token_budget=settings.kv_budget)
+    lines = [f"context {max_len} tokens, KV space {gib:g} GiB", *describe(result).splitlines()]
     if settings.kv_policy == "triattention":
         from agent.engine import kv_plugin_env
 

@@ -21,6 +21,7 @@ from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.prompts import problem_text
 from agent.controller.state import SolveResult, SolveState, Trace
 from agent.llm import TextGenerator
+from kvcache.budget import DEFAULT_CONTEXT
 from memory.protocol import Memory
 from tools.problem import Problem, Verifier
 
@@ -72,7 +73,8 @@ class Controller:
     def _context(self, problem: Problem, verifier: Verifier | None) -> RunContext:
         kv_budget, fold = kv_limits(self.settings)
         return RunContext(llm=self.llm, budgets=self.budgets, index=self._evidence_index(problem),
-                          max_model_len=int(getattr(self.llm, "max_model_len", self.settings.max_model_len)),
+                          max_model_len=int(getattr(self.llm, "max_model_len", None) or self.settings.max_model_len
+                                            or DEFAULT_CONTEXT),
                           kv_budget=kv_budget, fold=fold,
                           memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,
                           prime=self.settings.prime_recall, offer=tuple(self.settings.offer_tools))

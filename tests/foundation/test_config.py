@@ -22,13 +22,13 @@ def test_xdg_default_without_mnemos_home(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 def test_precedence_file_env_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('max_tokens = 111\ntemperature = 0.5\nmemory_mode = "frozen"\n')
+    cfg.write_text('max_tokens = 111\ntemperature = 0.5\nmemory_mode = "frozen"\nmax_model_len = 8192\n')
     monkeypatch.setenv("MNEMOS_TEMPERATURE", "0.7")
     s = Settings.load(cfg, memory_mode="off", max_model_len=None)
     assert s.max_tokens == 111  # file
     assert s.temperature == 0.7  # env beats file
     assert s.memory_mode == "off"  # flag beats both
-    assert s.max_model_len == 4096  # None flag means "not given"
+    assert s.max_model_len == 8192  # a None flag means "not given": the file's value stays
 
 
 def test_config_in_home_is_read(tmp_path: Path) -> None:

@@ -49,3 +49,16 @@ def test_default_model_solves_easy_gsm8k(default_engine) -> None:
     golds = [r["answer"].split("####")[-1].strip() for r in rows]
     solved = [answers_equivalent(g, last_boxed(o.text)) for g, o in zip(golds, outs, strict=True)]
     assert sum(solved) >= 3, [(g, last_boxed(o.text)) for g, o in zip(golds, outs, strict=True)]
+
+
+def test_defaults_are_sized_by_the_model() -> None:
+    """No fixed 4096: the 1.5B gets the 16k context ARC prompts need, the 135M model its own 8k."""
+    from agent.config import Settings, default_cache
+    from agent.engine import planned_memory
+
+    qwen = planned_memory(Settings(), resolve_model(DEFAULT_MODEL, default_cache()))
+    smol = planned_memory(Settings(model="smollm2-135m"), resolve_model("smollm2-135m", default_cache()))
+    assert qwen == (16384, 2.0)  # 4 x 16384 tokens x 28 KiB/token = 1.75 GiB, floored at 2
+    assert smol[0] == 8192
+    assert planned_memory(Settings(max_model_len=4096, kv_cache_gib=3), resolve_model(DEFAULT_MODEL, default_cache())) \
+        == (4096, 3)
