@@ -1,0 +1,101 @@
+"""Write the README's result tables from the figures in ``docs/results/*.json``.
+
+Published numbers come from the scripts that measured them; this copies them into the README
+between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` markers so no figure is ever
+hand-copied. ``--check`` fails when the README is out of date (CI can run it).
+
+    python benchmarks/readme_tables.py          # rewrite the tables in README.md
+    python benchmarks/readme_tables.py --check  # exit 1 if any table differs from its JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _ci(pair: list[float] | None, scale: float = 100, signed: bool = False) -> str:
+    if not pair:
+        return "–"
+    fmt = "{:+.1f}" if signed else "{:.1f}"
+    return f"{fmt.format(scale * pair[0])} .. {fmt.format(scale * pair[1])}"
+
+
+def ablation(d: dict) -> str:
+    arms = d.get("arms", d)
+    rows = ["| arm | n | solved | accuracy (95% CI) | Δ vs plain, points (95% CI) | McNemar p | tokens / problem |",
+            "|---|---:|---:|---|---|---:|---:|"]
+    for name, a in arms.items():
+        if not isinstance(a, dict) or "accuracy" not in a:
+            continue
+        delta = "–" if name == "plain" else f"{100 * a['delta_vs_plain']:+.1f} ({_ci(a.get('delta_ci95'), signed=True)})"
+        p = "–" if name == "plain" else f"{a['mcnemar_p']:.3g}"
+        rows.append(f"| {name} | {a.get('n', d.get('n'))} | {a.get('solved', '')} | {_pct(a['accuracy'])} "
+                    f"({_ci(a.get('ci95'))}) | {delta} | {p} | {a['tokens_per_problem']:,.0f} |")
+    return f"Model `{d.get('model')}`, {d.get('n')} dev problems.\n\n" + "\n".join(rows)
+
+
+def throughput(d: dict) -> str:
+    rows = ["| key | problems | raw tok/s | agent tok/s | ratio agent/raw | machine |", "|---|---:|---:|---:|---:|---|"]
+    for key in ("cpu", "gpu"):
+        r = d.get(key, d if key == "cpu" else None)
+        if isinstance(r, dict) and "ratio" in r:
+            rows.append(f"| {key} | {r['problems']} | {r['raw_tok_s']:.1f} | {r['agent_tok_s']:.1f} | "
+                        f"{r['ratio']:.2f} | {r.get('machine', '')} |")
+    return f"Model `{d.get('model')}`.\n\n" + "\n".join(rows)
+
+
+def sandbox(d: dict) -> str:
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(d["by_outcome"].items()))
+    jail = d.get("jail_only", {})
+    return (f"| attacks | escapes | outcomes | escapes with the jail alone |\n|---:|---:|---|---:|\n"
+            f"| {d['attacks']} | {d['escapes']} | {outcomes} | {jail.get('escapes', '–')} |")
+
+
+TABLES: dict[str, Callable[[dict], str]] = {
+    "gsm8k_dev_ablation": ablation,
+    "throughput": throughput,
+    "sandbox_attacks": sandbox,
+}
+
+
+def render(readme: str) -> str:
+    for name, fn in TABLES.items():
+        path = RESULTS / f"{name}.json"
+        pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.DOTALL)
+        if not path.is_file() or not pattern.search(readme):
+            continue
+        table = fn(json.loads(path.read_text())) + f"\n\n_Source: `docs/results/{name}.json`._"
+        readme = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if README.md differs from the JSON figures")
+    ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = ap.parse_args(argv)
+    old = args.readme.read_text()
+    new = render(old)
+    if args.check:
+        if new != old:
+            print("README result tables are out of date: run python benchmarks/readme_tables.py", file=sys.stderr)
+            return 1
+        return 0
+    args.readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
