@@ -6,62 +6,82 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from memory.db import Database, StoreUnavailable
+from memory.episodes import EpisodeStore
 from tools.mathgen import generate
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 N = 6
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def _cmd(home: Path, log: Path, run_id: str, park: str) -> list[str]:
+    return [sys.executable, str(HERE / "solve_kill_target.py"), str(home), str(log), run_id, str(N), park]
 
 
 def _calls(log: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) for line in log.read_text().splitlines() if line]  # type: ignore[misc]
 
 
+@contextmanager
+def _parked_run(home: Path, log: Path, run_id: str, park: str) -> Iterator[tuple[subprocess.Popen, Database]]:
+    """Start a run and yield once its two parked steps are waiting and every other problem has its episode.
+
+    The run is killed on the way out if the test has not ended it, so no parked process outlives the test.
+    """
+    proc = subprocess.Popen(_cmd(home, log, run_id, park), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    db = None
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "the run never reached the interrupt point"
+            if db is None and (home / "mnemos.db").exists():
+                try:
+                    db = Database(f"sqlite:///{home / 'mnemos.db'}")
+                except StoreUnavailable:  # the run is still creating it
+                    pass
+            parked = [c for c in _calls(log) if c[0] == "parked"] if log.exists() else []
+            if len(parked) == 2 and db is not None and EpisodeStore(db).count(run_id) == N - 2:
+                break
+            time.sleep(0.1)
+        yield proc, db
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if db is not None:
+            db.dispose()
+
+
 def test_sigkill_then_resume_finishes_every_problem_exactly_once(tmp_path, embedder):
-    from memory import open_memory
-    from memory.db import Database, StoreUnavailable
-    from memory.episodes import EpisodeStore
-    from memory.models import ConceptRow
     from sqlalchemy import select
+
+    from memory import open_memory
+    from memory.models import ConceptRow
 
     home, log = tmp_path / "home", tmp_path / "calls.log"
     ids = [p.id for p in generate(N, seed=7)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-
-    def cmd(park: str) -> list[str]:
-        return [sys.executable, str(HERE / "solve_kill_target.py"), str(home), str(log), "killed", str(N), park]
-
     # Problem 4 never gets its answer; problem 5 is stuck between writing its concept and its subroutines.
-    proc = subprocess.Popen(cmd("think:4,subwrite:5"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    db = None
-    while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-        assert time.monotonic() < deadline, "the run never reached the kill point"
-        parked = {c for c in _calls(log) if c[0] == "parked"} if log.exists() else set()
-        if db is None and (home / "mnemos.db").exists():
-            try:
-                db = Database(f"sqlite:///{home / 'mnemos.db'}")
-            except StoreUnavailable:  # the run is still creating it
-                pass
-        if len(parked) == 2 and db is not None and EpisodeStore(db).count("killed") == N - 2:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    episodes = EpisodeStore(db)
-    assert {e.problem_id for e in episodes.list(run_id="killed")} == set(ids[:4])
-    with db.sessions() as session:  # problem 5 really was killed mid-learn: its concept is stored already
-        assert f"rule {ids[5]}" in session.scalars(select(ConceptRow.name)).all()
-    db.dispose()
+    with _parked_run(home, log, "killed", "think:4,subwrite:5") as (proc, db):
+        proc.kill()
+        proc.wait()
+        assert {e.problem_id for e in EpisodeStore(db).list(run_id="killed")} == set(ids[:4])
+        with db.sessions() as session:  # problem 5 really was killed mid-learn: its concept is stored already
+            assert f"rule {ids[5]}" in session.scalars(select(ConceptRow.name)).all()
 
     log.write_text("")
-    rerun = subprocess.run(cmd("-"), env=env, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(_cmd(home, log, "killed", "-"), env=ENV, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     calls = _calls(log)
     assert {pid for kind, pid in calls if kind == "think"} == {ids[4]}  # finished problems were not solved again
@@ -82,36 +102,15 @@ def test_sigkill_then_resume_finishes_every_problem_exactly_once(tmp_path, embed
 
 def test_ctrl_c_returns_promptly_keeping_finished_work(tmp_path):
     """SIGINT while problems are in flight: exit code 130, finished episodes kept, the rerun completes the rest."""
-    import signal
-
-    from memory.db import Database, StoreUnavailable
-    from memory.episodes import EpisodeStore
-
     home, log = tmp_path / "home", tmp_path / "calls.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    base = [sys.executable, str(HERE / "solve_kill_target.py"), str(home), str(log), "ctrlc", str(N)]
-    proc = subprocess.Popen([*base, "think:4,think:5"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while True:
-        assert proc.poll() is None, proc.stderr.read()[-3000:]
-        assert time.monotonic() < deadline, "the run never reached the interrupt point"
-        try:
-            db = Database(f"sqlite:///{home / 'mnemos.db'}") if (home / "mnemos.db").exists() else None
-        except StoreUnavailable:
-            db = None
-        if db is not None:
-            done = EpisodeStore(db).count("ctrlc")
-            db.dispose()
-            if done == N - 2 and log.read_text().count("parked") == 2:
-                break
-        time.sleep(0.1)
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-3000:]
-    assert time.monotonic() - t0 < 30
-    assert "interrupted; rerun with --run-id ctrlc" in err and f"{N - 2}/{N}" in out
-    rerun = subprocess.run([*base, "-"], env=env, capture_output=True, text=True, timeout=300)
+    with _parked_run(home, log, "ctrlc", "think:4,think:5") as (proc, _db):
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err[-3000:]
+        assert time.monotonic() - t0 < 30
+        assert "interrupted; rerun with --run-id ctrlc" in err and f"{N - 2}/{N}" in out
+    rerun = subprocess.run(_cmd(home, log, "ctrlc", "-"), env=ENV, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     summary = json.loads((home / "runs" / "ctrlc" / "summary.json").read_text())
     assert (summary["resumed"], summary["finished"], summary["solved"]) == (N - 2, N, N)
