@@ -3,15 +3,15 @@
 One engine is loaded once and serves both phases, so both see the same model,
 KV space and ``max_num_seqs``:
 
-1. raw vLLM: each problem's first-segment chat prompt (the agent's system +
-   user turn), all submitted to ``AsyncLLM.generate`` at once (one batch call),
-   with the agent's per-attempt token budget as ``max_tokens`` and ``</answer>``
-   as the stop string;
-2. the agent: ``mnemos solve``'s path (controller graph per problem, asyncio
-   tasks, concurrency from the KV planner unless ``--concurrency``), memory off.
+1. the agent: ``mnemos solve``'s path (controller graph per problem, asyncio
+   tasks, concurrency from the KV planner unless ``--concurrency``), memory off;
+   the prompt of each problem's first request (its first segment) is recorded;
+2. raw vLLM: those same prompts, all submitted to ``AsyncLLM.generate`` at once
+   (one batch call), with the agent's per-attempt token budget as ``max_tokens``
+   and no stop strings (the model ends at EOS or the budget).
 
-The prefix cache is reset between the phases so the agent does not reuse the
-raw phase's prompts. For each phase: generated tok/s, problems/min, p50/p95
+The prefix cache is reset between the phases so the raw phase does not reuse
+the agent's prompts. For each phase: generated tok/s, problems/min, p50/p95
 per-problem latency, prefix-cache hit rate (vLLM's scheduler counters, read
 through a stat logger, see ``agent.engine.EngineStats``), score; then the
 ratio agent/raw. Figures go to ``docs/results/throughput.json``.
@@ -85,23 +85,41 @@ def machine() -> dict:
     return info
 
 
-def first_segment_prompt(engine: Any, problem: Any) -> str:
-    """The chat prompt the agent's first segment starts from (system + user turn, no memory)."""
-    from agent.controller.prompts import SYSTEM_PROMPT, problem_text, user_prompt
-    from agent.llm import ChatMessage
+class FirstPrompts:
+    """The engine as the agent sees it, keeping the prompt of each problem's first request (its first segment).
 
-    return engine.render_chat([ChatMessage(role="system", content=SYSTEM_PROMPT),
-                               ChatMessage(role="user", content=user_prompt(problem_text(problem), problem.context, ""))])
+    Recording what the controller really sent keeps the raw phase on the agent's exact prompts, however the
+    controller's prompt wording changes.
+    """
+
+    def __init__(self, engine: Any, problems: list):
+        self._engine, self._problems = engine, problems
+        self.prompts: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def _record(self, prompts: list[str]) -> None:
+        for prompt in prompts:
+            for p in self._problems:
+                if p.id not in self.prompts and p.prompt in prompt:
+                    self.prompts[p.id] = prompt
+
+    async def agenerate(self, prompts: list[str], params: Any = None) -> list:
+        self._record(prompts)
+        return await self._engine.agenerate(prompts, params)
+
+    def generate(self, prompts: list[str], params: Any = None) -> list:
+        self._record(prompts)
+        return self._engine.generate(prompts, params)
 
 
-def run_raw(engine: Any, problems: list, max_tokens: int) -> dict:
-    """Every prompt submitted to vLLM's AsyncLLM at once, no mnemos layer in between."""
-    from agent.controller.tags import ANSWER
+def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int) -> dict:
+    """Every prompt submitted to vLLM's AsyncLLM at once, no mnemos layer in between, no stop strings."""
     from agent.llm import GenParams
     from tools.domains import get_domain
 
-    sampling = engine.sampling_params(GenParams(max_tokens=max_tokens, stop=[ANSWER.close]))
-    prompts = [first_segment_prompt(engine, p) for p in problems]
+    sampling = engine.sampling_params(GenParams(max_tokens=max_tokens))
 
     async def batch() -> list[tuple[str, int, float]]:
         start = time.perf_counter()
@@ -124,7 +142,8 @@ def run_raw(engine: Any, problems: list, max_tokens: int) -> dict:
                          engine.stats() - before)
 
 
-def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | None) -> tuple[dict, int]:
+def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | None) -> tuple[dict, int, list[str]]:
+    """The controller over every problem (memory off), as ``mnemos solve`` runs it; also its first-segment prompts."""
     from agent.batch.concurrency import planned_concurrency
     from agent.batch.session import solve_set
     from memory.db import Database
@@ -133,6 +152,7 @@ def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | Non
     plan = planned_concurrency(settings, engine)
     used = concurrency or plan.concurrency
     print(f"agent: {plan.describe()}" + (f"; using --concurrency {used}" if concurrency else ""), file=sys.stderr)
+    recorder = FirstPrompts(engine, problems)
     db = Database(settings.db_url)
 
     class Episodes:
@@ -143,7 +163,7 @@ def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | Non
 
     try:
         before = engine.stats()
-        summary = solve_set(problems, settings, "throughput", concurrency=used, progress=False, llm=engine,
+        summary = solve_set(problems, settings, "throughput", concurrency=used, progress=False, llm=recorder,
                             memory=Episodes())
         stats = engine.stats() - before
         latencies = [e.seconds for e in Episodes.episodes.list(run_id="throughput", limit=len(problems) + 1)]
@@ -151,7 +171,11 @@ def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | Non
         db.dispose()
     if summary.errors:
         print(f"warning: {summary.errors} agent problems ended in errors", file=sys.stderr)
-    return phase_figures("agent", summary.wall_seconds, summary.generated_tokens, latencies, summary.score, stats), used
+    missing = [p.id for p in problems if p.id not in recorder.prompts]
+    if missing:
+        raise SystemExit(f"the agent sent no request for {', '.join(missing)}; cannot build the raw phase's prompts")
+    figures = phase_figures("agent", summary.wall_seconds, summary.generated_tokens, latencies, summary.score, stats)
+    return figures, used, [recorder.prompts[p.id] for p in problems]
 
 
 def main() -> None:
@@ -202,9 +226,9 @@ def main() -> None:
     engine = Engine.from_settings(settings)
     try:
         engine.generate(["warm up"], GenParams(max_tokens=4))
-        raw = run_raw(engine, problems, settings.budgets.tokens)
+        agent, concurrency, prompts = run_agent(engine, problems, settings, args.concurrency)
         engine.run_coroutine(engine.areset_prefix_cache())
-        agent, concurrency = run_agent(engine, problems, settings, args.concurrency)
+        raw = run_raw(engine, problems, prompts, settings.budgets.tokens)
     finally:
         engine.close()
 

@@ -31,5 +31,5 @@ def test_small_run_prints_and_writes_both_phases(tmp_path: Path) -> None:
         assert phase["generated_tokens"] > 0 and phase["tok_s"] > 0 and phase["problems_per_min"] > 0
         assert 0 < phase["latency_p50_s"] <= phase["latency_p95_s"] <= phase["wall_s"] + 0.05
         assert 0.0 <= phase["prefix_cache_hit_rate"] <= 1.0 and phase["prefix_cache_queries"] > 0
-    # Every problem shares the system prompt, and the agent re-sends its transcript each segment.
+    # The agent re-sends its transcript with each segment, so its later segments find their prefix cached.
     assert fig["agent"]["prefix_cache_hits"] > 0
