@@ -16,7 +16,6 @@ threads (``generate``, ``stream``) all feed the same running batch.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import itertools
 import logging
 import os

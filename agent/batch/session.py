@@ -56,7 +56,7 @@ def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings
     pool = _ControllerPool(lambda: Controller(llm, use_memory, settings, checkpointer))
 
     def kwargs(problem: Problem, verifier: Verifier | None) -> dict[str, Any]:
-        return dict(verifier=verifier, thread_id=f"{run_id}:{problem.id}", learn=learn)
+        return {"verifier": verifier, "thread_id": f"{run_id}:{problem.id}", "learn": learn}
 
     if hasattr(Controller, "asolve"):
         async def solve(problem: Problem, verifier: Verifier | None) -> Any:

@@ -2,11 +2,11 @@
 
 import asyncio
 import json
-import threading
-import time
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -191,7 +191,7 @@ def run_cli(*args: str, stdin: str | None = None, cwd: Path) -> subprocess.Compl
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "agent.cli", "--model", ENGINE_TEST_MODEL, "--max-model-len", "2048",
                            "--max-tokens", "24", *args],
-                          input=stdin, capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
+                          input=stdin, capture_output=True, text=True, timeout=600, env=env, cwd=cwd, check=False)
 
 
 def test_chat_cli_end_to_end(tmp_path: Path) -> None:
