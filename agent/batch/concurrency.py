@@ -30,14 +30,14 @@ class ConcurrencyPlan(BaseModel):
                 f"max_num_seqs {self.max_num_seqs})")
 
 
-def tokens_per_problem(settings: Settings) -> int:
+def tokens_per_problem(settings: Settings, max_model_len: int | None = None) -> int:
     """A trace's live context at its longest: an attempt's token budget plus one segment (room for the prompt),
-    within the KV budget and the context."""
+    within the KV budget and the engine's context (``max_model_len``, else the settings')."""
     b = settings.budgets
     live = b.tokens + b.segment_tokens
     if settings.kv_budget is not None:
         live = min(live, settings.kv_budget + b.segment_tokens)
-    return max(1, min(live, settings.max_model_len or live))
+    return max(1, min(live, max_model_len or settings.max_model_len or live))
 
 
 def kv_tokens(settings: Settings, llm: Any) -> int | None:
@@ -59,7 +59,7 @@ def kv_tokens(settings: Settings, llm: Any) -> int | None:
 def planned_concurrency(settings: Settings, llm: Any) -> ConcurrencyPlan:
     """The default number of problems in flight for ``llm`` under ``settings``."""
     cap = int(getattr(llm, "max_num_seqs", None) or settings.max_num_seqs)
-    per = tokens_per_problem(settings)
+    per = tokens_per_problem(settings, getattr(llm, "max_model_len", None))
     tokens = kv_tokens(settings, llm)
     n = cap if tokens is None else max(1, min(cap, tokens // per))
     return ConcurrencyPlan(concurrency=n, kv_tokens=tokens, tokens_per_problem=per, max_num_seqs=cap)

@@ -61,3 +61,14 @@ def test_fp8_policy_doubles_the_room(settings, tmp_path):
 def test_a_model_without_kv_geometry_uses_the_engine_cap(settings):
     plan = planned_concurrency(settings, object())
     assert plan.kv_tokens is None and plan.concurrency == settings.max_num_seqs
+
+
+def test_model_sized_defaults_come_from_the_engine(settings, tmp_path):
+    """With context and KV space left to the model (None in settings), the engine's values are used."""
+    settings = _budgets(settings.model_copy(update={"max_model_len": None, "kv_cache_gib": None}),
+                        tokens=4000, segment_tokens=256)
+    llm = _Llm(_model_dir(tmp_path), max_num_seqs=64, kv_cache_gib=0.01)
+    llm.max_model_len = 1024
+    plan = planned_concurrency(settings, llm)
+    assert (plan.tokens_per_problem, plan.kv_tokens, plan.concurrency) == (1024, 2097, 2)
+    assert planned_concurrency(settings, object()).tokens_per_problem == 4256
