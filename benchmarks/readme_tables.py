@@ -47,13 +47,19 @@ def ablation(d: dict) -> str:
 
 
 def throughput(d: dict) -> str:
-    rows = ["| key | problems | raw tok/s | agent tok/s | ratio agent/raw | machine |", "|---|---:|---:|---:|---:|---|"]
-    for key in ("cpu", "gpu"):
-        r = d.get(key, d if key == "cpu" else None)
-        if isinstance(r, dict) and "ratio" in r:
-            rows.append(f"| {key} | {r['problems']} | {r['raw_tok_s']:.1f} | {r['agent_tok_s']:.1f} | "
-                        f"{r['ratio']:.2f} | {r.get('machine', '')} |")
-    return f"Model `{d.get('model')}`.\n\n" + "\n".join(rows)
+    m = d.get("machine", {})
+    machine = f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores" if isinstance(m, dict) else str(m)
+    rows = ["| | generated tok/s | problems/min | latency p50 / p95 s | prefix-cache hit rate |",
+            "|---|---:|---:|---|---:|"]
+    for phase in ("raw", "agent"):
+        r = d.get(phase, {})
+        if r:
+            rows.append(f"| {'raw vLLM' if phase == 'raw' else 'agent, memory off'} | {r['tok_s']:.1f} | "
+                        f"{r['problems_per_min']:.1f} | {r['latency_p50_s']:.0f} / {r['latency_p95_s']:.0f} | "
+                        f"{r.get('prefix_cache_hit_rate', 0):.2f} |")
+    head = (f"Model `{d.get('model')}`, {d.get('problems')} problems, {d.get('device', 'cpu')} ({machine}); "
+            f"**ratio agent/raw {d['ratio']:.2f}**.")
+    return head + "\n\n" + "\n".join(rows)
 
 
 def sandbox(d: dict) -> str:
