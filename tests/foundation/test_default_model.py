@@ -30,7 +30,11 @@ def default_engine() -> Iterator[object]:
     from agent.config import default_cache
     from agent.engine import Engine
 
-    eng = Engine(resolve_model(DEFAULT_MODEL, default_cache()), max_model_len=4096, kv_cache_gib=2, max_num_seqs=8)
+    # The session's SmolLM2 engine may still be up with its worker pinned to core 0; a second pinned
+    # worker would starve on a 2-core machine, so this one floats.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+        eng = Engine(resolve_model(DEFAULT_MODEL, default_cache()), max_model_len=4096, kv_cache_gib=2, max_num_seqs=8)
     yield eng
     eng.close()
 
