@@ -32,11 +32,11 @@ from agent.controller.prompts import (
     CONCEPT_CHOICES,
     FOLD_FALLBACK,
     FOLD_PROMPT,
-    forced_answer,
     NO_OPTIONS,
     NOTE_NO_PASSAGE,
     NOTE_REPEATED_RECALL,
     RETRY_PROMPT,
+    forced_answer,
     option_lines,
     problem_text,
     render_concept,
@@ -164,10 +164,10 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     if state.preset_options:
         parts.append(_options_part(state.preset_options))
         trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
-    elif ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0:
-        if (options := await _retrieve(ctx, question, trace)) is not None:
-            parts.append(options)
-            counters = counters.bump(SUBQ.budget)
+    elif (ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0
+          and (options := await _retrieve(ctx, question, trace)) is not None):
+        parts.append(options)
+        counters = counters.bump(SUBQ.budget)
     return {"counters": counters, "trace": trace, "parts": parts,
             "tools": _applicable_tools(ctx, state.problem.context, parts)}
 
@@ -252,7 +252,7 @@ async def retrieve(state: SolveState, runtime: Ctx) -> Update:
     """``<subq>``: stored procedures for the sub-question."""
     trace = state.trace.model_copy(deep=True)
     part = await _retrieve(runtime.context, state.request_body, trace)
-    part = part or Part(kind=OPTIONS.name, text=OPTIONS.render(NO_OPTIONS, inner=""))
+    part = part or _options_part([])
     return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(SUBQ.budget),
             "request": None}
 

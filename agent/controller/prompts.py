@@ -8,7 +8,15 @@ so the wording here cannot drift from what the parser recognises.
 
 from __future__ import annotations
 
-from agent.controller.tags import ANSWER, EVIDENCE, OPTIONS, OUTPUT, PYTHON, RECALL, SUBQ
+from agent.controller.tags import (
+    ANSWER,
+    EVIDENCE,
+    OPTIONS,
+    OUTPUT,
+    PYTHON,
+    RECALL,
+    SUBQ,
+)
 from agent.llm import ChatMessage
 from tools.problem import Problem
 

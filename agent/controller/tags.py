@@ -15,15 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from tools.problem import ANSWER_TAG
 
 
-class BlockSpec(BaseModel):
-    """A controller-only tag: the model never writes it; what the controller inserts is wrapped in it."""
+class _Named(BaseModel):
+    """A tag name and its spelled-out opener and closer, shared by model tags and controller blocks."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
-    lead: str = "\n"
-    inner: str = ""
-    strip: bool = False
 
     @property
     def open(self) -> str:
@@ -32,6 +29,14 @@ class BlockSpec(BaseModel):
     @property
     def close(self) -> str:
         return f"</{self.name}>"
+
+
+class BlockSpec(_Named):
+    """A controller-only tag: the model never writes it; what the controller inserts is wrapped in it."""
+
+    lead: str = "\n"
+    inner: str = ""
+    strip: bool = False
 
     def render(self, body: str, inner: str | None = None) -> str:
         """``lead<name>inner body inner</name>\\n``; ``inner`` overrides the spec's padding for one block."""
@@ -40,12 +45,9 @@ class BlockSpec(BaseModel):
         return f"{self.lead}{self.open}{pad}{text}{pad}{self.close}\n"
 
 
-class TagSpec(BaseModel):
+class TagSpec(_Named):
     """A tag the model writes to ask the controller for something (or, for ``answer``, to finish)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    name: str
     node: str | None = None
     """The graph node that handles the request; None ends the attempt instead."""
     budget: str | None = None
@@ -54,14 +56,6 @@ class TagSpec(BaseModel):
     """Its body keeps newlines and indentation (programs) instead of being collapsed to one line."""
     block: BlockSpec | None = None
     """The controller block its node answers with."""
-
-    @property
-    def open(self) -> str:
-        return f"<{self.name}>"
-
-    @property
-    def close(self) -> str:
-        return f"</{self.name}>"
 
 
 EVIDENCE = BlockSpec(name="evidence")
