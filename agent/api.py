@@ -3,7 +3,9 @@
 It only wires parts together; generation lives in ``agent.engine``, solving in
 ``agent.controller``, batch runs in ``agent.batch``. The ``a``-prefixed methods
 are the real ones (async, so many solves share the engine's continuous batch);
-``solve``, ``chat`` and ``solve_batch`` are the same for plain scripts.
+``solve``, ``chat``, ``chat_stream`` and ``solve_batch`` are derived from them by
+:func:`agent.blocking.blocking`. Starting parts once however many callers ask is
+:mod:`agent.once`; cancelling what runs when the Agent closes is :mod:`agent.inflight`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Coroutine, Iterator
+import threading
+from collections.abc import AsyncGenerator
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from agent.blocking import blocking
 from agent.config import Settings
+from agent.inflight import Calls, CallCancelledError, tracked
 from agent.llm import ChatMessage, GenParams, TextGenerator
+from agent.once import AgentClosedError, Once
 from tools.domains import VerifyMode
 from tools.problem import Problem, Verifier
 
@@ -25,28 +32,26 @@ if TYPE_CHECKING:
     from agent.controller import Controller, SolveResult
     from memory import MemoryStores
 
-T = TypeVar("T")
-
-
-def _run_sync(coro: Coroutine[Any, Any, T], name: str) -> T:
-    """Run ``coro`` to the end for a synchronous caller; inside an event loop, point to the async method."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError(f"Agent.{name} was called inside a running event loop; use `await Agent.a{name}(...)`")
+__all__ = ["Agent", "AgentClosedError", "CallCancelledError"]
 
 
 class Agent:
-    """Chat with, and solve problems on, a local model with durable memory."""
+    """Chat with, and solve problems on, a local model with durable memory.
+
+    One Agent is meant to be shared: any number of coroutines (on one loop or several) and
+    threads may call it at once. Its engine, stores and controller are each started once, on
+    first use, however many calls arrive together; the others wait for that start. Closing it
+    cancels the calls still running (each raises :class:`CallCancelledError`), shuts the
+    engine's processes down and refuses later calls with :class:`AgentClosedError`.
+    """
 
     def __init__(self, settings: Settings | None = None, llm: TextGenerator | None = None,
                  system_prompt: str | None = None):
         self.settings = settings or Settings()
-        self._llm = llm
-        self._memory: MemoryStores | None = None
-        self._controller: Controller | None = None
+        self._calls = Calls()
+        self._llm: Once[TextGenerator] = Once("engine", self._start_engine, value=llm)
+        self._memory: Once[MemoryStores] = Once("memory stores", self._open_memory)
+        self._controller: Once[Controller] = Once("controller", self._build_controller)
         self.system_prompt = system_prompt
         self.history: list[ChatMessage] = []
 
@@ -55,36 +60,39 @@ class Agent:
         """Settings from the config file, ``MNEMOS_*`` variables and ``overrides``."""
         return cls(Settings.load(Path(config_file) if config_file else None, **overrides))
 
+    def _start_engine(self) -> TextGenerator:
+        from agent.engine import Engine
+
+        return Engine.from_settings(self.settings)
+
+    def _open_memory(self) -> "MemoryStores":
+        from agent.memory_access import open_memory
+
+        return open_memory(self.settings)
+
+    def _build_controller(self) -> "Controller":
+        from agent.controller import Controller
+
+        memory = self._memory.get()  # first: a bad store fails in a second, not after the model loads
+        return Controller(self._llm.get(), memory if self.settings.memory_mode != "off" else None, self.settings)
+
+    # Blocking views of the parts, for scripts and the chat CLI; async code awaits the methods instead.
     @property
     def llm(self) -> TextGenerator:
-        """The engine, started on first use (it takes tens of seconds on CPU)."""
-        if self._llm is None:
-            from agent.engine import Engine
-
-            self._llm = Engine.from_settings(self.settings)
-        return self._llm
+        """The engine, started on first use (tens of seconds on CPU); blocks until it is up."""
+        return self._llm.get()
 
     @property
     def memory(self) -> "MemoryStores":
-        if self._memory is None:
-            from agent.memory_access import open_memory
-
-            self._memory = open_memory(self.settings)
-        return self._memory
+        """The memory stores, opened on first use."""
+        return self._memory.get()
 
     @property
     def controller(self) -> "Controller":
-        if self._controller is None:
-            from agent.controller import Controller
+        """The reasoning controller, built (with the engine and stores) on first use."""
+        return self._controller.get()
 
-            memory = self.memory if self.settings.memory_mode != "off" else None
-            self._controller = Controller(self.llm, memory, self.settings)
-        return self._controller
-
-    async def _allm(self) -> TextGenerator:
-        """:attr:`llm` without blocking the event loop while the engine starts."""
-        return self._llm if self._llm is not None else await asyncio.to_thread(lambda: self.llm)
-
+    @tracked
     async def asolve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
                      thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
         """Run the controller on one problem and record it as an episode of ``run_id``.
@@ -92,6 +100,7 @@ class Agent:
         A plain string becomes a text problem (with ``context`` to recall from).
         Without an explicit ``verifier`` the problem's domain supplies its gold-free one.
         ``thread_id`` names the LangGraph checkpoint thread, so an interrupted solve resumes.
+        Many calls may run at once (``asyncio.gather``): they share one engine and its batch.
         """
         from agent.batch.runner import BatchConfig, episode_from_result
         from tools.domains import get_domain
@@ -101,19 +110,18 @@ class Agent:
             problem = Problem(id=f"q-{digest}", prompt=problem, context=context)
         if verifier is None:
             verifier = get_domain(problem.domain).verifier(problem)
-        await self._allm()
-        result = await self.controller.asolve(problem, verifier=verifier, thread_id=thread_id)
+        controller = await self._controller.aget()
+        memory = await self._memory.aget()
+        result = await controller.asolve(problem, verifier=verifier, thread_id=thread_id)
         config = BatchConfig(run_id=run_id, memory_mode=self.settings.memory_mode, progress=False)
-        episode = self.memory.episodes.add(episode_from_result(problem, result, config, result.seconds))
+        # A write waiting on the database lock must not hold up the other solves on this loop.
+        episode = await asyncio.to_thread(memory.episodes.add, episode_from_result(problem, result, config, result.seconds))
         result.episode_id = episode.id
         return result
 
-    def solve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
-              thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
-        """:meth:`asolve` for synchronous callers."""
-        return _run_sync(self.asolve(problem, context=context, verifier=verifier, thread_id=thread_id, run_id=run_id),
-                         "solve")
+    solve = blocking(asolve)
 
+    @tracked
     async def asolve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int | None = None,
                            progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
         """Solve many problems concurrently (their requests share the engine's batch); resumable by ``run_id``.
@@ -124,58 +132,47 @@ class Agent:
         """
         from agent.batch.session import asolve_set
 
+        memory = await self._memory.aget()
         return await asolve_set(problems, self.settings, run_id, concurrency=concurrency, progress=progress,
-                                verify=verify, llm=await self._allm(), memory=self.memory)
+                                verify=verify, llm=await self._llm.aget(), memory=memory)
 
-    def solve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int | None = None,
-                    progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
-        """:meth:`asolve_batch` for synchronous callers."""
-        return _run_sync(self.asolve_batch(problems, run_id, concurrency=concurrency, progress=progress, verify=verify),
-                         "solve_batch")
+    solve_batch = blocking(asolve_batch)
 
     def _params(self) -> GenParams:
         s = self.settings
         return GenParams(max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p)
 
-    def _prompt(self, message: str) -> str:
+    def _prompt(self, llm: TextGenerator, message: str) -> str:
         system = [ChatMessage(role="system", content=self.system_prompt)] if self.system_prompt else []
-        return self.llm.render_chat([*system, *self.history, ChatMessage(role="user", content=message)])
+        return llm.render_chat([*system, *self.history, ChatMessage(role="user", content=message)])
 
-    async def achat(self, message: str) -> str:
-        """One conversational turn; the exchange is kept in :attr:`history`."""
-        llm = await self._allm()
-        answer = (await llm.agenerate([self._prompt(message)], self._params()))[0].text.strip()
+    async def _reply(self, llm: TextGenerator, message: str) -> str:
+        answer = (await llm.agenerate([self._prompt(llm, message)], self._params()))[0].text.strip()
         self._remember(message, answer)
         return answer
 
-    def chat(self, message: str) -> str:
-        """:meth:`achat` for synchronous callers."""
-        return _run_sync(self.achat(message), "chat")
+    @tracked
+    async def achat(self, message: str) -> str:
+        """One conversational turn; the exchange is kept in :attr:`history`."""
+        return await self._reply(await self._llm.aget(), message)
 
-    async def achat_stream(self, message: str) -> AsyncIterator[str]:
+    chat = blocking(achat)
+
+    @tracked
+    async def achat_stream(self, message: str) -> AsyncGenerator[str, None]:
         """Like :meth:`achat`, yielding text as it is decoded (needs the real engine's ``astream``)."""
-        llm = await self._allm()
+        llm = await self._llm.aget()
         astream = getattr(llm, "astream", None)
         if astream is None:
-            yield await self.achat(message)
+            yield await self._reply(llm, message)
             return
         pieces: list[str] = []
-        async for piece in astream(self._prompt(message), self._params()):
+        async for piece in astream(self._prompt(llm, message), self._params()):
             pieces.append(piece)
             yield piece
         self._remember(message, "".join(pieces).strip())
 
-    def chat_stream(self, message: str) -> Iterator[str]:
-        """:meth:`achat_stream` for synchronous callers (the chat CLI): the engine's ``stream`` bridges it."""
-        stream = getattr(self.llm, "stream", None)
-        if stream is None:
-            yield self.chat(message)
-            return
-        pieces: list[str] = []
-        for piece in stream(self._prompt(message), self._params()):
-            pieces.append(piece)
-            yield piece
-        self._remember(message, "".join(pieces).strip())
+    chat_stream = blocking(achat_stream)
 
     def _remember(self, message: str, answer: str) -> None:
         self.history += [ChatMessage(role="user", content=message), ChatMessage(role="assistant", content=answer)]
@@ -191,19 +188,38 @@ class Agent:
         return path
 
     def close(self) -> None:
-        if self._controller is not None:
-            self._controller.close()
-            self._controller = None
-        if self._memory is not None:
-            self._memory.close()
-            self._memory = None
-        close = getattr(self._llm, "close", None)
-        if close is not None:
-            close()
-        self._llm = None
+        """Cancel the calls in flight, then close the controller, the stores and the engine; later calls are refused.
+
+        Each cancelled call raises :class:`CallCancelledError`; episodes and memory written before stay.
+        An engine still starting is waited for and shut down, so no engine process outlives this call.
+        """
+        self._calls.close()
+        for part in (self._controller, self._memory, self._llm):
+            part.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from async code: the calls on this loop unwind while a thread waits for them."""
+        done: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                self.close()
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        threading.Thread(target=run, name="mnemos-aclose", daemon=True).start()
+        await asyncio.wrap_future(done)
 
     def __enter__(self) -> "Agent":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> "Agent":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
