@@ -43,8 +43,14 @@ def _limit(payload: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Each open pipe holds up to 64 KiB of kernel memory; few fds keep that small.
+    fds = int(payload["max_open_files"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
     # RLIMIT_NPROC counts every process of the (namespaced) user, so the cap is "what exists now + a few".
-    nproc = _user_process_count() + int(payload["max_processes"])
+    # The jail has no /proc to count them: the parent knows (bwrap's init and this process).
+    now = payload.get("processes_now")
+    nproc = (int(now) if now is not None else _user_process_count()) + int(payload["max_processes"])
     try:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     except (ValueError, OSError):
@@ -274,6 +280,18 @@ def _jsonable(value: object) -> object:
     return repr(value)
 
 
+def _shown(value: object, cap: int) -> object:
+    """A script's trailing value is only shown, so one too big to show goes back as its cut repr, not in full."""
+    try:
+        size = len(json.dumps(value, default=_jsonable))
+    except (TypeError, ValueError, RecursionError):
+        return value  # emit reports it as not serialisable
+    if size <= cap:
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text[:cap] + "\n[... value truncated]"
+
+
 def _describe(exc: BaseException) -> dict:
     if isinstance(exc, SandboxViolation):
         kind = "forbidden"
@@ -337,7 +355,7 @@ def main() -> None:
     if entry is not None and not callable(fn):
         emit({"kind": "load", "ok": False, "error": "exception", "message": f"the code defines no function named {entry!r}"})
         return
-    emit({"kind": "load", "ok": True, "value": value})
+    emit({"kind": "load", "ok": True, "value": _shown(value, int(payload.get("max_value_chars", 20_000)))})
     if fn is not None:
         for i, args in enumerate(payload.get("calls", [])):
             try:

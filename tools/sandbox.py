@@ -33,13 +33,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field
 
 from tools import jail
-
-ErrorKind = Literal["timeout", "memory", "forbidden", "exception", "syntax", "crash"]
+from tools.channel import EXTRA_RECORDS, ChannelReader, ErrorKind, Parsed
 
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 #: Must match ``VIOLATION_EXIT`` in the bootstrap: the hook ends the process with it.
@@ -57,8 +57,10 @@ class SandboxLimits(BaseModel):
     file_mb: int = Field(16, gt=0, description="RLIMIT_FSIZE: largest file the code may write.")
     work_mb: int = Field(64, gt=0, description="Size of the work dir (tmpfs): all files together.")
     max_processes: int = Field(32, gt=0, description="Extra processes/threads allowed over the user's current count.")
+    max_open_files: int = Field(64, ge=16, description="RLIMIT_NOFILE: with pipes at 64 KiB each, the RAM pipes can hold.")
     max_output_chars: int = Field(20_000, gt=0)
-    max_result_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Cap on the result channel; more is a violation.")
+    max_result_bytes: int = Field(1024 * 1024, gt=0, description="Cap on the result channel, enforced by the parent's "
+                                  "reader; more is a violation. 30x30 grids for a dozen calls take ~40 KB.")
     unshare_network: bool = True
     audit_hook: bool = Field(True, description="The in-process second layer; off only to test the jail by itself.")
 
@@ -93,44 +95,6 @@ class SandboxResult(BaseModel):
     seconds: float = 0.0
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Start(_Record):
-    kind: Literal["start"]
-    network_isolated: bool
-
-
-class _Load(_Record):
-    kind: Literal["load"]
-    ok: bool
-    value: Any = None
-    error: ErrorKind | None = None
-    message: str = Field("", max_length=4000)
-
-
-class _Call(_Record):
-    kind: Literal["call"]
-    index: int = Field(ge=0)
-    ok: bool
-    value: Any = None
-    error: ErrorKind | None = None
-    message: str = Field("", max_length=4000)
-
-
-class _Violation(_Record):
-    kind: Literal["violation"]
-    message: str = Field(max_length=400)
-
-
-class _End(_Record):
-    kind: Literal["end"]
-
-
-_RECORD = TypeAdapter(Annotated[_Start | _Load | _Call | _Violation | _End, Field(discriminator="kind")])
-
-
 def sandbox_problem() -> str | None:
     """``None`` when model code can run jailed here, else what is wrong and how to fix it (for ``doctor``)."""
     return jail.jail_problem(str(_CHILD))
@@ -163,12 +127,14 @@ def run_python(
         "cpu_seconds": limits.cpu_seconds,
         "file_mb": limits.file_mb,
         "max_processes": limits.max_processes,
+        "max_open_files": limits.max_open_files,
         "audit_hook": limits.audit_hook,
+        "max_value_chars": limits.max_output_chars,
     }
     rundir, keep_fds = None, []
     if problem is None:
         view = jail.jail_view()
-        payload |= {"read_roots": view.read_roots, "site": jail.SITE}
+        payload |= {"read_roots": view.read_roots, "site": jail.SITE, "processes_now": jail.PROCESSES_AT_START}
         keep_fds.append(jail.seccomp_fd())
         argv = [*jail.bwrap_command(view, str(_CHILD), limits.work_mb, keep_fds[0]), view.interpreter, "-I", "-S", "-B",
                 jail.BOOT]
@@ -181,7 +147,7 @@ def run_python(
     start = time.monotonic()
     try:
         streams = _run(argv, cwd, _scrubbed_env(jail.WORK if rundir is None else cwd), json.dumps(payload).encode(), limits,
-                       keep_fds)
+                       keep_fds, len(calls or []) + EXTRA_RECORDS)
     finally:
         for fd in keep_fds:
             os.close(fd)
@@ -225,23 +191,25 @@ def _scrubbed_env(workdir: str) -> dict[str, str]:
     }
 
 
-class _Streams(BaseModel):
-    """What came back from one run, already capped."""
+@dataclass
+class _Streams:
+    """What came back from one run, already capped (the channel as parsed by its reader)."""
 
+    channel: ChannelReader
     stdout: bytes = b""
     stderr: bytes = b""
-    channel: bytes = b""
-    channel_overflow: bool = False
     returncode: int | None = None
     timed_out: bool = False
+    stopped_by_channel: bool = False
 
 
 def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits: SandboxLimits,
-         keep_fds: list[int]) -> _Streams:
+         keep_fds: list[int], max_records: int) -> _Streams:
     """Start the child, feed the payload, read its three pipes with caps, and always kill what is left.
 
     ``argv`` ends with the bootstrap; the result channel's fd number is appended here.
-    ``keep_fds`` are passed on to the child as they are (bwrap's seccomp filter).
+    ``keep_fds`` are passed on to the child as they are (bwrap's seccomp filter);
+    ``max_records`` caps the records the channel may carry.
     """
     chan_r, chan_w = os.pipe()
     try:
@@ -254,7 +222,7 @@ def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits:
         raise
     finally:
         os.close(chan_w)
-    out = _Streams()
+    out = _Streams(channel=ChannelReader(limits.max_result_bytes, max_records))
     try:
         bufs = _pump(proc, chan_r, payload, limits, out)
     finally:
@@ -263,16 +231,20 @@ def _run(argv: list[str], cwd: str, env: dict[str, str], payload: bytes, limits:
             if fh is not None and not fh.closed:
                 fh.close()
         os.close(chan_r)
-    out.stdout, out.stderr, out.channel = bytes(bufs["stdout"]), bytes(bufs["stderr"]), bytes(bufs["channel"])
+    out.stdout, out.stderr = bytes(bufs["stdout"]), bytes(bufs["stderr"])
+    out.channel.finish()
     out.returncode = proc.returncode
     return out
 
 
 def _pump(proc: subprocess.Popen, chan_r: int, payload: bytes, limits: SandboxLimits, out: _Streams) -> dict[str, bytearray]:
-    """Write the payload and read the three pipes until they close, the wall limit, or a channel overflow."""
+    """Write the payload and read the pipes until they close, the wall limit, or the channel reader stops.
+
+    stdout and stderr keep their first bytes and drain the rest; the channel goes
+    straight to its reader, so no pipe is ever held in full.
+    """
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    caps = {"stdout": limits.max_output_chars * 4 + 4, "stderr": limits.max_output_chars * 4 + 4,
-            "channel": limits.max_result_bytes}
+    caps = {"stdout": limits.max_output_chars * 4 + 4, "stderr": limits.max_output_chars * 4 + 4}
     bufs = {name: bytearray() for name in caps}
     deadline = time.monotonic() + limits.wall_seconds
     pending = memoryview(payload)
@@ -310,12 +282,13 @@ def _pump(proc: subprocess.Popen, chan_r: int, payload: bytes, limits: SandboxLi
                     continue
                 if not chunk:
                     sel.unregister(key.fd)
-                    continue
-                buf, room = bufs[key.data], caps[key.data] - len(bufs[key.data])
-                buf += chunk[: max(room, 0)]
-                if key.data == "channel" and len(chunk) > room:
-                    out.channel_overflow = True  # stop at once: nothing legitimate writes this much
-                    return bufs
+                elif key.data == "channel":
+                    if not out.channel.feed(chunk):
+                        out.stopped_by_channel = True  # nothing legitimate writes this much: end the run now
+                        return bufs
+                else:
+                    buf = bufs[key.data]
+                    buf += chunk[: max(caps[key.data] - len(buf), 0)]
     return bufs
 
 
@@ -360,42 +333,6 @@ def _decode(data: bytes, limit: int) -> str:
     return text if len(text) <= limit and len(data) < limit * 4 + 4 else text[:limit] + "\n[... output truncated]"
 
 
-class _Parsed(BaseModel):
-    start: _Start | None = None
-    load: _Load | None = None
-    calls: list[_Call] = Field(default_factory=list)
-    end: _End | None = None
-    violations: list[str] = Field(default_factory=list)
-
-
-def _parse_channel(data: bytes, overflow: bool, max_bytes: int) -> _Parsed:
-    """Validate each record and the order they come in; anything else is a violation, never an exception."""
-    parsed = _Parsed()
-    for raw in data.split(b"\n"):
-        if not raw.strip():
-            continue
-        try:
-            rec = _RECORD.validate_json(raw)
-        except ValidationError:
-            parsed.violations.append(f"result channel: malformed record {raw[:80]!r}")
-            continue
-        if isinstance(rec, _Violation):
-            parsed.violations.append(rec.message)
-        elif isinstance(rec, _Start) and parsed.start is None and parsed.load is None:
-            parsed.start = rec
-        elif isinstance(rec, _Load) and parsed.load is None:
-            parsed.load = rec
-        elif isinstance(rec, _Call) and parsed.load is not None and parsed.end is None and rec.index == len(parsed.calls):
-            parsed.calls.append(rec)
-        elif isinstance(rec, _End) and parsed.load is not None and parsed.end is None:
-            parsed.end = rec
-        else:
-            parsed.violations.append(f"result channel: out-of-order {rec.kind!r} record")
-    if overflow:
-        parsed.violations.append(f"result channel: more than {max_bytes} bytes")
-    return parsed
-
-
 def _exit_status(returncode: int | None, jailed: bool) -> int | None:
     """bwrap reports a child killed by signal N as exit status 128+N; make it look like a plain child's."""
     if jailed and returncode is not None and returncode > 128 and returncode - 128 < 65:
@@ -404,7 +341,7 @@ def _exit_status(returncode: int | None, jailed: bool) -> int | None:
 
 
 def _interpret(streams: _Streams, limits: SandboxLimits, seconds: float, *, jailed: bool) -> SandboxResult:
-    parsed = _parse_channel(streams.channel, streams.channel_overflow, limits.max_result_bytes)
+    parsed: Parsed = streams.channel.parsed
     returncode = _exit_status(streams.returncode, jailed)
     if returncode == VIOLATION_EXIT and not parsed.violations:
         parsed.violations.append("audit hook: violation (its record did not reach the result channel)")

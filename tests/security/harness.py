@@ -28,6 +28,10 @@ An attack *escaped* when any of these holds after its run:
 - a process whose command line holds ``mnemos-attack-proc`` outlives the call;
 - the sentinel process the harness started on the host died;
 - the listener on 127.0.0.1 accepted a connection;
+- the project's path shows up in anything returned, though the attack never
+  named it (the jail must not reveal where the host keeps things);
+- the attack stored more bytes than the jail allows: attacks that fill storage
+  print ``written: N`` as they go, and N may not pass :func:`writable_cap`;
 - the parent's peak memory grew by more than ``MEMORY_GROWTH_CAP_MB``;
 - the call took longer than the wall limit plus ``WALL_SLACK_S``.
 
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -59,8 +64,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 CANARY_DIR = Path("/tmp/mnemos-attack-canary")
 CANARY_ENV = "MNEMOS_ATTACK_CANARY"
 PROC_MARKER = b"mnemos-attack-proc"
-MEMORY_GROWTH_CAP_MB = 200
-WALL_SLACK_S = 3.0
+MEMORY_GROWTH_CAP_MB = 64
+WALL_SLACK_S = 2.0
+PIPE_BUFFER_BYTES = 65536
+_WRITTEN = re.compile(r"^written: (\d+)$", re.MULTILINE)
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=10, memory_mb=512, max_output_chars=4000)
 GRID = [[1, 2], [3, 4]]
 
@@ -89,6 +96,18 @@ class AttackRow(BaseModel):
     escaped: bool
     escape_reasons: list[str]
     seconds: float
+    parent_rss_growth_mib: float
+    writable_bytes: int
+
+
+def writable_cap(limits: SandboxLimits) -> int:
+    """Bytes model code may store outside its own memory: the work dir, plus one default pipe buffer per open file."""
+    return limits.work_mb * 1024 * 1024 + limits.max_open_files * PIPE_BUFFER_BYTES
+
+
+def written_bytes(stdout: str) -> int:
+    """The most an attack reported storing (``written: N`` lines), 0 when it reported nothing."""
+    return max((int(n) for n in _WRITTEN.findall(stdout)), default=0)
 
 
 def outcome_of(result: SandboxResult) -> Outcome:
@@ -295,6 +314,11 @@ def run_attack(attack: Attack, arena: Arena, limits: SandboxLimits = LIMITS) -> 
         reasons.append("the attack ran to its end")
     text = _returned_text(result)
     reasons += [f"secret returned: {s[:24]}..." for s in arena.secrets if s in text]
+    if str(PROJECT) not in code and str(PROJECT) in text:
+        reasons.append(f"the host path {PROJECT} was returned")
+    written = written_bytes(result.stdout)
+    if written > writable_cap(limits):
+        reasons.append(f"stored {written} bytes, over the {writable_cap(limits)}-byte cap")
     deadline = time.monotonic() + 2.0
     while (survivors := _survivors()) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -326,6 +350,7 @@ def run_attack(attack: Attack, arena: Arena, limits: SandboxLimits = LIMITS) -> 
     return AttackRow(
         name=attack.name, description=attack.description, expect=attack.expect, outcome=outcome, error=result.error,
         message=result.message[:300], matched=matched, escaped=bool(reasons), escape_reasons=reasons, seconds=round(seconds, 3),
+        parent_rss_growth_mib=round(growth_mb, 1), writable_bytes=written,
     )
 
 
@@ -335,6 +360,8 @@ def summarise(rows: list[AttackRow]) -> dict[str, object]:
         "escapes": sum(r.escaped for r in rows),
         "mismatches": sum(not r.matched for r in rows),
         "by_outcome": dict(sorted(Counter(r.outcome for r in rows).items())),
+        "parent_peak_rss_mib_max": max((r.parent_rss_growth_mib for r in rows), default=0.0),
+        "writable_bytes_max": max((r.writable_bytes for r in rows), default=0),
     }
 
 

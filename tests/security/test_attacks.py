@@ -26,7 +26,16 @@ FROM_THE_ISSUE = {
     "dir_fd_etc", "symlink_stdout_shadow", "symlink_stdout_parent_stdin", "result_channel_forged_ok",
     "result_channel_malformed", "result_channel_400mb", "stat_outside_workdir", "file_writes_20x16mb",
     "network_connect_localhost",
+    # the second audit: the hook switched off from model code, storage outside the work dir, vsock, floods
+    "hook_disable_closure_cells", "hook_disable_numpy_raw_memory", "fill_every_path", "socket_vsock_create",
+    "socket_netlink_create", "socket_packet_create", "socket_inet_create", "socket_inet6_create",
+    "result_channel_newline_flood", "result_channel_valid_call_flood", "value_7mb_string", "proc_self_mountinfo",
+    "proc_1_cmdline",
 }
+#: Attacks that try to swell the parent or hold it up through what comes back.
+FLOODS = sorted({"result_channel_newline_flood", "result_channel_valid_call_flood", "result_channel_violation_flood",
+                 "result_channel_endless_line", "result_channel_400mb", "stdout_flood", "value_7mb_string",
+                 "value_many_small_lists"})
 
 pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no jail here: {sandbox_problem()}")
 
@@ -39,7 +48,7 @@ def arena() -> Iterator[harness.Arena]:
 
 def test_the_suite_is_complete():
     names = {a.name for a in ATTACKS}
-    assert len(ATTACKS) >= 40
+    assert len(ATTACKS) >= 90
     assert FROM_THE_ISSUE <= names, FROM_THE_ISSUE - names
     assert all(a.description for a in ATTACKS)
     for a in ATTACKS:
@@ -57,6 +66,23 @@ def test_attack_gets_its_outcome_and_does_not_escape(attack: harness.Attack, are
 def test_the_jail_alone_holds_without_the_audit_hook(attack: harness.Attack, arena: harness.Arena):
     row = harness.run_attack(attack, arena, JAIL_ONLY)
     assert not row.escaped, row.escape_reasons
+
+
+@pytest.mark.parametrize("limits", [harness.LIMITS, JAIL_ONLY], ids=["all-layers", "jail-alone"])
+@pytest.mark.parametrize("name", FLOODS)
+def test_a_flood_costs_the_parent_bounded_memory_and_time(name: str, limits, arena: harness.Arena):
+    attack = next(a for a in ATTACKS if a.name == name)
+    row = harness.run_attack(attack, arena, limits)
+    assert row.parent_rss_growth_mib < 64, row
+    assert row.seconds < limits.wall_seconds + 2, row
+
+
+@pytest.mark.parametrize("limits", [harness.LIMITS, JAIL_ONLY], ids=["all-layers", "jail-alone"])
+def test_nothing_stores_more_than_the_work_dir_holds(limits, arena: harness.Arena):
+    """Every path is tried; only the work dir takes bytes, and no more than its size."""
+    row = harness.run_attack(next(a for a in ATTACKS if a.name == "fill_every_path"), arena, limits)
+    assert not row.escaped, row.escape_reasons
+    assert row.writable_bytes <= limits.work_mb * 1024 * 1024
 
 
 # The escape detectors themselves: each must fire when its escape really happens (here, in the parent).
@@ -126,6 +152,15 @@ def test_detector_parent_memory_and_wall(monkeypatch, arena):
     limits = harness.LIMITS.model_copy(update={"wall_seconds": 0.1})
     reasons = harness.run_attack(_attack(), arena, limits).escape_reasons
     assert any("peak memory grew" in r for r in reasons) and any("parent blocked" in r for r in reasons)
+
+
+def test_detector_host_path_and_stored_bytes(monkeypatch, arena):
+    _fake_run(monkeypatch, lambda: SandboxResult(ok=False, error="exception", message=f"{harness.PROJECT}/agent"))
+    assert any("host path" in r for r in harness.run_attack(_attack(), arena).escape_reasons)
+    over = harness.writable_cap(harness.LIMITS) + 1
+    _fake_run(monkeypatch, lambda: SandboxResult(ok=True, stdout=f"written: 10\nwritten: {over}\n"))
+    row = harness.run_attack(_attack(), arena)
+    assert row.writable_bytes == over and any("over the" in r for r in row.escape_reasons)
 
 
 def test_detector_parent_exception(monkeypatch, arena):
