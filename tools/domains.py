@@ -112,8 +112,13 @@ class GoldVerifier:
             raise ValueError(f"problem {problem.id} has no gold answer to verify against")
         self.problem = problem
         self.domain = get_domain(problem.domain)
+        self.own = self.domain.verifier(problem)
 
     def __call__(self, answer: str) -> Verdict:
+        """Matching the gold is required; so is the domain's own check where it has one, since what passes
+        here is written to memory (an ARC lookup table must not get in by way of a gold run)."""
+        if self.own is not None and not (own := self.own(answer)).ok:
+            return own
         score = float(self.domain.score(self.problem, [answer]))
         ok = score >= 1.0
         feedback = "" if ok else "The answer does not match the reference answer. Recheck each step and the arithmetic."

@@ -102,6 +102,8 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
         lines.append(f"episodes: {stats['episodes']['count']} in {stats['episodes']['runs']} run(s)")
         _emit(args, stats, "\n".join(lines))
     elif cmd == "list":
+        if args.limit < 1 or args.offset < 0:
+            raise ValueError("--limit must be at least 1 and --offset at least 0")
         if args.kind == "episode":
             items = stores.episodes.list(run_id=args.run_id, limit=args.limit, offset=args.offset)
         else:
@@ -111,6 +113,8 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
         item = store_of[args.kind].get(args.id)
         _emit(args, item.model_dump(mode="json"), json.dumps(item.model_dump(mode="json"), indent=2, ensure_ascii=False))
     elif cmd == "search":
+        if args.k < 1:
+            raise ValueError("-k must be at least 1")
         if args.kind == "concept":
             hits = stores.concepts.search(args.text, args.k, args.domain, args.concept_kind, args.min_score)
         else:

@@ -115,6 +115,49 @@ def test_import_with_bad_lines_lists_them_before_the_error_line(tmp_path, capsys
     _fails_cleanly(capsys, ["--home", str(tmp_path / "h"), "memory", "import", str(bad)], "2 bad line(s), nothing imported")
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    (b'{"type": "subroutine", "question": "q", "procedure": "p", "uses": 1000000000000000000000000000000}', "64 bits"),
+    (b'{"type": "episode", "problem_id": "p", "trace": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (b"\x89PNG\r\x1a\xff\xfe\x00\x01", "NUL byte"),
+    (b"\xff\xfe\xfd binary", "not UTF-8"),
+    (b'{"type": "concept", "name": "' + b"x" * 2_000_000 + b'"}', "over 1,000,000 characters"),
+], ids=["huge-int", "deep-nesting", "nul", "binary", "huge-field"])
+def test_import_of_hostile_content_names_the_line_without_a_traceback(tmp_path, capsys, line, expected):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"type": "concept", "name": "fine"}\n' + line + b"\n")
+    rc = main(["--home", str(tmp_path / "h"), "memory", "import", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"mnemos: error: {bad}: 1 bad line(s), nothing imported"
+    assert any(line.startswith("  line 2: ") and expected in line for line in err.splitlines()), err
+
+
+def test_import_errors_show_line_and_reason(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"type": "concept", "name": "fine"}\n{"type": "concept", "name": "a\x00"}\n')
+    rc = main(["--home", str(tmp_path / "h"), "memory", "import", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err and "line 2: the line holds a NUL byte" in err
+
+
+@pytest.mark.parametrize("flags", [["--limit", "-1"], ["--limit", "0"], ["--offset", "-1"]])
+def test_memory_list_refuses_a_bad_limit_or_offset(tmp_path, capsys, flags):
+    _fails_cleanly(capsys, ["--home", str(tmp_path / "h"), "memory", "list", *flags], "--limit must be at least 1")
+
+
+def test_arc_dir_with_one_unreadable_file_still_loads_the_rest(tmp_path, capsys):
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "deep.json").write_text("[" * 100_000)
+    (tasks / "cells.json").write_text(json.dumps({"train": [{"input": [[True]], "output": [[1]]}], "test": [{"input": [[1]]}]}))
+    rc = main(["--home", str(tmp_path / "h"), "solve", "arc", "--dir", str(tasks), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "skipped malformed task deep.json: not readable: JSON nested too deeply" in err
+    assert "skipped malformed task cells.json: train.0.input: Value error, row 0, column 0 is true" in err
+    assert err.strip().splitlines()[-1] == "mnemos: error: no problems to solve"
+
+
 def test_arc_train_pair_without_output_is_reported_as_a_bad_file(tmp_path, capsys):
     tasks = tmp_path / "tasks"
     tasks.mkdir()

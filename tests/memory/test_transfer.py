@@ -80,3 +80,38 @@ def test_ingest_traces_batches_and_records_failures(stores, tmp_path):
     assert report.subroutines_in == 4 and report.subroutines_new == 3
     first = stores.subroutines.search("20% of 150", k=1, domain="math")[0].item
     assert first.source == "g1" and first.procedure == "0.2*150 = 30"
+
+
+GOOD = json.dumps({"type": "subroutine", "question": "q", "procedure": "p"}).encode()
+#: Each hostile line, and what its error must say.
+HOSTILE_LINES = {
+    "huge_int": (b'{"type": "subroutine", "question": "q", "procedure": "p", "uses": 1000000000000000000000000000000}',
+                 "does not fit in 64 bits"),
+    "deep_nesting": (b'{"type": "episode", "problem_id": "p", "trace": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                     "nested too deeply"),
+    "nested_past_the_limit": (b'{"type": "episode", "problem_id": "p", "trace": {"k": ' + b"[" * 80 + b"]" * 80 + b"}}",
+                              "nested deeper than 64"),
+    "binary": (b"\x89PNG\r\x1a\xff\xfe" + bytes(range(128, 256)), "not UTF-8"),
+    "nul_byte": (b'{"type": "concept", "name": "a\x00b"}', "NUL byte"),
+    "nul_escape": (b'{"type": "concept", "name": "a\\u0000b"}', "NUL character"),
+    "huge_field": (json.dumps({"type": "subroutine", "question": "q", "procedure": "x" * 2_000_000}).encode(),
+                   "over 1,000,000 characters"),
+    "huge_line": (json.dumps({"type": "subroutine", "question": "q", "procedure": "x" * 20_000_000}).encode(),
+                  "over 8,388,608 bytes"),
+    "too_many_digits": (b'{"type": "concept", "name": "n", "successes": ' + b"9" * 5000 + b"}", "not valid JSON"),
+    "infinity": (b'{"type": "concept", "name": "n", "output_type": "x", "successes": 1, "description": "d", '
+                 b'"cues": [], "notes": [], "domain": "g", "problems": [], "failures": Infinity}', "not finite"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_LINES))
+def test_every_bad_line_is_an_import_failed_with_its_line_number(stores, tmp_path, name):
+    line, expected = HOSTILE_LINES[name]
+    path = tmp_path / f"{name}.jsonl"
+    path.write_bytes(GOOD + b"\n" + line + b"\n" + GOOD + b"\n")
+    with pytest.raises(ImportFailed) as err:
+        import_jsonl(stores, path)
+    assert [n for n, _ in err.value.errors] == [2], err.value.errors
+    assert expected in err.value.errors[0][1]
+    assert len(str(err.value)) < 2000
+    assert stores.subroutines.count() == 0

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tools import arc
+from tools.arc_literals import embedded_outputs
 
 FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
 IDENTITY = "```python\ndef transform(grid):\n    return grid\n```"
@@ -159,3 +160,97 @@ def test_a_real_bundled_task_round_trip():
     assert len(p.meta["train"]) == len(task.train)
     assert arc.score_problem(p, [f"Answer: {json.dumps(task.test[0].output)}"]) == 1.0
     assert arc.score_problem(p, [IDENTITY]) == 0.0
+
+
+LOOKUP_TABLE = """```python
+TABLE = {((1, 2), (3, 4)): [[2, 1], [4, 3]], ((5, 0, 0),): [[0, 0, 5]]}
+
+def transform(grid):
+    return TABLE.get(tuple(tuple(r) for r in grid), grid)
+```"""
+
+
+def test_a_lookup_table_of_the_training_pairs_is_not_verified():
+    verdict = arc.ArcVerifier(arc.to_problem(_task()))(LOOKUP_TABLE)
+    assert not verdict.ok and verdict.score == 0.0
+    assert "Example 1: its output grid is written into the program" in verdict.feedback
+    assert "Example 2: its output grid is written into the program" in verdict.feedback
+
+
+def test_a_program_holding_one_output_reproduces_only_the_others():
+    one = "```python\ndef transform(grid):\n    if grid == [[1, 2], [3, 4]]:\n        return [[2, 1], [4, 3]]\n    return [r[::-1] for r in grid]\n```"
+    verdict = arc.ArcVerifier(arc.to_problem(_task()))(one)
+    assert not verdict.ok and verdict.score == 0.5 and verdict.feedback.startswith("1/2 training examples reproduced")
+
+
+@pytest.mark.parametrize("literal", [
+    "((2, 1), (4, 3), (9, 9))",         # nested tuples
+    "[2, 1, 4, 3, 9, 9]",               # flat cells of a 2x3 output
+    "'21|43|99'",                       # digits of a string
+    "b'2,1;4,3;9,9'",
+])
+def test_embedded_outputs_finds_each_literal_form(literal):
+    outputs = [[[2, 1], [4, 3], [9, 9]], [[0, 0, 5]]]
+    assert embedded_outputs(f"X = {literal}\ndef transform(g):\n    return X\n", outputs) == [0]
+
+
+def test_embedded_outputs_leaves_honest_programs_alone():
+    outputs = [[[2, 1], [4, 3]], [[0, 0, 5]], [[1, 2, 3, 4, 5, 6]]]
+    honest = ("import numpy as np\nCOLOURS = [0, 1, 2]\ndef transform(g):\n"
+              "    a = np.array(g)\n    return np.fliplr(a).tolist() if a.shape[0] > 1 else a[:, ::-1].tolist()\n")
+    assert embedded_outputs(honest, outputs) == []
+    assert embedded_outputs("def transform(g:\n", outputs) == []  # unparsable: the sandbox reports it
+
+
+def test_a_program_that_fails_on_a_test_input_is_not_verified():
+    picky = "```python\ndef transform(grid):\n    if len(grid[0]) == 2 and len(grid) == 1:\n        raise ValueError('unseen')\n    return [r[::-1] for r in grid]\n```"
+    verdict = arc.ArcVerifier(arc.to_problem(_task()))(picky)
+    assert not verdict.ok and "Test input 1: transform did not return a valid grid" in verdict.feedback
+
+
+def test_gold_verification_of_arc_also_requires_generalisation():
+    from tools.domains import verifier_for
+
+    problem = arc.to_problem(_task())
+    forged = LOOKUP_TABLE.replace("TABLE = {", "TABLE = {((7, 8),): [[8, 7]], ")  # even knowing the test answer
+    assert arc.score_problem(problem, [forged]) == 1.0
+    assert not verifier_for(problem, "gold")(forged).ok
+    assert verifier_for(problem, "gold")(FLIP).ok
+
+
+@pytest.mark.parametrize(("cell", "shown"), [("true", "true"), ("1.0", "1.0"), ('"1"', '"1"'), ("null", "null")])
+def test_cells_must_be_ints_0_to_9_as_written(tmp_path, cell, shown):
+    good = json.dumps(_task().model_dump())
+    (tmp_path / "good.json").write_text(good)
+    (tmp_path / "bad.json").write_text(good.replace('"input": [[1, 2], [3, 4]]', f'"input": [[1, 2], [3, {cell}]]', 1))
+    load = arc.load_dir(tmp_path)
+    assert [t.id for t in load.tasks] == ["good"]
+    assert [(e.name, e.reason) for e in load.errors] == [
+        ("bad.json", f"train.0.input: Value error, row 1, column 1 is {shown}: grid cells must be integers 0-9")]
+
+
+def test_an_unreadable_file_is_skipped_and_the_others_load(tmp_path):
+    good = json.dumps(_task().model_dump())
+    (tmp_path / "a.json").write_text(good)
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    (tmp_path / "digits.json").write_text("9" * 5000)
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / "z.json").write_text(good)
+    load = arc.load_dir(tmp_path)
+    assert [t.id for t in load.tasks] == ["a", "z"]
+    reasons = {e.name: e.reason for e in load.errors}
+    assert set(reasons) == {"deep.json", "digits.json", "binary.json"}
+    assert "nested too deeply" in reasons["deep.json"]
+
+
+def test_solve_arc_dir_reports_the_skipped_file_and_keeps_the_rest(tmp_path, capsys):
+    import argparse
+
+    from agent.commands.solve import load_problems
+
+    (tmp_path / "a.json").write_text(json.dumps(_task().model_dump()))
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    args = argparse.Namespace(solve_kind="arc", dir=tmp_path, limit=None, arc_version=1, split="evaluation")
+    problems, _ = load_problems(args)
+    assert [p.id for p in problems] == ["a"]
+    assert "skipped malformed task deep.json" in capsys.readouterr().err

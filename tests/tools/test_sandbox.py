@@ -239,6 +239,56 @@ def test_the_interpreter_tree_is_read_only_and_the_work_dir_is_capped():
     assert r.value[0] == 30 and r.value[1] == 8 * 1024 * 1024  # EROFS; an 8 MiB tmpfs
 
 
+#: Returns the errno each attempt got, or 0 when it worked.
+_ERRNO_OF = "def errno_of(action):\n    try:\n        action()\n        return 0\n    except OSError as e:\n        return e.errno\n"
+
+
+@needs_jail
+def test_without_the_hook_only_the_work_dir_takes_bytes():
+    stdlib = jail.jail_view().stdlib
+    paths = ["/", "/dev", "/dev/shm", "/sandbox", "/usr", f"{stdlib}/site-packages"]
+    code = _ERRNO_OF + (
+        "import os\n"
+        f"paths = {paths!r}\n"
+        "def write(d):\n    with open(os.path.join(d, 'x'), 'wb') as f:\n        f.write(b'x')\n"
+        "([errno_of(lambda d=d: write(d)) for d in paths], errno_of(lambda: write('.')),"
+        " errno_of(lambda: open('/dev/null', 'w').write('x')), errno_of(lambda: os.mkdir('/tmp')))"
+    )
+    r = run_python(code, limits=JAIL_ONLY)
+    assert r.ok, r.message
+    elsewhere, work, devnull, tmp = r.value
+    assert elsewhere == [30] * len(paths) and tmp == 30  # EROFS everywhere
+    assert work == 0 and devnull == 0
+
+
+@needs_jail
+def test_without_the_hook_every_socket_family_is_refused():
+    """Creating the socket is all that is tried: nothing is ever bound or connected, least of all vsock."""
+    families = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17, "AF_VSOCK": 40}
+    code = _ERRNO_OF + (
+        "import _socket\n"
+        f"families = {families!r}\n"
+        "({name: errno_of(lambda f=f: _socket.socket(f, _socket.SOCK_RAW if f in (16, 17) else _socket.SOCK_STREAM).close())"
+        " for name, f in families.items()}, errno_of(_socket.socketpair))"
+    )
+    r = run_python(code, limits=JAIL_ONLY)
+    assert r.ok, r.message
+    assert r.value == [{name: 1 for name in families}, 1]  # EPERM from the seccomp filter
+
+
+@needs_jail
+def test_without_the_hook_no_store_outside_the_work_dir_and_no_proc():
+    code = _ERRNO_OF + (
+        "import fcntl, os\n"
+        "r, w = os.pipe()\n"
+        "(errno_of(lambda: os.memfd_create('x')), errno_of(lambda: fcntl.fcntl(w, 1031, 1 << 20)),"
+        " os.path.exists('/proc'), errno_of(lambda: [os.pipe() for _ in range(100)]))"
+    )
+    r = run_python(code, limits=JAIL_ONLY)
+    assert r.ok, r.message
+    assert r.value == [1, 1, False, 24]  # EPERM, EPERM, no /proc, EMFILE at RLIMIT_NOFILE
+
+
 @needs_jail
 def test_no_new_processes_even_without_the_audit_hook():
     code = "import os\ntry:\n    os.fork()\n    forked = True\nexcept OSError as e:\n    forked = e.errno\nforked"
@@ -359,6 +409,34 @@ def test_channel_records_are_validated_and_ordered():
     assert any("out-of-order 'call'" in v for v in parsed.violations)
     assert any("malformed record b'not json'" in v for v in parsed.violations)
     assert any("out-of-order 'load'" in v for v in parsed.violations)
+
+
+def test_channel_reader_stops_at_its_caps_holding_at_most_the_cap():
+    cap = 1 << 20
+    endless = ChannelReader(max_bytes=cap, max_records=10)
+    chunk = b"x" * 65536
+    fed = 0
+    while endless.feed(chunk):
+        fed += 1
+        assert len(endless._pending) <= cap
+    assert fed == cap // len(chunk) and endless.stopped
+    assert endless.parsed.violations == [f"result channel: more than {cap} bytes"]
+    assert not endless.feed(b"\n")  # once stopped, nothing more is read
+
+    lines = ChannelReader(max_bytes=cap, max_records=10)
+    assert not lines.feed(b"\nx" * 32768)
+    assert len(lines.parsed.violations) == 11 and lines.parsed.violations[-1] == "result channel: more than 10 records"
+
+
+def test_python_tool_cuts_the_value_to_the_output_cap(monkeypatch):
+    from tools import pytool
+
+    r = pytool.python_tool('"x" * 7_000_000')
+    assert r.ok and len(r.text) <= pytool.TOOL_LIMITS.max_output_chars + 40 and r.text.startswith("xxx")
+    # The cut is the reader's: a child that sends the whole value still gets it cut.
+    monkeypatch.setattr(pytool, "run_python", lambda *a, **k: sandbox.SandboxResult(ok=True, value=["y"] * 3_000_000))
+    shown = pytool.python_tool("anything")
+    assert len(shown.text) <= pytool.TOOL_LIMITS.max_output_chars + 40 and shown.text.endswith("[... value truncated]")
 
 
 def test_channel_overflow_is_a_violation_and_stops_the_run():
