@@ -6,22 +6,34 @@ The same behaviour on the real engine (counting its processes) is in test_api_co
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from agent.api import Agent, AgentClosedError, CallCancelledError
+from agent.controller.prompts import CONCEPT_REGEX, DECOMPOSE_REGEX
 from agent.engine import Engine
 from agent.once import Once
 from tests.fakes import ScriptedGenerator
 from tools.problem import Verdict
 
 VAULTS = "The red vault holds 97 maps. The blue vault holds 412 maps."
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def _answer_from_context(prompt: str, params) -> str:
+def _reply(prompt: str, params) -> str:
+    """Answers 412 when the blue vault is in the prompt; writes one fixed concept and procedure when learning."""
+    if params.regex == CONCEPT_REGEX:
+        return ("concept: vault counting\nkind: routine\ndescription: read the count named for the vault\n"
+                "cues: a vault and a number\nnotes: from the vault problems\n")
+    if params.regex == DECOMPOSE_REGEX:
+        return "Q: how many maps are in a vault\nP: find the sentence naming the vault and read its number\n"
+    if params.choice:
+        return "no" if "no" in params.choice else params.choice[0]
     return "<answer>412</answer>" if "blue vault holds 412" in prompt else "<answer>0</answer>"
 
 
@@ -55,7 +67,7 @@ def starts(monkeypatch) -> list[FakeEngine]:
 
     def start(settings, **_):
         time.sleep(0.3)  # long enough for every first call to arrive while it runs
-        engine = FakeEngine(_answer_from_context)
+        engine = FakeEngine(_reply)
         started.append(engine)
         return engine
 
@@ -177,7 +189,7 @@ def test_8_threads_calling_solve_at_once_start_one_engine(quiet, starts) -> None
 
 
 def test_aclose_cancels_running_solves_keeps_episodes_and_refuses_new_calls(quiet) -> None:
-    engine = FakeEngine(_answer_from_context)
+    engine = FakeEngine(_reply)
     agent = Agent(quiet, llm=engine)
 
     async def run() -> tuple[list, list[BaseException | object]]:
@@ -204,7 +216,7 @@ def test_aclose_cancels_running_solves_keeps_episodes_and_refuses_new_calls(quie
 
 
 def test_close_from_another_thread_cancels_sync_solves_in_threads(quiet) -> None:
-    engine = FakeEngine(_answer_from_context, park=True)
+    engine = FakeEngine(_reply, park=True)
     engine.expect_waiting = 4
     agent = Agent(quiet, llm=engine)
     errors: list[BaseException] = []
@@ -226,7 +238,7 @@ def test_close_from_another_thread_cancels_sync_solves_in_threads(quiet) -> None
 
 
 def test_cancelling_ones_own_call_is_a_plain_cancellation(quiet) -> None:
-    engine = FakeEngine(_answer_from_context, park=True)
+    engine = FakeEngine(_reply, park=True)
     engine.expect_waiting = 1
     agent = Agent(quiet, llm=engine)
 
@@ -266,20 +278,8 @@ def test_a_stream_is_cancelled_by_close_and_a_closed_agent_refuses_streams(setti
 
 
 def test_concurrent_learning_solves_write_no_duplicate_memory(settings) -> None:
-    from agent.controller.prompts import CONCEPT_REGEX, DECOMPOSE_REGEX
-
-    def reply(prompt: str, params) -> str:
-        if params.regex == CONCEPT_REGEX:
-            return ("concept: vault counting\nkind: routine\ndescription: read the count named for the vault\n"
-                    "cues: a vault and a number\nnotes: from the vault problems\n")
-        if params.regex == DECOMPOSE_REGEX:
-            return "Q: how many maps are in a vault\nP: find the sentence naming the vault and read its number\n"
-        if params.choice:
-            return "no" if "no" in params.choice else params.choice[0]
-        return _answer_from_context(prompt, params)
-
     learning = settings.model_copy(update={"prime_recall": False, "memory_mode": "learning"})
-    with Agent(learning, llm=ScriptedGenerator(reply)) as agent:
+    with Agent(learning, llm=ScriptedGenerator(_reply)) as agent:
         async def run() -> list:
             return await asyncio.gather(*(agent.asolve("How many maps are in the blue vault?", context=VAULTS,
                                                        verifier=lambda a: Verdict(ok=a == "412"), run_id=f"l{i}")
@@ -292,3 +292,17 @@ def test_concurrent_learning_solves_write_no_duplicate_memory(settings) -> None:
         assert [c.name for c in concepts] == ["vault counting"]
         assert len({(s.question.lower(), s.domain) for s in subs}) == len(subs) >= 1
         assert memory.concepts.index.count == len(concepts) and memory.subroutines.index.count == len(subs)
+
+
+def readme_example(name: str) -> str:
+    """The code block after ``<!-- example:NAME -->`` in the README, exactly as a reader copies it."""
+    found = re.search(rf"<!-- example:{name} -->\n```python\n(.*?)```", README.read_text(), re.S)
+    assert found, f"README has no example {name!r}"
+    return found.group(1)
+
+
+def test_the_readme_concurrent_example_runs_as_written_on_one_engine(starts, capsys) -> None:
+    exec(compile(readme_example("concurrent"), "README.md:example:concurrent", "exec"), {"__name__": "__main__"})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(" -> " in line for line in lines)
+    assert len(starts) == 1 and starts[0].closed == 1
