@@ -65,8 +65,12 @@ def throughput(d: dict) -> str:
 def sandbox(d: dict) -> str:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(d["by_outcome"].items()))
     jail = d.get("jail_only", {})
-    return (f"| attacks | escapes | outcomes | escapes with the jail alone |\n|---:|---:|---|---:|\n"
-            f"| {d['attacks']} | {d['escapes']} | {outcomes} | {jail.get('escapes', '–')} |")
+    alone = f"{jail['escapes']} of {jail['attacks']}" if jail else "–"
+    rss = f"{d['parent_peak_rss_mib_max']} MiB" if "parent_peak_rss_mib_max" in d else "–"
+    stored = f"{d['writable_bytes_max'] / (1 << 20):.0f} MiB" if "writable_bytes_max" in d else "–"
+    return ("| attacks | escapes | outcomes | escapes with the jail alone (no audit hook) | parent memory growth, max |"
+            " most bytes stored |\n|---:|---:|---|---:|---:|---:|\n"
+            f"| {d['attacks']} | {d['escapes']} | {outcomes} | {alone} | {rss} | {stored} |")
 
 
 TABLES: dict[str, Callable[[dict], str]] = {

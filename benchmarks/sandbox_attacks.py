@@ -3,11 +3,14 @@
 1. Every program in ``tests/security/attacks/`` with all layers on (jail,
    limits, audit hook): its outcome against the one it declares, and whether
    it escaped (the escape checks are in ``tests/security/harness.py``).
-2. The same programs with the audit hook off: the jail alone must hold.
+2. The same programs with the audit hook not installed at all: the jail alone
+   must hold (the hook is a tripwire, and model code can switch it off).
 3. Per-call cost of ``print(1)``: jailed vs the weak in-process mode.
 
 Writes ``docs/results/sandbox_attacks.json`` (keys ``attacks``, ``escapes``,
-``by_outcome``, ``mismatches``, ``rows``, ``jail_only``, ``call_ms``).
+``by_outcome``, ``mismatches``, ``rows``, ``jail_only``, ``call_ms``, and over
+both runs ``parent_peak_rss_mib_max``, the parent's largest memory growth
+during one call, and ``writable_bytes_max``, the most bytes any attack stored).
 
     python benchmarks/sandbox_attacks.py [--calls 20] [--out docs/results/sandbox_attacks.json]
 """
@@ -67,8 +70,12 @@ def main() -> None:
     jail_rows = harness.run_suite(harness.LIMITS.model_copy(update={"audit_hook": False}))
     timing = call_ms(args.calls)
     bwrap = subprocess.run(["bwrap", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    every = harness.summarise(rows + jail_rows)
     report = {
         **harness.summarise(rows),
+        "parent_peak_rss_mib_max": every["parent_peak_rss_mib_max"],
+        "writable_bytes_max": every["writable_bytes_max"],
+        "writable_bytes_cap": harness.writable_cap(harness.LIMITS),
         "rows": [r.model_dump() for r in rows],
         "jail_only": {**harness.summarise(jail_rows), "rows": [r.model_dump() for r in jail_rows]},
         "call_ms": timing,
@@ -82,6 +89,8 @@ def main() -> None:
     print(f"all layers : {report['attacks']} attacks, {report['escapes']} escapes, {report['mismatches']} outcome mismatches,"
           f" {report['by_outcome']}")
     print(f"jail alone : {jail['attacks']} attacks, {jail['escapes']} escapes, {jail['by_outcome']}")
+    print(f"parent peak RSS growth max {report['parent_peak_rss_mib_max']} MiB, most bytes stored {report['writable_bytes_max']}"
+          f" (cap {report['writable_bytes_cap']})")
     for row in rows + jail_rows:
         if row.escaped:
             print(f"  ESCAPE {row.name}: {row.escape_reasons}")

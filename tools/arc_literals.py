@@ -75,11 +75,9 @@ def embedded_outputs(program: str, outputs: list[Grid]) -> list[int]:
     found = []
     for i, out in enumerate(outputs):
         cells = [c for row in out for c in row]
-        if out in grids:
-            found.append(i)
-        elif len(cells) >= FLAT_MIN_CELLS and (
-            any(_contains(flat, cells) for flat in flats) or any("".join(map(str, cells)) in text for text in digits)
-        ):
+        flat_found = len(cells) >= FLAT_MIN_CELLS and (
+            any(_contains(flat, cells) for flat in flats) or any("".join(map(str, cells)) in text for text in digits))
+        if out in grids or flat_found:
             found.append(i)
     return found
 

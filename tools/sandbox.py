@@ -3,22 +3,27 @@
 Layers, from the outside in:
 
 1. the jail (:mod:`tools.jail`): bubblewrap with new user, PID, mount, network,
-   IPC and UTS namespaces, uid 65534 without capabilities, a read-only view of
-   only the interpreter, its stdlib and numpy, and a size-capped tmpfs as work
-   dir. The whole PID namespace dies when the call returns, however it ends;
+   IPC and UTS namespaces, uid 65534 without capabilities, a seccomp filter, a
+   read-only view of only the interpreter, its stdlib and numpy, and a
+   size-capped tmpfs as the only writable place. The whole PID namespace dies
+   when the call returns, however it ends;
 2. resource limits set by the bootstrap (``tools/_sandbox_child.py``): CPU,
-   address space, file size, process count;
-3. an audit hook, bound in a closure, that refuses process creation, sockets,
-   ctypes, directory fds and file access outside the work dir; a violation
-   ends the process.
+   address space, file size, process count, open files.
+
+Every guarantee rests on these two. The bootstrap also installs an audit hook
+that refuses process creation, sockets, ctypes, directory fds and file access
+outside the work dir and ends the process on a violation; it runs inside the
+process it watches, so model code can switch it off. It is a tripwire that
+gives clear ``forbidden`` results, not a layer (``audit_hook=False`` runs
+without it, and the attack suite runs both ways).
 
 The parent reads the child's stdout, stderr and result channel through pipes it
-caps; it never opens a path the model could have planted, and it treats every
-record on the result channel as untrusted input.
+caps itself; it never opens a path the model could have planted, and it parses
+the result channel as untrusted input as it arrives (:mod:`tools.channel`).
 
 Without bubblewrap (or without user namespaces) model code is refused, unless
-the caller opts into ``allow_weak_sandbox=True``: layers 2 and 3 only, in a
-plain subprocess, which is a speed bump, not a boundary.
+the caller opts into ``allow_weak_sandbox=True``: layer 2 and the hook only, in
+a plain subprocess, which is a speed bump, not a boundary.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -62,7 +67,7 @@ class SandboxLimits(BaseModel):
     max_result_bytes: int = Field(1024 * 1024, gt=0, description="Cap on the result channel, enforced by the parent's "
                                   "reader; more is a violation. 30x30 grids for a dozen calls take ~40 KB.")
     unshare_network: bool = True
-    audit_hook: bool = Field(True, description="The in-process second layer; off only to test the jail by itself.")
+    audit_hook: bool = Field(True, description="The in-process tripwire; off to test that the jail holds by itself.")
 
 
 class CallResult(BaseModel):
