@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import threading
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from agent.blocking import blocking
 from agent.config import Settings
-from agent.inflight import Calls, CallCancelledError, tracked
+from agent.inflight import CallCancelledError, Calls, tracked
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from agent.once import AgentClosedError, Once
 from tools.domains import VerifyMode
@@ -56,21 +57,24 @@ class Agent:
         self.history: list[ChatMessage] = []
 
     @classmethod
-    def from_config(cls, config_file: str | Path | None = None, **overrides: Any) -> "Agent":
+    def from_config(cls, config_file: str | Path | None = None, **overrides: Any) -> Agent:
         """Settings from the config file, ``MNEMOS_*`` variables and ``overrides``."""
         return cls(Settings.load(Path(config_file) if config_file else None, **overrides))
 
     def _start_engine(self) -> TextGenerator:
         from agent.engine import Engine
 
+        # vLLM's CPU worker ignores its engine core's shutdown until this grace ends (default 5 s), so every
+        # close() took 5 s before the core was killed; 1 s is plenty for a worker with nothing to finish.
+        os.environ.setdefault("VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS", "1")
         return Engine.from_settings(self.settings)
 
-    def _open_memory(self) -> "MemoryStores":
+    def _open_memory(self) -> MemoryStores:
         from agent.memory_access import open_memory
 
         return open_memory(self.settings)
 
-    def _build_controller(self) -> "Controller":
+    def _build_controller(self) -> Controller:
         from agent.controller import Controller
 
         memory = self._memory.get()  # first: a bad store fails in a second, not after the model loads
@@ -83,18 +87,18 @@ class Agent:
         return self._llm.get()
 
     @property
-    def memory(self) -> "MemoryStores":
+    def memory(self) -> MemoryStores:
         """The memory stores, opened on first use."""
         return self._memory.get()
 
     @property
-    def controller(self) -> "Controller":
+    def controller(self) -> Controller:
         """The reasoning controller, built (with the engine and stores) on first use."""
         return self._controller.get()
 
     @tracked
     async def asolve(self, problem: Problem | str, *, context: str = "", verifier: Verifier | None = None,
-                     thread_id: str | None = None, run_id: str = "api") -> "SolveResult":
+                     thread_id: str | None = None, run_id: str = "api") -> SolveResult:
         """Run the controller on one problem and record it as an episode of ``run_id``.
 
         A plain string becomes a text problem (with ``context`` to recall from).
@@ -123,7 +127,7 @@ class Agent:
 
     @tracked
     async def asolve_batch(self, problems: list[Problem], run_id: str, *, concurrency: int | None = None,
-                           progress: bool = True, verify: VerifyMode = "domain") -> "BatchSummary":
+                           progress: bool = True, verify: VerifyMode = "domain") -> BatchSummary:
         """Solve many problems concurrently (their requests share the engine's batch); resumable by ``run_id``.
 
         ``concurrency`` None: as many as the KV cache holds (see ``agent.batch.concurrency``).
@@ -212,13 +216,13 @@ class Agent:
         threading.Thread(target=run, name="mnemos-aclose", daemon=True).start()
         await asyncio.wrap_future(done)
 
-    def __enter__(self) -> "Agent":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> "Agent":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
