@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from agent.cpu_plan import CpuSettings
 from agent.embedded import DEFAULT_MODEL
 from kvcache.budget import EnginePolicy as KVPolicy
 
@@ -93,6 +94,8 @@ class Settings(BaseSettings):
                                        "for four full-context sequences (at least 2 GiB).")
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     enforce_eager: bool = True
+    cpu: CpuSettings = Field(default_factory=CpuSettings, description="CPU engine: reserved cores, thread "
+                             "binding, preloaded libraries; unset values are chosen from the machine.")
     max_num_seqs: int = Field(32, gt=0, description="Max concurrent sequences in the engine.")
     temperature: float = Field(0.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -177,7 +180,7 @@ def _config_file() -> Path:
 
 #: ``MNEMOS_*`` variables that are not Settings fields: paths read above, and the install/test scripts' own.
 OTHER_VARIABLES = frozenset({"MNEMOS_CACHE", "MNEMOS_CONFIG", "MNEMOS_ENGINE", "MNEMOS_VENV", "MNEMOS_MODELS",
-                             "MNEMOS_TEST_PG_URL"})
+                             "MNEMOS_TEST_PG_URL", "MNEMOS_ENGINE_OWNER"})
 _OTHER_PREFIXES = ("MNEMOS_PG_",)
 
 

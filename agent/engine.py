@@ -22,6 +22,7 @@ import os
 import queue
 import threading
 import time
+from contextlib import contextmanager
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, Field
 
 from agent.config import Settings
+from agent.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
 from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
 from agent.llm import ChatMessage, Completion, GenParams
 
@@ -94,6 +96,25 @@ def planned_memory(settings: Settings, model_dir: Path) -> tuple[int, float]:
         return max_len, settings.kv_cache_gib
     spec = kv_spec(model_dir, None if settings.dtype == "auto" else settings.dtype)
     return max_len, round(planned_kv_bytes(spec, max_len, settings.kv_policy) / 2**30, 2)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the block, then put back what was there.
+
+    vLLM reads its CPU variables when it spawns the engine's processes; restoring them afterwards lets a second
+    engine in the same process plan its own cores instead of inheriting the first one's.
+    """
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
 
 
 class EngineStats(BaseModel):
@@ -164,6 +185,8 @@ class Engine:
         logits_processors: Sequence[type | str] = (),
         defaults: GenParams | None = None,
         env: Mapping[str, str] | None = None,
+        cpu: CpuSettings | None = None,
+        max_num_batched_tokens: int | None = None,
     ):
         self.model_dir = check_checkpoint(model_dir)
         declared = model_max_context(self.model_dir)
@@ -178,9 +201,18 @@ class Engine:
         self.kv_cache_dtype = kv_cache_dtype
         self.device = detect_device(device)
         self.defaults = defaults or GenParams()
+        self._claims = CoreClaims()
+        self.cpu_plan: CpuPlan | None = None
+        start_env = dict(env or {})
         if self.device == "cpu":
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(kv_cache_gib))))
-        os.environ.update(env or {})  # plugins read these in the engine-core process, which inherits them
+        if self.device == "cpu" and (cpu is None or cpu.tune):
+            self.cpu_plan = plan_cpu(cpu or CpuSettings(), claims=self._claims)
+            start_env.update(self.cpu_plan.env())
+            log.info("CPU engine: %s", self.cpu_plan.describe())
+        from agent.engine_guard import OWNER_VAR
+
+        start_env[OWNER_VAR] = str(os.getpid())
         self._ids = itertools.count()
         self._stats = EngineStats()
         self._tok_lock = threading.Lock()
@@ -204,6 +236,8 @@ class Engine:
         )
         if kv_cache_dtype != "auto":
             kwargs["kv_cache_dtype"] = kv_cache_dtype
+        if max_num_batched_tokens is not None:
+            kwargs["max_num_batched_tokens"] = max_num_batched_tokens
         if self.device == "cuda":
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         if logits_processors:
@@ -219,9 +253,11 @@ class Engine:
                                              stat_loggers=[_stats_logger_factory(self._stats)])
 
         try:
-            self.async_llm: AsyncLLM | None = self.run_coroutine(start())
+            with _environment(start_env):  # the engine's processes inherit these at spawn
+                self.async_llm: AsyncLLM | None = self.run_coroutine(start())
         except Exception as exc:  # noqa: BLE001 - re-raised with the root cause on top
             self._stop_loop()
+            self._claims.release()
             cause = _root_cause(exc)
             raise EngineError(
                 f"the vLLM engine failed to start for {self.model_dir}: {type(cause).__name__}: {cause}"
@@ -236,14 +272,16 @@ class Engine:
         procs = list(extra.pop("logits_processors", ()))
         if settings.recall_mode == "model-copy" and settings.copy_mechanism == "token" and VERBATIM_PROCESSOR not in procs:
             procs.append(VERBATIM_PROCESSOR)
+        env = {**kv_plugin_env(settings), **extra.pop("env", {})}
         return cls(
             model_dir,
-            env=kv_plugin_env(settings),
+            env=env,
             dtype=settings.dtype,
             max_model_len=max_model_len,
             kv_cache_gib=kv_cache_gib,
             kv_cache_dtype="fp8" if settings.kv_policy == "fp8" else "auto",
             device=settings.device,
+            cpu=settings.cpu,
             gpu_memory_utilization=settings.gpu_memory_utilization,
             enforce_eager=settings.enforce_eager,
             max_num_seqs=settings.max_num_seqs,
@@ -491,3 +529,5 @@ class Engine:
                 log.warning("engine shutdown: %s", exc)
         if hasattr(self, "_loop"):
             self._stop_loop()
+        if hasattr(self, "_claims"):
+            self._claims.release()

@@ -11,13 +11,20 @@ KV space and ``max_num_seqs``:
    and no stop strings (the model ends at EOS or the budget).
 
 The prefix cache is reset between the phases so the raw phase does not reuse
-the agent's prompts. For each phase: generated tok/s, problems/min, p50/p95
+the agent's prompts. That engine starts with mnemos' own CPU choice
+(``agent.cpu_plan``). Then each CPU knob runs the raw phase again on the same
+prompts, each in a fresh process (vLLM reads its CPU settings when it spawns
+its engine): vLLM's defaults, and one change from them per knob (no reserved
+core, tcmalloc, Intel OpenMP, no thread binding, batch token limits, compiled
+graphs, an fp8 KV cache). The key figures are ``raw_default_tok_s`` (vLLM's
+defaults), ``raw_tuned_tok_s`` (the engine's choice), their ratio
+``speedup_vs_default``, and ``ratio`` (the agent against tuned raw). For each phase: generated tok/s, problems/min, p50/p95
 per-problem latency, prefix-cache hit rate (vLLM's scheduler counters, read
 through a stat logger, see ``agent.engine.EngineStats``), score; then the
 ratio agent/raw. Figures go to ``docs/results/throughput.json``.
 
-    python benchmarks/throughput.py [--problems 40] [--model qwen2.5-coder-1.5b] [--concurrency N]
-    python benchmarks/throughput.py --small      # CI size: SmolLM2-135M, 4 problems, short budgets
+    python benchmarks/throughput.py [--problems 40] [--model qwen2.5-coder-1.5b] [--concurrency N] [--knobs all]
+    python benchmarks/throughput.py --small      # CI size: SmolLM2-135M, 4 problems, short budgets, default knob only
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -178,6 +186,74 @@ def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | Non
     return figures, used, [recorder.prompts[p.id] for p in problems]
 
 
+RESERVED = "VLLM_CPU_NUM_OF_RESERVED_CPU"
+BIND = "VLLM_CPU_OMP_THREADS_BIND"
+
+#: Each knob is one change from vLLM's CPU defaults: environment, libraries to preload, settings, engine arguments.
+KNOBS: dict[str, dict[str, Any]] = {
+    "vllm_default": {},
+    "reserved_0": {"env": {RESERVED: "0"}},
+    "reserved_0+tcmalloc": {"env": {RESERVED: "0"}, "preload": ["tcmalloc"]},
+    "reserved_0+iomp": {"env": {RESERVED: "0"}, "preload": ["iomp"]},
+    "reserved_0+nobind": {"env": {RESERVED: "0", BIND: "nobind"}},
+    "reserved_0+batched_1024": {"env": {RESERVED: "0"}, "engine": {"max_num_batched_tokens": 1024}},
+    "reserved_0+batched_8192": {"env": {RESERVED: "0"}, "engine": {"max_num_batched_tokens": 8192}},
+    "reserved_0+compiled": {"env": {RESERVED: "0"}, "settings": {"enforce_eager": False}},
+    "reserved_0+kv_fp8": {"env": {RESERVED: "0"}, "settings": {"kv_policy": "fp8"}},
+}
+
+
+def knob_engine_args(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settings updates and ``Engine.from_settings`` extras for one knob, on top of vLLM's CPU defaults."""
+    from agent.cpu_plan import CpuSettings, find_preload
+
+    knob = KNOBS[name]
+    env = {BIND: "auto", **knob.get("env", {})}
+    libs = [path for lib in knob.get("preload", []) if (path := find_preload(lib))]
+    if len(libs) != len(knob.get("preload", [])):
+        raise SystemExit(f"knob {name}: {knob['preload']} not installed (scripts/install.sh installs them)")
+    if libs:
+        env["LD_PRELOAD"] = ":".join(libs)
+    settings = {"cpu": CpuSettings(tune=False), **knob.get("settings", {})}
+    return settings, {"env": env, **knob.get("engine", {})}
+
+
+def run_knob(args: argparse.Namespace, problems: list, settings: Any) -> None:
+    """Child mode: the raw phase under one knob, on the prompts the parent recorded; figures to ``--knob-out``."""
+    from agent.engine import Engine
+    from agent.llm import GenParams
+
+    updates, extra = knob_engine_args(args.knob)
+    prompts = json.loads(args.prompts.read_text())
+    engine = Engine.from_settings(settings.model_copy(update=updates), **extra)
+    try:
+        engine.generate(["warm up"], GenParams(max_tokens=4))
+        figures = run_raw(engine, problems, prompts, settings.budgets.tokens)
+    finally:
+        engine.close()
+    args.knob_out.write_text(json.dumps(figures))
+
+
+def knob_phases(names: list[str], prompts: list[str], common: list[str]) -> dict[str, dict]:
+    """Each knob's raw phase in a fresh process, one after the other (one engine at a time)."""
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="mnemos-knobs-") as tmp:
+        prompts_file = Path(tmp) / "prompts.json"
+        prompts_file.write_text(json.dumps(prompts))
+        for name in names:
+            out = Path(tmp) / f"{len(results)}.json"
+            print(f"knob {name}: starting its engine", file=sys.stderr)
+            proc = subprocess.run([sys.executable, __file__, *common, "--knob", name, "--prompts", str(prompts_file),
+                                   "--knob-out", str(out)], check=False)
+            if proc.returncode != 0 or not out.is_file():
+                results[name] = {"error": f"exit status {proc.returncode}"}
+                print(f"knob {name}: failed (exit status {proc.returncode})", file=sys.stderr)
+                continue
+            results[name] = json.loads(out.read_text())
+            print(f"knob {name}: {results[name]['tok_s']} tok/s, score {results[name]['score']}", file=sys.stderr)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problems", type=int, default=40)
@@ -192,6 +268,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help=f"JSON output (default {OUT.relative_to(ROOT)}; "
                     "--small: docs/results/throughput_small.json)")
     ap.add_argument("--small", action="store_true", help="CI size: smollm2-135m, 4 problems, 96-token attempts")
+    ap.add_argument("--knobs", default=None, help="comma-separated CPU knobs to time on the raw phase, or all, or "
+                    f"none (default: all; --small: vllm_default). Known: {', '.join(KNOBS)}")
+    ap.add_argument("--knob", choices=list(KNOBS), help=argparse.SUPPRESS)
+    ap.add_argument("--prompts", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--knob-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.small:
         args.problems = min(args.problems, 4)
@@ -199,6 +280,10 @@ def main() -> None:
         args.attempt_tokens = args.attempt_tokens or 96
         args.segment_tokens = args.segment_tokens or 48
     out = args.out or (OUT.with_name("throughput_small.json") if args.small else OUT)
+    knob_spec = args.knobs or ("vllm_default" if args.small else "all")
+    knobs = [] if knob_spec == "none" else list(KNOBS) if knob_spec == "all" else knob_spec.split(",")
+    if unknown := [k for k in knobs if k not in KNOBS]:
+        ap.error(f"unknown knob(s) {', '.join(unknown)}; known: {', '.join(KNOBS)}")
     if args.problems < 1:
         ap.error("--problems must be at least 1")
     if not args.data.is_file():
@@ -223,7 +308,12 @@ def main() -> None:
     if budgets:
         settings = settings.model_copy(update={"budgets": settings.budgets.model_copy(update=budgets)})
 
+    if args.knob:
+        run_knob(args, problems, settings)
+        return
+
     engine = Engine.from_settings(settings)
+    cpu_plan = engine.cpu_plan.model_dump() if engine.cpu_plan else None
     try:
         engine.generate(["warm up"], GenParams(max_tokens=4))
         agent, concurrency, prompts = run_agent(engine, problems, settings, args.concurrency)
@@ -231,12 +321,25 @@ def main() -> None:
         raw = run_raw(engine, problems, prompts, settings.budgets.tokens)
     finally:
         engine.close()
+    common = ["--problems", str(args.problems), "--data", str(args.data), "--model", settings.model,
+              "--attempt-tokens", str(settings.budgets.tokens), "--segment-tokens", str(settings.budgets.segment_tokens),
+              "--max-num-seqs", str(settings.max_num_seqs)]
+    knob_figures = knob_phases(knobs, prompts, common)
 
     ratio = agent["tok_s"] / raw["tok_s"] if raw["tok_s"] else 0.0
+    default_tok_s = knob_figures.get("vllm_default", {}).get("tok_s")
     result = {
+        "raw_default_tok_s": default_tok_s,
+        "raw_tuned_tok_s": raw["tok_s"],
+        "speedup_vs_default": round(raw["tok_s"] / default_tok_s, 3) if default_tok_s else None,
         "raw_tok_s": raw["tok_s"],
         "agent_tok_s": agent["tok_s"],
         "ratio": round(ratio, 3),
+        "cpu_plan": cpu_plan,
+        "knobs": {name: {"tok_s": f.get("tok_s"), "score": f.get("score"), "wall_s": f.get("wall_s"),
+                         "speedup_vs_default": round(f["tok_s"] / default_tok_s, 3)
+                         if default_tok_s and f.get("tok_s") else None, **({"error": f["error"]} if "error" in f else {}),
+                         "setting": KNOBS[name]} for name, f in knob_figures.items()},
         "problems": len(problems),
         "model": settings.model,
         "machine": machine(),
@@ -262,6 +365,10 @@ def main() -> None:
     for label, key in rows:
         print(f"{label:<22} {raw[key]:>10} {agent[key]:>10}")
     print(f"ratio agent/raw (generated tok/s): {ratio:.3f}")
+    for name, fig in result["knobs"].items():
+        print(f"raw, knob {name:<26} {fig.get('tok_s')!s:>8} tok/s  x{fig.get('speedup_vs_default')} vs vLLM default")
+    if result["speedup_vs_default"]:
+        print(f"engine's CPU choice vs vLLM defaults (raw tok/s): x{result['speedup_vs_default']}")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.key:

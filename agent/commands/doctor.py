@@ -49,7 +49,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"config:     {_config_file()}{'' if _config_file().is_file() else ' (absent, defaults used)'}")
     print(f"database:   {settings.db_url}")
     print(f"model:      {_model_line(settings)}")
-    print(f"device:     {detect_device(settings.device)} (requested: {settings.device})")
+    device = detect_device(settings.device)
+    print(f"device:     {device} (requested: {settings.device})")
+    if device == "cpu":
+        print(f"cpu:        {_cpu_summary(settings)}")
     print(f"kv:         policy={settings.kv_policy} budget={settings.kv_budget or 'model context'}")
     print("checks:")
     results = [_check("model directory", lambda: str(resolve_model(settings.model, settings.cache_dir)))]
@@ -78,6 +81,17 @@ def _model_line(settings: Settings) -> str:
                "verifies and converts it once: ~1-2 min for 1.5B)"
     sha = "sha256 ok" if is_converted(target, rec) else f"sha256 MISMATCH ({marker(target).get('sha256')})"
     return f"{rec.name} = {rec.display} from {source}; {sha} -> {target}"
+
+
+def _cpu_summary(settings: Settings) -> str:
+    """The CPU engine's settings as the next engine would start with them (nothing is claimed here)."""
+    from agent.cpu_plan import plan_cpu
+
+    if not settings.cpu.tune:
+        return "vLLM's own CPU defaults (cpu.tune = false)"
+    plan = plan_cpu(settings.cpu)
+    env = " ".join(f"{k}={v}" for k, v in plan.env().items())
+    return f"{plan.describe()}\n            engine environment: {env}".replace("\n- ", "\n            - ")
 
 
 def _kv_summary(settings: Settings) -> str:

@@ -1,0 +1,42 @@
+"""A vLLM general plugin that ends mnemos' engine processes when the process that started them dies.
+
+vLLM's engine core and its worker are ``spawn`` children. When ``mnemos`` is
+killed with SIGKILL it runs no cleanup, so without this they live on under
+PID 1 (about 1.3 GB for the 1.5B model) and keep the caller's stdout and
+stderr open, which hangs a ``subprocess.run`` on ``mnemos``.
+
+vLLM loads general plugins (entry point group ``vllm.general_plugins``) in
+every process it starts. This one acts only in processes of a mnemos engine
+(the engine sets ``MNEMOS_ENGINE_OWNER`` before it starts): a daemon thread
+watches the parent pid and kills its own process when it changes, i.e. when
+the process was orphaned. ``PR_SET_PDEATHSIG`` is not used: it fires when the
+*thread* that spawned the child exits, and vLLM need not spawn from a thread
+that lives as long as the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+OWNER_VAR = "MNEMOS_ENGINE_OWNER"
+POLL_SECONDS = 0.5
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install() -> None:
+    """Entry point: arm the parent-death guard in a mnemos engine process; elsewhere do nothing."""
+    if not os.environ.get(OWNER_VAR) or os.environ.get("_MNEMOS_GUARD_PID") == str(os.getpid()):
+        return
+    os.environ["_MNEMOS_GUARD_PID"] = str(os.getpid())
+    parent = os.getppid()
+    if parent == 1:  # the parent died before we got here
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=_watch, args=(parent,), name="mnemos-parent-watch", daemon=True).start()

@@ -1,0 +1,95 @@
+"""The engine's CPU choice: from the machine, overridable, and disjoint between engines (no engine started here)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.cpu_plan import CoreClaims, CpuSettings, parse_cores, plan_cpu
+
+
+@pytest.fixture
+def claims_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cores"
+
+
+def test_small_machine_reserves_no_core_and_binds_all(claims_dir: Path) -> None:
+    claims = CoreClaims(claims_dir)
+    plan = plan_cpu(CpuSettings(preload=[]), {}, cores=[0, 1], claims=claims)
+    assert plan.reserved == 0 and plan.bound == [0, 1] and plan.bind == "0,1"
+    assert plan.env() == {"VLLM_CPU_OMP_THREADS_BIND": "0,1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    assert "2 usable cores <= 4" in plan.describe()
+    claims.release()
+
+
+def test_large_machine_keeps_vllms_scheduler_core(claims_dir: Path) -> None:
+    plan = plan_cpu(CpuSettings(preload=[]), {}, cores=list(range(8)), claims=CoreClaims(claims_dir))
+    assert plan.reserved is None and plan.bound == list(range(7))
+    assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in plan.env()
+
+
+def test_environment_overrides_the_choice_and_settings_override_the_environment() -> None:
+    env = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind", "LD_PRELOAD": "/x/libfoo.so"}
+    plan = plan_cpu(CpuSettings(), env, cores=[0, 1])
+    assert (plan.reserved, plan.bind, plan.bound, plan.preload) == (1, "nobind", [], ["/x/libfoo.so"])
+    assert any("from VLLM_CPU_NUM_OF_RESERVED_CPU in the environment" in r for r in plan.reasons)
+    plan = plan_cpu(CpuSettings(reserved_cores=0, bind="1", preload=[]), env, cores=[0, 1])
+    assert (plan.reserved, plan.bind, plan.bound, plan.preload) == (0, "1", [1], [])
+    assert any("cpu.bind setting" in r for r in plan.reasons)
+
+
+def test_settings_reach_the_plan_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MNEMOS_CPU__BIND", "nobind")
+    monkeypatch.setenv("MNEMOS_CPU__RESERVED_CORES", "1")
+    cpu = Settings().cpu
+    assert (cpu.bind, cpu.reserved_cores, cpu.tune) == ("nobind", 1, True)
+
+
+def test_second_engine_gets_the_free_cores_then_floats(claims_dir: Path) -> None:
+    first, second, third = CoreClaims(claims_dir), CoreClaims(claims_dir), CoreClaims(claims_dir)
+    a = plan_cpu(CpuSettings(bind="0-1", preload=[]), {}, cores=[0, 1, 2, 3], claims=first)
+    b = plan_cpu(CpuSettings(preload=[]), {}, cores=[0, 1, 2, 3], claims=second)
+    assert a.bound == [0, 1] and b.bound == [2, 3]
+    assert "pinned by another engine" in b.describe()
+    c = plan_cpu(CpuSettings(preload=[]), {}, cores=[0, 1, 2, 3], claims=third)
+    assert c.bind == "nobind" and c.bound == [] and "every usable core is pinned" in c.describe()
+    first.release()
+    second.release()
+    again = plan_cpu(CpuSettings(preload=[]), {}, cores=[0, 1, 2, 3], claims=third)
+    assert again.bound == [0, 1, 2, 3]
+    third.release()
+
+
+def test_a_killed_engine_holds_no_claim(claims_dir: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from agent.cpu_plan import CoreClaims; "
+         f"c = CoreClaims(Path({str(claims_dir)!r})); print(c.claim([0, 1])[0], flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "[0, 1]"
+        got, taken = CoreClaims(claims_dir).claim([0, 1])
+        assert got == [] and all(f"pid {holder.pid}" in who for who in taken.values())
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    time.sleep(0.1)
+    claims = CoreClaims(claims_dir)
+    assert claims.claim([0, 1])[0] == [0, 1]
+    claims.release()
+
+
+def test_missing_preload_library_is_named_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agent.cpu_plan.find_preload", lambda lib: None)
+    plan = plan_cpu(CpuSettings(preload=["tcmalloc", "iomp"]), {}, cores=[0, 1])
+    assert plan.preload == [] and "LD_PRELOAD" not in plan.env()
+    assert sum("not installed" in r for r in plan.reasons) == 2
+
+
+def test_core_lists_parse_like_vllms() -> None:
+    assert parse_cores("0-2,5") == [0, 1, 2, 5] and parse_cores("3") == [3]
