@@ -66,6 +66,7 @@ class CpuPlan(BaseModel):
     reserved: int | None = Field(description="Cores reserved for the scheduler; None = vLLM's default.")
     bind: str = Field(description="The VLLM_CPU_OMP_THREADS_BIND value.")
     preload: list[str] = Field(default_factory=list, description="Library paths put in LD_PRELOAD.")
+    contended: bool = Field(False, description="Another engine had pinned some usable cores.")
     reasons: list[str] = Field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -181,13 +182,17 @@ def plan_cpu(settings: CpuSettings, environ: Mapping[str, str] | None = None, *,
         reserved = None
         reasons.append(f"vLLM's reserved scheduler core kept: {len(usable)} usable cores")
 
+    taken: dict[int, str] = {}
     explicit = settings.bind if settings.bind is not None else env.get(BIND_VAR)
     if explicit is not None and explicit != "auto":
         source = "the cpu.bind setting" if settings.bind is not None else f"{BIND_VAR} in the environment"
         bind, bound = explicit, ([] if explicit == "nobind" else parse_cores(explicit.split("|")[0]))
         reasons.append(f"binding {explicit!r}: from {source}")
         if claims is not None and bound:
-            claims.claim(bound)
+            taken = claims.claim(bound)[1]
+            if taken:
+                reasons.append(f"cores {_ranges(sorted(taken))} are also pinned by another engine "
+                               f"({'; '.join(sorted(set(taken.values())))}): the binding was set explicitly")
     else:
         spare = 1 if reserved is None else reserved  # vLLM's default: one core per worker (one worker here)
         wanted = usable[: len(usable) - spare] if spare < len(usable) else usable
@@ -217,4 +222,5 @@ def plan_cpu(settings: CpuSettings, environ: Mapping[str, str] | None = None, *,
                 reasons.append(f"{lib} not installed, not preloaded (scripts/install.sh installs it; optional)")
         if preload:
             reasons.append(f"preloaded {', '.join(Path(p).name for p in preload)}")
-    return CpuPlan(usable=usable, bound=bound, reserved=reserved, bind=bind, preload=preload, reasons=reasons)
+    return CpuPlan(usable=usable, bound=bound, reserved=reserved, bind=bind, preload=preload, reasons=reasons,
+                   contended=bool(taken))

@@ -209,7 +209,8 @@ class Engine:
         if self.device == "cpu" and (cpu is None or cpu.tune):
             self.cpu_plan = plan_cpu(cpu or CpuSettings(), claims=self._claims)
             start_env.update(self.cpu_plan.env())
-            log.info("CPU engine: %s", self.cpu_plan.describe())
+            log.log(logging.WARNING if self.cpu_plan.contended else logging.INFO, "CPU engine: %s",
+                    self.cpu_plan.describe())
         from agent.engine_guard import OWNER_VAR
 
         start_env[OWNER_VAR] = str(os.getpid())

@@ -9,7 +9,9 @@ vLLM loads general plugins (entry point group ``vllm.general_plugins``) in
 every process it starts. This one acts only in processes of a mnemos engine
 (the engine sets ``MNEMOS_ENGINE_OWNER`` before it starts): a daemon thread
 watches the parent pid and kills its own process when it changes, i.e. when
-the process was orphaned. ``PR_SET_PDEATHSIG`` is not used: it fires when the
+the process was orphaned, and then ends its descendants and itself. The
+descendants matter: the engine core spawns its worker, and a worker still
+importing torch has not loaded this plugin yet. ``PR_SET_PDEATHSIG`` is not used: it fires when the
 *thread* that spawned the child exits, and vLLM need not spawn from a thread
 that lives as long as the engine.
 """
@@ -25,10 +27,24 @@ OWNER_VAR = "MNEMOS_ENGINE_OWNER"
 POLL_SECONDS = 0.5
 
 
+def _end_tree() -> None:
+    """SIGKILL this process's descendants (e.g. a worker still importing, which has no guard yet), then itself."""
+    try:
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+    finally:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
-    os.kill(os.getpid(), signal.SIGKILL)
+    _end_tree()
 
 
 def install() -> None:
@@ -38,5 +54,5 @@ def install() -> None:
     os.environ["_MNEMOS_GUARD_PID"] = str(os.getpid())
     parent = os.getppid()
     if parent == 1:  # the parent died before we got here
-        os.kill(os.getpid(), signal.SIGKILL)
+        _end_tree()
     threading.Thread(target=_watch, args=(parent,), name="mnemos-parent-watch", daemon=True).start()
