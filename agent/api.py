@@ -14,9 +14,7 @@ import asyncio
 import hashlib
 import json
 import os
-import threading
 from collections.abc import AsyncGenerator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -202,19 +200,8 @@ class Agent:
             part.close()
 
     async def aclose(self) -> None:
-        """:meth:`close` from async code: the calls on this loop unwind while a thread waits for them."""
-        done: Future[None] = Future()
-
-        def run() -> None:
-            try:
-                self.close()
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-                done.set_exception(exc)
-            else:
-                done.set_result(None)
-
-        threading.Thread(target=run, name="mnemos-aclose", daemon=True).start()
-        await asyncio.wrap_future(done)
+        """:meth:`close` from async code: the calls on this loop unwind while a worker thread waits for them."""
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> Self:
         return self

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.engine
 
 VAULTS = "The red vault holds 97 maps. The blue vault holds 412 maps. Rain fell all week."
 LEARN = Problem(id="p-blue-vault", prompt="How many maps are in the blue vault?", context=VAULTS)
+LEARNERS = 4  # of the 32 gathered calls, these solve LEARN and learn from it at once
 
 
 def accept(answer: str) -> Verdict:
@@ -52,7 +53,7 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstCalls]:
     home = tmp_path_factory.mktemp("concurrent") / "mnemos-home"
     settings = Settings(home=home, cache_dir=MODEL_CACHE, model=ENGINE_TEST_MODEL, memory_mode="learning",
                         prime_recall=False, max_model_len=2048, kv_cache_gib=1, max_num_seqs=16,
-                        budgets={"segments": 2, "segment_tokens": 48, "tokens": 96, "retries": 0})
+                        budgets={"segments": 1, "segment_tokens": 32, "tokens": 32, "retries": 0})
     agent = Agent(settings)
     starts: list[int] = []
     real_start = Engine.from_settings
@@ -65,8 +66,9 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirstCalls]:
     async def gathered():
         barrier.wait()  # the 8 threads and this loop ask in the same instant
         return await asyncio.gather(
-            *(agent.asolve(LEARN, verifier=accept, run_id=f"learn-{i}") for i in range(8)),
-            *(agent.asolve(f"How many maps are in vault {i}?", context=VAULTS, run_id="gathered") for i in range(24)))
+            *(agent.asolve(LEARN, verifier=accept, run_id=f"learn-{i}") for i in range(LEARNERS)),
+            *(agent.asolve(f"How many maps are in vault {i}?", context=VAULTS, run_id="gathered")
+              for i in range(32 - LEARNERS)))
 
     with pytest.MonkeyPatch.context() as mp, EngineWatch() as watch:
         mp.setattr(Engine, "from_settings", staticmethod(lambda s, **kw: starts.append(1) or real_start(s, **kw)))
@@ -90,7 +92,7 @@ def test_32_gathered_and_8_threaded_first_calls_start_one_engine(first: FirstCal
 
 
 def test_concurrent_learning_solves_write_no_duplicate_memory(first: FirstCalls) -> None:
-    learned = first.gathered[:8]
+    learned = first.gathered[:LEARNERS]
     writes = [c for r in learned for c in r.trace.tool_calls if c.kind in ("write_concepts", "write_subroutines")]
     assert any(c.ok for c in writes), "no solve wrote memory, so duplicates were never possible"
     memory = first.agent.memory
@@ -108,7 +110,7 @@ def test_aclose_during_16_running_solves_kills_the_engine_and_keeps_the_database
     async def close_mid_flight() -> tuple[list, float]:
         running = [asyncio.ensure_future(agent.asolve(f"How many maps are in the blue vault? ({i})", context=VAULTS,
                                                       verifier=accept, run_id="closing")) for i in range(16)]
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.0)  # every solve is in the engine by now; none can have learned yet
         assert not all(t.done() for t in running), "the solves finished before close; nothing was cancelled"
         start = time.monotonic()
         await agent.aclose()
@@ -118,6 +120,7 @@ def test_aclose_during_16_running_solves_kills_the_engine_and_keeps_the_database
     while first.watch.alive() and time.monotonic() - start < 5:
         time.sleep(0.05)
     assert not first.watch.alive(), f"engine processes left 5 s after aclose(): {first.watch.alive()}"
+    print(f"engine processes gone {time.monotonic() - start:.2f} s after aclose() began")
     cancelled = [o for o in outcomes if isinstance(o, CallCancelledError)]
     assert cancelled and all(isinstance(o, CallCancelledError) or o.episode_id for o in outcomes), outcomes
     with pytest.raises(AgentClosedError):
