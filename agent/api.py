@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -62,9 +61,6 @@ class Agent:
     def _start_engine(self) -> TextGenerator:
         from agent.engine import Engine
 
-        # vLLM's CPU worker ignores its engine core's shutdown until this grace ends (default 5 s), so every
-        # close() took 5 s before the core was killed; 1 s is plenty for a worker with nothing to finish.
-        os.environ.setdefault("VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS", "1")
         return Engine.from_settings(self.settings)
 
     def _open_memory(self) -> MemoryStores:

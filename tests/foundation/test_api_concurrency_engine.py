@@ -107,9 +107,13 @@ def test_aclose_during_16_running_solves_kills_the_engine_and_keeps_the_database
     agent, settings = first.agent, first.settings
     written = agent.memory.episodes.count()
 
+    finished: list[float] = []
+
     async def close_mid_flight() -> tuple[list, float]:
         running = [asyncio.ensure_future(agent.asolve(f"How many maps are in the blue vault? ({i})", context=VAULTS,
                                                       verifier=accept, run_id="closing")) for i in range(16)]
+        for task in running:
+            task.add_done_callback(lambda _: finished.append(time.monotonic()))
         await asyncio.sleep(1.0)  # every solve is in the engine by now; none can have learned yet
         assert not all(t.done() for t in running), "the solves finished before close; nothing was cancelled"
         start = time.monotonic()
@@ -120,7 +124,9 @@ def test_aclose_during_16_running_solves_kills_the_engine_and_keeps_the_database
     while first.watch.alive() and time.monotonic() - start < 5:
         time.sleep(0.05)
     assert not first.watch.alive(), f"engine processes left 5 s after aclose(): {first.watch.alive()}"
-    print(f"engine processes gone {time.monotonic() - start:.2f} s after aclose() began")
+    print(f"solves ended {max(finished) - start:.2f} s, engine processes gone {time.monotonic() - start:.2f} s "
+          "after aclose() began")
+    assert max(finished) - start < 2, "the solves were not cancelled promptly"
     cancelled = [o for o in outcomes if isinstance(o, CallCancelledError)]
     assert cancelled and all(isinstance(o, CallCancelledError) or o.episode_id for o in outcomes), outcomes
     with pytest.raises(AgentClosedError):
