@@ -49,8 +49,9 @@ def _watch(parent: int) -> None:
 
 def install() -> None:
     """Entry point: arm the parent-death guard in a mnemos engine process; elsewhere do nothing."""
-    if not os.environ.get(OWNER_VAR) or os.environ.get("_MNEMOS_GUARD_PID") == str(os.getpid()):
-        return
+    owner = os.environ.get(OWNER_VAR)
+    if not owner or owner == str(os.getpid()) or os.environ.get("_MNEMOS_GUARD_PID") == str(os.getpid()):
+        return  # not an engine process, or the owner itself (vLLM loads plugins there too), or armed already
     os.environ["_MNEMOS_GUARD_PID"] = str(os.getpid())
     parent = os.getppid()
     if parent == 1:  # the parent died before we got here

@@ -59,7 +59,23 @@ def throughput(d: dict) -> str:
                         f"{r.get('prefix_cache_hit_rate', 0):.2f} |")
     head = (f"Model `{d.get('model')}`, {d.get('problems')} problems, {d.get('device', 'cpu')} ({machine}); "
             f"**ratio agent/raw {d['ratio']:.2f}**.")
-    return head + "\n\n" + "\n".join(rows)
+    return head + "\n\n" + "\n".join(rows) + cpu_knobs(d)
+
+
+def cpu_knobs(d: dict) -> str:
+    """The raw phase under vLLM's CPU defaults, each single change from them, and the engine's own choice."""
+    knobs = d.get("knobs") or {}
+    if not knobs:
+        return ""
+    rows = ["| raw vLLM, CPU setting | generated tok/s | × vLLM defaults | score |", "|---|---:|---:|---:|"]
+    for name, k in knobs.items():
+        if k.get("tok_s") is None:
+            rows.append(f"| {name} | failed: {k.get('error', '?')} | | |")
+            continue
+        rows.append(f"| {name} | {k['tok_s']:.1f} | {k['speedup_vs_default']:.2f} | {k['score']:.3f} |")
+    rows.append(f"| **the engine's choice** | **{d['raw_tuned_tok_s']:.1f}** | **{d['speedup_vs_default']:.2f}** | "
+                f"{d['raw']['score']:.3f} |")
+    return "\n\n" + "\n".join(rows)
 
 
 def sandbox(d: dict) -> str:

@@ -93,3 +93,42 @@ def test_missing_preload_library_is_named_not_fatal(monkeypatch: pytest.MonkeyPa
 
 def test_core_lists_parse_like_vllms() -> None:
     assert parse_cores("0-2,5") == [0, 1, 2, 5] and parse_cores("3") == [3]
+
+
+def test_engine_guard_never_arms_in_the_owner_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM loads general plugins in the process that builds the engine too; armed there, an orphaned owner
+    (a `nohup ... &` whose shell exited) would kill itself."""
+    import threading
+
+    from agent import engine_guard
+
+    monkeypatch.setenv(engine_guard.OWNER_VAR, str(__import__("os").getpid()))
+    monkeypatch.delenv("_MNEMOS_GUARD_PID", raising=False)
+    engine_guard.install()
+    assert not any(t.name == "mnemos-parent-watch" for t in threading.enumerate())
+
+
+def test_engine_guard_ends_an_orphaned_engine_process_and_its_children() -> None:
+    """Without vLLM: an 'owner' starts an 'engine' (guard armed) that starts a 'worker' (no guard); SIGKILL of the
+    owner ends both within 5 s."""
+    import psutil
+
+    worker = "import time; time.sleep(120)"
+    engine = ("import os, subprocess, sys, time; from agent import engine_guard; engine_guard.install(); "
+              f"w = subprocess.Popen([sys.executable, '-c', {worker!r}]); print(os.getpid(), w.pid, flush=True); "
+              "time.sleep(120)")
+    owner = ("import os, subprocess, sys, time; os.environ['MNEMOS_ENGINE_OWNER'] = str(os.getpid()); "
+             f"subprocess.Popen([sys.executable, '-c', {engine!r}]); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", owner], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pids = [int(x) for x in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        procs = [psutil.Process(p) for p in pids]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        _, alive = psutil.wait_procs(procs, timeout=5)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
