@@ -140,4 +140,6 @@ def test_aclose_during_16_running_solves_kills_the_engine_and_keeps_the_database
         assert len(memory.episodes.list(limit=1000)) == memory.episodes.count()
         assert memory.concepts.index.count == memory.concepts.count()
         assert memory.subroutines.index.count == memory.subroutines.count()
-    assert not left, f"engine processes left 5 s after aclose(): {left}"
+    assert not left, (f"engine processes left 5 s after aclose(): {left}; Engine.close() must shut vLLM down with "
+                      "a short timeout (AsyncLLM.shutdown(timeout=1.0)): its default waits 5 s before killing a CPU "
+                      "worker that ignores the shutdown")
