@@ -43,6 +43,8 @@ T = TypeVar("T")
 
 #: The RecaLLM-style logits processor behind token-level verbatim copying.
 VERBATIM_PROCESSOR = "agent.controller.verbatim_logits:VerbatimCopyLogitsProcessor"
+#: Seconds vLLM's shutdown waits for the engine core before killing it.
+SHUTDOWN_GRACE_S = 1.0
 
 
 class EngineError(RuntimeError):
@@ -253,17 +255,17 @@ class Engine:
             return AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs),
                                              stat_loggers=[_stats_logger_factory(self._stats)])
 
+        self.async_llm: AsyncLLM | None = None
         try:
             with _environment(start_env):  # the engine's processes inherit these at spawn
-                self.async_llm: AsyncLLM | None = self.run_coroutine(start())
+                self.async_llm = self.run_coroutine(start())
+            self.tokenizer = self.async_llm.get_tokenizer()
         except Exception as exc:  # noqa: BLE001 - re-raised with the root cause on top
-            self._stop_loop()
-            self._claims.release()
+            self.close()
             cause = _root_cause(exc)
             raise EngineError(
                 f"the vLLM engine failed to start for {self.model_dir}: {type(cause).__name__}: {cause}"
             ) from exc
-        self.tokenizer = self.async_llm.get_tokenizer()
 
     @classmethod
     def from_settings(cls, settings: Settings, **extra: Any) -> "Engine":
@@ -522,7 +524,9 @@ class Engine:
             self.async_llm = None
 
             async def shutdown() -> None:
-                llm.shutdown()
+                # vLLM's default waits 5 s for the core to exit, and the CPU worker ignores the request and
+                # SIGTERM; 1 s then a kill ends every engine process within ~1 s of close().
+                llm.shutdown(timeout=SHUTDOWN_GRACE_S)
 
             try:
                 self.run_coroutine(shutdown())
