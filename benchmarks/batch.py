@@ -27,8 +27,8 @@ PROGRAM = "def transform(grid):\n    return [row[::-1] for row in grid]\n"
 
 
 def sandbox_figures(calls: int, tasks: int) -> None:
-    from tools import arc
-    from tools.sandbox import run_python
+    from tools.tasks import arc
+    from tools.sandbox.run import run_python
 
     grid = [[1, 2, 3], [4, 5, 6]]
     t0 = time.perf_counter()
@@ -59,7 +59,7 @@ def batch_figures(n: int, concurrency: int, max_tokens: int) -> None:
     from agent.engine import Engine
     from memory.db import Database
     from memory.episodes import EpisodeStore
-    from tools.mathgen import generate
+    from tools.tasks.mathgen import generate
 
     home = tempfile.mkdtemp(prefix="mnemos-bench-")
     settings = Settings(home=home, memory_mode="off",

@@ -177,7 +177,7 @@ def run_controller(engine, embedder, tasks: list[Task], home: Path, recall_mode:
 def math_tasks(n: int) -> list[Task]:
     """Generated math problems (known answers), scored by the math domain's equivalence check."""
     from tools.domains import get_domain
-    from tools.mathgen import generate
+    from tools.tasks.mathgen import generate
 
     domain = get_domain("math")
     return [Task(id=p.id, context="", question=p.prompt, gold=str(p.gold), facts=[],

@@ -145,7 +145,7 @@ MATH_INSTRUCTION = "\n\nReason step by step, then give the final answer as \\box
 
 def math_accuracy(model: torch.nn.Module, tokenizer, problems: list, new_tokens: int, fractions: list[float]) -> None:
     """Accuracy vs KV budget: each policy solves every problem freely at each budget (share of prompt+new)."""
-    from tools.mathx import answers_equivalent
+    from tools.tasks.mathx import answers_equivalent
 
     inputs = [chat_ids(tokenizer, p.prompt + MATH_INSTRUCTION, model.device) for p in problems]
     jobs = [("full", None)] + [(pol, f) for f in fractions for pol in (*EVICTING, *QUANTISED)]
@@ -214,7 +214,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     new_tokens = args.new_tokens or (128 if args.small else 2048)
     if args.math is not None:
-        from tools.mathx import load_jsonl
+        from tools.tasks.mathx import load_jsonl
 
         problems = load_jsonl(args.math, args.limit)
         print(f"model {model_dir.name}, {len(problems)} problems from {args.math.name}, up to {new_tokens} new tokens, "

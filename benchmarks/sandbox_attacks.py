@@ -34,7 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "security")]
 
 import harness
 
-from tools import sandbox
+from tools.sandbox import run as sandbox
 
 
 def call_ms(calls: int) -> dict[str, float]:

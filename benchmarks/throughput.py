@@ -294,7 +294,7 @@ def main() -> None:
     from agent.config import Settings
     from agent.engine import Engine
     from agent.llm import GenParams
-    from tools.mathx import load_jsonl
+    from tools.tasks.mathx import load_jsonl
 
     problems = load_jsonl(args.data, args.problems)
     home = tempfile.mkdtemp(prefix="mnemos-throughput-")

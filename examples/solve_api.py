@@ -9,8 +9,8 @@ from pathlib import Path
 
 from agent import Agent
 from agent.batch.report import build_report, format_report, summary_report
-from tools import arc
-from tools.mathgen import generate
+from tools.tasks import arc
+from tools.tasks.mathgen import generate
 
 
 def main() -> None:

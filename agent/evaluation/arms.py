@@ -5,7 +5,7 @@ what a user would do without mnemos: the chat template, a standard
 chain-of-thought prompt, one generation, the answer taken from ``\\boxed{}`` (or
 the last number) and graded by the same math verifier the batch runner uses.
 For ARC the model is asked for the output grid(s) directly and scored by the
-official rule (:func:`tools.arc.score_predictions`).
+official rule (:func:`tools.tasks.arc.score_predictions`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pydantic import BaseModel, Field
 from agent.config import MemoryMode, Settings
 from agent.controller.prompts import PLAIN_ARC_USER, PLAIN_COT_USER
 from agent.llm import ChatMessage, GenParams, TextGenerator
-from tools import arc
+from tools.tasks import arc
 from tools.domains import register_domain
-from tools.mathx import last_boxed
+from tools.tasks.mathx import last_boxed
 from tools.problem import Problem, Verifier
 
 Arm = Literal["plain", "off", "frozen", "learning"]

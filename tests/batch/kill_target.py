@@ -12,7 +12,7 @@ import time
 from agent.batch.runner import BatchConfig, run_batch
 from memory.db import Database
 from memory.episodes import EpisodeStore
-from tools.mathgen import generate
+from tools.tasks.mathgen import generate
 
 
 class Result:

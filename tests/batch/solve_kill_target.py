@@ -20,7 +20,7 @@ import threading
 from agent.controller.prompts import CONCEPT_REGEX, DECOMPOSE_REGEX
 from agent.llm import GenParams
 from tests.fakes import ScriptedGenerator
-from tools.mathgen import generate
+from tools.tasks.mathgen import generate
 
 SEED = 7
 

@@ -8,8 +8,8 @@ import pytest
 
 from agent.batch.session import solve_set
 from agent.config import Budgets
-from tools import arc
-from tools.mathgen import generate
+from tools.tasks import arc
+from tools.tasks.mathgen import generate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "arc_tasks"
 SMALL = Budgets(retries=1, segments=2, segment_tokens=96, tokens=400)

@@ -20,7 +20,7 @@ from agent.batch.report import (
 from agent.batch.runner import BatchConfig, run_batch
 from agent.cli import main
 from memory.schemas import Episode
-from tools.mathgen import generate
+from tools.tasks.mathgen import generate
 
 
 def _run(store, run_id, mode, n=4):

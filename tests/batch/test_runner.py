@@ -16,8 +16,8 @@ import pytest
 from batch_standins import FakeResult, answer_gold
 
 from agent.batch.runner import BatchConfig, run_batch
-from tools import arc
-from tools.mathgen import generate
+from tools.tasks import arc
+from tools.tasks.mathgen import generate
 from tools.problem import Problem
 
 HERE = Path(__file__).parent
@@ -202,7 +202,7 @@ def test_episode_keeps_the_controllers_attempt_records() -> None:
     """The scored answers are stored beside the trace's own attempt records, not over them."""
     from agent.batch.runner import BatchConfig, episode_from_result
     from agent.controller.state import AttemptRecord, SolveResult, Trace
-    from tools.mathgen import generate
+    from tools.tasks.mathgen import generate
     from tools.problem import Verdict
 
     problem = generate(1)[0]

@@ -13,7 +13,7 @@ from agent.batch.report import load_summary
 from agent.batch.session import controller_solver, solve_set
 from agent.cli import main
 from agent.commands.solve import load_problems
-from tools.mathgen import generate
+from tools.tasks.mathgen import generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes import ScriptedGenerator

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from memory.db import Database, StoreUnavailable
 from memory.episodes import EpisodeStore
-from tools.mathgen import generate
+from tools.tasks.mathgen import generate
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]

@@ -18,7 +18,7 @@ from agent.evaluation.arms import (
     plain_solver,
 )
 from tests.fakes import ScriptedGenerator
-from tools import arc
+from tools.tasks import arc
 from tools.domains import get_domain
 from tools.problem import Problem
 

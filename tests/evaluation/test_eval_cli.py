@@ -12,8 +12,8 @@ from agent.cli import main
 from agent.evaluation.stats import mcnemar_exact, wilson_interval
 from tests.controller.conftest import HashEncoder
 from tests.fakes import ScriptedGenerator
-from tools import arc
-from tools.mathgen import generate
+from tools.tasks import arc
+from tools.tasks.mathgen import generate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "arc_tasks"
 CONCEPT = "concept: totals of parts\nkind: routine\ndescription: add the parts\ncues: a total\nnotes: sum\n"

@@ -15,7 +15,7 @@ import pytest
 
 from agent.embedded import DEFAULT_MODEL, resolve_model
 from agent.llm import ChatMessage, GenParams
-from tools.mathx import answers_equivalent, last_boxed
+from tools.tasks.mathx import answers_equivalent, last_boxed
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

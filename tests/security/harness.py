@@ -57,7 +57,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
-from tools.sandbox import SandboxLimits, SandboxResult, run_python
+from tools.sandbox.run import SandboxLimits, SandboxResult, run_python
 
 ATTACKS_DIR = Path(__file__).with_name("attacks")
 PROJECT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import harness
 
-from tools.sandbox import SandboxResult, sandbox_problem
+from tools.sandbox.run import SandboxResult, sandbox_problem
 
 ATTACKS = harness.load_attacks()
 JAIL_ONLY = harness.LIMITS.model_copy(update={"audit_hook": False})

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tools import arc
-from tools.arc_literals import embedded_outputs
+from tools.tasks import arc
+from tools.tasks.arc_literals import embedded_outputs
 
 FLIP = "```python\ndef transform(grid):\n    return [row[::-1] for row in grid]\n```"
 IDENTITY = "```python\ndef transform(grid):\n    return grid\n```"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.arc import ArcVerifier
+from tools.tasks.arc import ArcVerifier
 from tools.domains import get_domain, register_domain
 from tools.problem import Problem, Verifier
 

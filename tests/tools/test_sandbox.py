@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tools import jail, sandbox
-from tools.channel import ChannelReader
-from tools.sandbox import SandboxLimits, SandboxUnavailable, run_python, sandbox_problem
+from tools.sandbox import jail
+from tools.sandbox import run as sandbox
+from tools.sandbox.channel import ChannelReader
+from tools.sandbox.run import SandboxLimits, SandboxUnavailable, run_python, sandbox_problem
 
 FAST = SandboxLimits(cpu_seconds=1, wall_seconds=8, memory_mb=512)
 PROJECT = Path(__file__).resolve().parents[2]
@@ -429,7 +430,7 @@ def test_channel_reader_stops_at_its_caps_holding_at_most_the_cap():
 
 
 def test_python_tool_cuts_the_value_to_the_output_cap(monkeypatch):
-    from tools import pytool
+    from tools.sandbox import pytool
 
     r = pytool.python_tool('"x" * 7_000_000')
     assert r.ok and len(r.text) <= pytool.TOOL_LIMITS.max_output_chars + 40 and r.text.startswith("xxx")

@@ -2,12 +2,12 @@
 
 Layers, from the outside in:
 
-1. the jail (:mod:`tools.jail`): bubblewrap with new user, PID, mount, network,
+1. the jail (:mod:`tools.sandbox.jail`): bubblewrap with new user, PID, mount, network,
    IPC and UTS namespaces, uid 65534 without capabilities, a seccomp filter, a
    read-only view of only the interpreter, its stdlib and numpy, and a
    size-capped tmpfs as the only writable place. The whole PID namespace dies
    when the call returns, however it ends;
-2. resource limits set by the bootstrap (``tools/_sandbox_child.py``): CPU,
+2. resource limits set by the bootstrap (``tools/sandbox/_child.py``): CPU,
    address space, file size, process count, open files.
 
 Every guarantee rests on these two. The bootstrap also installs an audit hook
@@ -19,7 +19,7 @@ without it, and the attack suite runs both ways).
 
 The parent reads the child's stdout, stderr and result channel through pipes it
 caps itself; it never opens a path the model could have planted, and it parses
-the result channel as untrusted input as it arrives (:mod:`tools.channel`).
+the result channel as untrusted input as it arrives (:mod:`tools.sandbox.channel`).
 
 Without bubblewrap (or without user namespaces) model code is refused, unless
 the caller opts into ``allow_weak_sandbox=True``: layer 2 and the hook only, in
@@ -43,10 +43,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools import jail
-from tools.channel import EXTRA_RECORDS, ChannelReader, ErrorKind, Parsed
+from tools.sandbox import jail
+from tools.sandbox.channel import EXTRA_RECORDS, ChannelReader, ErrorKind, Parsed
 
-_CHILD = Path(__file__).with_name("_sandbox_child.py")
+_CHILD = Path(__file__).with_name("_child.py")
 #: Must match ``VIOLATION_EXIT`` in the bootstrap: the hook ends the process with it.
 VIOLATION_EXIT = 113
 

@@ -1,7 +1,7 @@
 """ARC-AGI tasks: loading, grids as text, a sandboxed program verifier and official-style scoring.
 
 The model solves a task by writing ``transform(grid)``; programs are judged
-only by running them (in :mod:`tools.sandbox`) on the task's grids.
+only by running them (in :mod:`tools.sandbox.run`) on the task's grids.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from tools.arc_literals import embedded_outputs
+from tools.tasks.arc_literals import embedded_outputs
 from tools.problem import Problem, Verdict
-from tools.sandbox import SandboxLimits, SandboxResult, run_python
+from tools.sandbox.run import SandboxLimits, SandboxResult, run_python
 
 Grid = list[list[int]]
 Split = Literal["training", "evaluation"]
@@ -246,7 +246,7 @@ def run_program(answer: str, problem: Problem, limits: SandboxLimits | None = No
                 allow_weak_sandbox: bool = False) -> ProgramRun:
     """Apply the answer's program to the training and test inputs (cached: verify and score share a run).
 
-    Raises :class:`tools.sandbox.SandboxUnavailable` without the jail unless ``allow_weak_sandbox``.
+    Raises :class:`tools.sandbox.run.SandboxUnavailable` without the jail unless ``allow_weak_sandbox``.
     """
     program = extract_program(answer)
     tests: list[Grid] = problem.meta["test_inputs"]
@@ -310,7 +310,7 @@ class ArcVerifier:
     """Runs a candidate on the training pairs only (never the gold) and says which pairs fail and how.
 
     Verified means generalised: every training output reproduced by a program
-    that does not contain it (:func:`tools.arc_literals.embedded_outputs`), and
+    that does not contain it (:func:`tools.tasks.arc_literals.embedded_outputs`), and
     a valid grid returned for every test input. Only verified programs are
     written to memory, so a lookup table of the training pairs must not pass.
     """

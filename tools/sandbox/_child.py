@@ -1,4 +1,4 @@
-"""Bootstrap that runs model code (started by ``tools.sandbox``, inside the jail; never imported).
+"""Bootstrap that runs model code (started by ``tools.sandbox.run``, inside the jail; never imported).
 
 Order matters: everything that needs privileges (reading the payload, limits,
 leaving the network in the weak mode) happens first; then the audit hook goes

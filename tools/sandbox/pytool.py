@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from tools.sandbox import SandboxLimits, SandboxUnavailable, run_python
+from tools.sandbox.run import SandboxLimits, SandboxUnavailable, run_python
 
 __all__ = ["TOOL_LIMITS", "SandboxUnavailable", "ToolOutput", "cut", "python_tool"]
 

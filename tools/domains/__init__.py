@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal, Protocol
 
-from tools import arc, mathx
+from tools.tasks import arc, mathx
 from tools.problem import Problem, Verdict, Verifier
 
 VerifyMode = Literal["domain", "gold", "off"]
