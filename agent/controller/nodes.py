@@ -36,7 +36,6 @@ from agent.controller.prompts import (
     NOTE_NO_PASSAGE,
     NOTE_REPEATED_RECALL,
     RETRY_PROMPT,
-    forced_answer,
     option_lines,
     problem_text,
     render_concept,
@@ -296,17 +295,17 @@ async def fold(state: SolveState, runtime: Ctx) -> Update:
 async def finalize(state: SolveState, runtime: Ctx) -> Update:
     """The attempt stopped without an answer: ask for one, briefly, and keep the stop reason."""
     ctx = runtime.context
-    domain = state.problem.domain
-    opener, closer = forced_answer(domain)
+    domain = get_domain(state.problem.domain)
+    opener, closer = domain.forced_answer
     prompt = ctx.live_prompt(state, opener)
-    cap = ctx.budgets.force_program_tokens if domain == "arc" else ctx.budgets.force_answer_tokens
+    cap = getattr(ctx.budgets, domain.force_budget)
     params = GenParams(max_tokens=cap, stop=[closer], include_stop=False)
     if ctx.llm.count_tokens(prompt) + params.max_tokens > ctx.max_model_len:
         return {}
     [out] = await ctx.llm.agenerate([prompt], params)
     trace = state.trace.model_copy(deep=True)
     trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
-    answer = get_domain(domain).final_answer(f"{opener}{neutralise(out.text)[0]}{closer}") or None
+    answer = domain.final_answer(f"{opener}{neutralise(out.text)[0]}{closer}") or None
     trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag=ANSWER.name,
                                   body=answer or "", finish_reason=out.finish_reason, forced=True,
                                   prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens,

@@ -9,7 +9,6 @@ so the wording here cannot drift from what the parser recognises.
 from __future__ import annotations
 
 from agent.controller.tags import (
-    ANSWER,
     EVIDENCE,
     OPTIONS,
     OUTPUT,
@@ -18,15 +17,10 @@ from agent.controller.tags import (
     SUBQ,
 )
 from agent.llm import ChatMessage
+from tools.domains import get_domain
 from tools.problem import Problem
 
 # --- solving ---------------------------------------------------------------------------------------
-
-#: How each domain asks for its final answer, in the idiom the model was trained on; the controller
-#: reads the answer back in the same idiom (``tools.domains.Domain.final_answer``).
-MATH_GUIDE = "Think step by step, then give the final answer as \\boxed{N}."
-TEXT_GUIDE = f"Think step by step, then give the final answer inside {ANSWER.open}...{ANSWER.close}."
-ANSWER_GUIDES: dict[str, str] = {"math": MATH_GUIDE, "text": TEXT_GUIDE, "arc": ""}
 
 #: One line per tool the model may be told about. Only the tools that apply to the problem at hand
 #: are listed (recall needs a document, subq relevant stored procedures); with none, the model gets
@@ -50,27 +44,16 @@ def system_prompt(tools: list[str]) -> str | None:
     return "\n".join([TOOLS_INTRO, *lines]) if lines else None
 
 
-#: Domain instructions shown before a problem's own text. Domain tools build data-only prompts
-#: (``tools`` may not import ``agent``), so the instruction the model reads lives here.
-ARC_TASK_INTRO = (
-    "Solve this ARC puzzle by writing a Python function `transform(grid)` that maps each input grid to its "
-    "output grid. Grids are lists of rows of integers 0-9 (colours). The function must work for every example "
-    "below and for the test input. Use only the Python standard library (numpy is available). "
-    "Give the complete code in one ```python block."
-)
-TASK_INTROS: dict[str, str] = {"arc": ARC_TASK_INTRO}
-
-
 def problem_text(problem: Problem) -> str:
-    """The problem as the model reads it: its domain's instruction (if any) and then its own text."""
-    intro = TASK_INTROS.get(problem.domain)
+    """The problem as the model reads it: its family's instruction (if any) and then its own text."""
+    intro = get_domain(problem.domain).intro
     return f"{intro}\n\n{problem.prompt}" if intro else problem.prompt
 
 
 def user_prompt(problem: Problem, concepts: str = "", retry: str = "") -> str:
-    """The user turn: concepts, document, the problem, then the domain's answer guide (and a retry note).
+    """The user turn: concepts, document, the problem, then the family's answer guide (and a retry note).
 
-    Without a document or concepts this is exactly the model-alone prompt (``PLAIN_COT_USER`` for math).
+    Without a document or concepts this is exactly the model-alone prompt for math (``Domain.plain_prompt``).
     """
     parts = []
     if concepts:
@@ -80,7 +63,7 @@ def user_prompt(problem: Problem, concepts: str = "", retry: str = "") -> str:
         parts.append(f"Question:\n{problem_text(problem)}")
     else:
         parts.append(problem_text(problem))
-    if guide := ANSWER_GUIDES.get(problem.domain, TEXT_GUIDE):
+    if guide := get_domain(problem.domain).answer_guide:
         parts.append(guide)
     if retry:
         parts.append(retry)
@@ -98,19 +81,6 @@ RETRY_PROMPT = """Your previous attempt was not accepted.
 Previous answer: {answer}
 Verifier feedback: {feedback}
 Look at what went wrong, revise your reasoning and give a new answer."""
-
-#: What is appended when an attempt stopped without committing to an answer: the opening of the
-#: domain's own answer form, and where the forced answer ends.
-FORCED_ANSWERS: dict[str, tuple[str, str]] = {
-    "math": ("\n\nFinal answer: \\boxed{", "}"),
-    "arc": ("\n\nFinal program:\n```python\n", "```"),
-    "text": (f"\nFinal answer: {ANSWER.open}", ANSWER.close),
-}
-
-
-def forced_answer(domain: str) -> tuple[str, str]:
-    return FORCED_ANSWERS.get(domain, FORCED_ANSWERS["text"])
-
 
 # --- notes and block bodies the nodes insert into the transcript ------------------------------------
 
@@ -199,15 +169,3 @@ P: <procedure>
 """
 
 DECOMPOSE_REGEX = r"Q: [^\n<>]+\nP: [^\n<>]+\n(Q: [^\n<>]+\nP: [^\n<>]+\n)?"
-
-# --- baselines without the controller (the eval command's arms) -------------------------------------
-
-#: The model alone on math: a standard chain-of-thought turn, graded from ``\boxed{}`` or the last number.
-PLAIN_COT_USER = "{question}\n\n" + MATH_GUIDE.replace("{", "{{").replace("}", "}}")
-#: The model alone on ARC: the output grid(s) asked for directly, in the JSON form the examples use.
-PLAIN_ARC_USER = (
-    "Each example below shows an input grid and the output grid that one hidden rule makes from it. "
-    "Grids are JSON lists of rows; each number 0-9 is a colour.\n\n{examples}\n\n"
-    "Apply the same rule to the test input{plural}. Think briefly, then for each test input write "
-    "\"Test output N:\" followed by its output grid as a JSON list of rows."
-)

@@ -3,7 +3,7 @@
 from agent.evaluation.arms import ARMS, Arm, parse_arms
 from agent.evaluation.report import ArmResult, EvalReport
 from agent.evaluation.runner import EvalOptions, EvalOutcome, run_eval
-from agent.evaluation.split import Split, SplitRecord
+from tools.domains.split import Split, SplitRecord
 
 __all__ = ["ARMS", "Arm", "ArmResult", "EvalOptions", "EvalOutcome", "EvalReport", "Split", "SplitRecord",
            "parse_arms", "run_eval"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent.evaluation.split import SplitRecord
+from tools.domains.split import SplitRecord
 from agent.evaluation.stats import mcnemar_exact, paired_bootstrap, wilson_interval
 from memory.schemas import Episode
 

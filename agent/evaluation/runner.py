@@ -30,7 +30,7 @@ from agent.evaluation.snapshot import (
     snapshot_root,
     working_copy,
 )
-from agent.evaluation.split import Split, SplitRecord
+from tools.domains.split import Split, SplitRecord
 from agent.llm import TextGenerator
 from memory.schemas import Episode
 from tools.domains import VerifyMode

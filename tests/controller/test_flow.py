@@ -376,7 +376,9 @@ def test_python_tool_failures_are_shown_not_raised(make_controller):
 
 
 def test_arc_problems_are_shown_with_the_task_instruction(make_controller):
-    from agent.controller.prompts import ARC_TASK_INTRO
+    from tools.domains.arc import ArcDomain
+
+    ARC_TASK_INTRO = ArcDomain.intro
 
     llm = ScriptedGenerator(["<answer>x</answer>"])
     problem = Problem(id="arc1", domain="arc", prompt="Example 1 input (1x1):\n1")

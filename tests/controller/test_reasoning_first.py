@@ -7,11 +7,15 @@ number, irrelevant memory injected, ARC programs lost when written before the en
 
 from __future__ import annotations
 
-from agent.controller.prompts import ARC_TASK_INTRO, PLAIN_COT_USER, TOOLS_INTRO
+from agent.controller.prompts import TOOLS_INTRO
 from agent.llm import ChatMessage
 from memory.schemas import Subroutine
 from tests.fakes import ScriptedGenerator
+from tools.domains.arc import ArcDomain
+from tools.domains.base import PLAIN_COT_USER
 from tools.problem import Problem
+
+ARC_TASK_INTRO = ArcDomain.intro
 
 MATH = Problem(id="m1", domain="math", prompt="Tom has 3 boxes of 4 pens. How many pens?")
 

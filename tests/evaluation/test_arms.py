@@ -8,15 +8,9 @@ import json
 import pytest
 
 from agent.config import Settings
-from agent.evaluation.arms import (
-    ARC_GRID_DOMAIN,
-    extract_math_answer,
-    parse_arc_grids,
-    parse_arms,
-    plain_problem,
-    plain_prompt,
-    plain_solver,
-)
+from agent.evaluation.arms import parse_arms, plain_problem, plain_solver
+from tools.domains.arc_grid import ArcGridDomain, parse_arc_grids
+from tools.domains.base import boxed_or_last_number as extract_math_answer
 from tests.fakes import ScriptedGenerator
 from tools.tasks import arc
 from tools.domains import get_domain
@@ -68,8 +62,8 @@ def test_plain_math_solver_without_an_answer_says_why():
 
 def test_arc_prompt_shows_pairs_and_every_test_input_as_json():
     problem = plain_problem(arc.to_problem(TASK))
-    assert problem.domain == ARC_GRID_DOMAIN
-    text = plain_prompt(problem)
+    assert problem.domain == ArcGridDomain.name
+    text = get_domain(problem.domain).plain_prompt(problem)
     assert "Example 1 input:\n[[1, 0]]" in text and "Example 1 output:\n[[0, 1]]" in text
     assert "Test input 2:\n[[3, 0]]" in text and "test inputs" in text
     assert "[[0, 2]]" not in text  # gold never shown
@@ -86,7 +80,7 @@ def test_parse_arc_grids_by_marker_in_order_and_missing():
 
 def test_arc_grid_scoring_follows_the_two_attempt_rule_per_test_output():
     problem = plain_problem(arc.to_problem(TASK))
-    domain = get_domain(ARC_GRID_DOMAIN)
+    domain = get_domain(ArcGridDomain.name)
     right, half = json.dumps([[[0, 2]], [[0, 3]]]), json.dumps([[[0, 2]], None])
     wrong = json.dumps([[[9]], [[9]]])
     assert domain.score(problem, [right]) == 1.0

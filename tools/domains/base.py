@@ -1,0 +1,100 @@
+"""What a task family is: one :class:`Domain` subclass holds everything the rest of mnemos asks of it.
+
+Prompts, answer idiom, checks, scoring, loaders, the eval split and the plain arm
+of a family used to be spread over nine files; a subclass here holds them, so
+adding a family is its own file, one line in :mod:`tools.domains` and its tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import ClassVar
+
+from tools.domains.split import Split
+from tools.problem import ANSWER_TAG, Problem, Verifier
+
+_ANSWER_OPEN, _ANSWER_CLOSE = f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>"
+#: How a family without an idiom of its own asks for its answer: inside the answer tag.
+TAGGED_GUIDE = f"Think step by step, then give the final answer inside {_ANSWER_OPEN}...{_ANSWER_CLOSE}."
+#: The model-alone answer guide every family without its own plain prompt gets (standard chain of thought).
+BOXED_GUIDE = "Think step by step, then give the final answer as \\boxed{N}."
+#: The model alone: a standard chain-of-thought turn, graded from ``\boxed{}`` or the last number.
+PLAIN_COT_USER = "{question}\n\n" + BOXED_GUIDE.replace("{", "{{").replace("}", "}}")
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def boxed_or_last_number(text: str) -> str | None:
+    """The last ``\\boxed{}`` content, else the last number in the text (commas dropped), else None."""
+    from tools.tasks.mathx import last_boxed
+
+    boxed = last_boxed(text)
+    if boxed:
+        return boxed
+    numbers = _NUMBER.findall(text)
+    return numbers[-1].replace(",", "").rstrip(".") if numbers else None
+
+
+class Domain:
+    """A task family. Class attributes are its wording and limits; methods its checks, loaders and plain arm."""
+
+    name: ClassVar[str]
+    #: Instruction shown before a problem's own text (data-only prompts are built in ``tools``).
+    intro: ClassVar[str] = ""
+    #: How the controller's user turn asks for the final answer, in the idiom the model was trained on.
+    answer_guide: ClassVar[str] = TAGGED_GUIDE
+    #: Appended when an attempt stopped without an answer: the opening of the answer form, and its end.
+    forced_answer: ClassVar[tuple[str, str]] = (f"\nFinal answer: {_ANSWER_OPEN}", _ANSWER_CLOSE)
+    #: The ``Budgets`` field that caps the forced answer's tokens.
+    force_budget: ClassVar[str] = "force_answer_tokens"
+    #: ``mnemos solve``/``mnemos eval`` sub-command help; None keeps the family off the command line.
+    solve_help: ClassVar[str | None] = None
+    eval_help: ClassVar[str | None] = None
+    #: (train, dev) problems of ``mnemos eval --small``.
+    small_sizes: ClassVar[tuple[int, int]] = (4, 4)
+
+    def verifier(self, problem: Problem) -> Verifier | None:
+        """A checker that never reads ``problem.gold``; None when the family has no such check."""
+        return None
+
+    def score(self, problem: Problem, attempts: list[str]) -> float:
+        """0..1 against ``problem.gold``; ``attempts`` are in the order they were made, final last."""
+        raise NotImplementedError
+
+    def final_answer(self, text: str) -> str | None:
+        """The answer a finished solution commits to, in the form scoring reads; None if it commits to none.
+
+        Solvers reason in the family's own idiom (``\\boxed{}`` for math, a fenced program for ARC), so
+        the answer is read back in that idiom rather than demanded in a controller tag.
+        """
+        raise NotImplementedError
+
+    # --- the eval's plain arm (the model alone) ---------------------------------------------------------
+
+    def plain_problem(self, problem: Problem) -> Problem:
+        """The problem as the plain arm solves and scores it (another family when it answers in another form)."""
+        return problem
+
+    def plain_prompt(self, problem: Problem) -> str:
+        question = f"{problem.context}\n\n{problem.prompt}" if problem.context else problem.prompt
+        return PLAIN_COT_USER.format(question=question)
+
+    def plain_answer(self, text: str, problem: Problem) -> str | None:
+        return boxed_or_last_number(text)
+
+    # --- the command line -------------------------------------------------------------------------------
+
+    def add_solve_options(self, parser: argparse.ArgumentParser) -> None:
+        """Flags of ``mnemos solve NAME`` that choose the problems."""
+
+    def solve_problems(self, args: argparse.Namespace) -> tuple[list[Problem], str]:
+        """The problems the flags ask for and a short label for the default run id."""
+        raise NotImplementedError
+
+    def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
+        """Flags of ``mnemos eval NAME`` that choose the train and dev problems."""
+
+    def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
+        """The train/dev split the flags ask for (the family's split rule) and a label for the default name."""
+        raise NotImplementedError
