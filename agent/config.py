@@ -115,8 +115,9 @@ class Settings(BaseSettings):
     copy_mechanism: Literal["sentence", "token"] = Field(
         "sentence", description="model-copy recall: sentence choice (structured outputs) or token-level logits processor.")
     prime_recall: bool = Field(True, description="Fetch evidence and procedures for the question before the first segment.")
-    offer_tools: list[Literal["recall", "subq", "python"]] = Field(
-        ["recall", "subq"], description="Tool tags the model is told about, each only where it applies (recall: the "
+    offer_tools: list[str] = Field(
+        ["recall", "subq"], description="Tool tags the model is told about (the tools registered in "
+        "agent/controller/toolbox: recall, subq, python), each only where it applies (recall: the "
         "problem has a document; subq: stored procedures clear min_relevance). python is off by default: on GSM8K "
         "tuning problems its mere mention changed the 1.5B model's reasoning without being used and cost accuracy.")
 

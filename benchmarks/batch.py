@@ -27,8 +27,8 @@ PROGRAM = "def transform(grid):\n    return [row[::-1] for row in grid]\n"
 
 
 def sandbox_figures(calls: int, tasks: int) -> None:
-    from tools.tasks import arc
     from tools.sandbox.run import run_python
+    from tools.tasks import arc
 
     grid = [[1, 2, 3], [4, 5, 6]]
     t0 = time.perf_counter()

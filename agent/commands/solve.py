@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from agent.config import Settings
 from tools.domains import command_domains, get_domain

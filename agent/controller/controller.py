@@ -20,6 +20,7 @@ from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.prompts import problem_text
 from agent.controller.state import SolveResult, SolveState, Trace
+from agent.controller.toolbox import BY_NAME
 from agent.llm import TextGenerator
 from kvcache.budget import DEFAULT_CONTEXT
 from memory.protocol import Memory
@@ -33,6 +34,9 @@ class Controller:
 
     def __init__(self, llm: TextGenerator, memory: Memory | None, settings: Settings, checkpointer: Any = None, *,
                  embedder: Any = None):
+        unknown = [t for t in settings.offer_tools if t not in BY_NAME]
+        if unknown:
+            raise ValueError(f"offer_tools: unknown tool(s) {', '.join(unknown)}; choose from {', '.join(BY_NAME)}")
         self.llm = llm
         self.memory = memory
         self.settings = settings

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from agent.controller.state import EvidenceRecord
-from agent.controller.tags import ANY_TAG
+from agent.controller.tags import tag_table
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -53,7 +53,8 @@ def split_windows(source: str, text: str, max_chars: int = MAX_WINDOW_CHARS) -> 
             s = cut + 1 if text[cut : cut + 1] == " " else cut
         if e > s:
             out.append(Window(source=source, start=s, end=e, text=text[s:e]))
-    return [w for w in out if _WORD.search(w.text) and not ANY_TAG.search(w.text)]
+    any_tag = tag_table().any_tag
+    return [w for w in out if _WORD.search(w.text) and not any_tag.search(w.text)]
 
 
 def terms(text: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The controller's LangGraph: nodes wired by small routing functions over the state.
 
-    START -> select_concepts -> prime -> think <-> (one node per request tag in tags.py | fold)
+    START -> select_concepts -> prime -> think <-> (one node per registered tool in toolbox/ | fold)
     think -> finalize? -> verify -> retry -> prime ... | learn -> END
 
 Every node is wrapped once to record its name, calls and wall time in the
@@ -10,7 +10,6 @@ trace, so per-node cost is observable without each node timing itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -19,9 +18,9 @@ from langgraph.types import Checkpointer
 from agent.controller import nodes
 from agent.controller.context import RunContext
 from agent.controller.state import NodeStat, SolveState
-from agent.controller.tags import ROUTES, TAG_BUDGETS, TOOL_NODES, spec_for_node
-
-NodeFn = Callable[[SolveState, Any], Awaitable[dict[str, Any]]]
+from agent.controller.tags import tag_table
+from agent.controller.toolbox import TOOLS
+from agent.controller.toolbox.base import NodeFn
 
 
 def instrument(name: str, fn: NodeFn) -> NodeFn:
@@ -65,8 +64,9 @@ def route_to_think(state: SolveState, runtime: Any) -> str:
 def route_after_think(state: SolveState, runtime: Any) -> str:
     if state.attempt_end is not None:
         return "verify" if state.answer is not None else "finalize"
-    if state.request in ROUTES:
-        return ROUTES[state.request]
+    routes = tag_table().routes
+    if state.request in routes:
+        return routes[state.request]
     return route_to_think(state, runtime)
 
 
@@ -81,15 +81,16 @@ def build_graph(checkpointer: Checkpointer | None = None):
     g = StateGraph(SolveState, context_schema=RunContext)
     for name in ("select_concepts", "prime", "think", "fold", "finalize", "verify", "retry", "learn"):
         g.add_node(name, instrument(name, getattr(nodes, name)))
-    for name in TOOL_NODES:
-        budget = spec_for_node(name).budget
-        fn = getattr(nodes, name)
-        g.add_node(name, instrument(name, budgeted(budget, fn) if budget else fn))
+    tool_nodes = tag_table().tool_nodes
+    for tool in TOOLS:
+        name, budget = tool.spec.node, tool.spec.budget
+        if name is not None and name not in g.nodes:
+            g.add_node(name, instrument(name, budgeted(budget, tool.run) if budget else tool.run))
     g.add_edge(START, "select_concepts")
     g.add_edge("select_concepts", "prime")
     g.add_conditional_edges("prime", route_to_think, AFTER_STEP)
-    g.add_conditional_edges("think", route_after_think, [*TOOL_NODES, *AFTER_STEP])
-    for name in (*TOOL_NODES, "fold"):
+    g.add_conditional_edges("think", route_after_think, [*tool_nodes, *AFTER_STEP])
+    for name in (*tool_nodes, "fold"):
         g.add_conditional_edges(name, route_to_think, AFTER_STEP)
     g.add_edge("finalize", "verify")
     g.add_conditional_edges("verify", route_after_verify, ["learn", "retry"])
@@ -101,6 +102,6 @@ def build_graph(checkpointer: Checkpointer | None = None):
 def recursion_limit(ctx: RunContext) -> int:
     """Enough supersteps for every budget to be spent, so budgets, not LangGraph, end a trace."""
     b = ctx.budgets
-    tag_calls = sum(getattr(b, name) for name in TAG_BUDGETS)
+    tag_calls = sum(getattr(b, name) for name in tag_table().tag_budgets)
     per_attempt = 2 * b.segments + tag_calls + b.repeat_recalls + 2 * b.segments + 8
     return (b.retries + 1) * per_attempt + 8

@@ -22,7 +22,7 @@ from agent.controller.prompts import (
     problem_text,
 )
 from agent.controller.state import ToolCall, Trace
-from agent.controller.tags import SUBQ
+from agent.controller.toolbox.subq import SUBQ
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.protocol import Memory
 from memory.schemas import Concept, Subroutine

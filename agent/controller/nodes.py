@@ -20,49 +20,24 @@ from langgraph.runtime import Runtime
 
 from agent.controller import learning
 from agent.controller.context import RunContext
-from agent.controller.copying import accept
-from agent.controller.parsing import (
-    neutralise,
-    normalise_query,
-    parse_segment,
-    strip_tags,
-)
+from agent.controller.parsing import neutralise, parse_segment, strip_tags
 from agent.controller.prompts import (
     CONCEPT_CHOICE_PROMPT,
     CONCEPT_CHOICES,
     FOLD_FALLBACK,
     FOLD_PROMPT,
-    NO_OPTIONS,
-    NOTE_NO_PASSAGE,
-    NOTE_REPEATED_RECALL,
     RETRY_PROMPT,
-    option_lines,
     problem_text,
     render_concept,
 )
-from agent.controller.state import (
-    AttemptRecord,
-    EvidenceRecord,
-    Part,
-    Segment,
-    SolveState,
-    ToolCall,
-)
-from agent.controller.tags import (
-    ANSWER,
-    EVIDENCE,
-    FOLDED,
-    OPTIONS,
-    OUTPUT,
-    PYTHON,
-    RECALL,
-    STOP_STRINGS,
-    SUBQ,
-)
+from agent.controller.state import AttemptRecord, Part, Segment, SolveState, ToolCall
+from agent.controller.tags import ANSWER, FOLDED, tag_table
+from agent.controller.toolbox import BY_NAME
+from agent.controller.toolbox.recall import RECALL, normalise_query, recall_evidence
+from agent.controller.toolbox.subq import SUBQ, options_part, retrieve_options
 from agent.llm import ChatMessage, GenParams
 from tools.domains import get_domain
 from tools.problem import Verdict
-from tools.sandbox.pytool import python_tool
 
 Update = dict[str, Any]
 Ctx = Runtime[RunContext]
@@ -97,56 +72,6 @@ async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
         render_concept(h.item.name, h.item.description, h.item.cues, h.item.notes) for h in chosen)}
 
 
-async def _recall(state: SolveState, ctx: RunContext, query: str, trace: Any,
-            asked: bool = True) -> tuple[list[Part], list[EvidenceRecord]]:
-    """Evidence for ``query``: searched by the controller, or copied by the model under a verbatim constraint.
-
-    ``asked`` is False when the controller recalls on its own (priming): the
-    copy prompt then shows the recall request the model did not write.
-    """
-    records: list[EvidenceRecord] = []
-    if ctx.copier is not None:
-        params = await asyncio.to_thread(ctx.copier.params, query, ctx.index)
-        if params is not None:
-            ask = "" if asked else f"{RECALL.open}{query}{RECALL.close}"
-            prompt = ctx.live_prompt(state, f"{ask}\n{EVIDENCE.open}")
-            [out] = await ctx.llm.agenerate([prompt], params)
-            trace.charge("recall", out.prompt_tokens, out.generated_tokens)
-            rec = accept(out.text, query, ctx.index, ctx.copier.method)
-            trace.tool_calls.append(ToolCall(node="recall", kind=ctx.copier.method, input=query, output=out.text[:300],
-                                             ok=rec is not None))
-            if rec is not None:
-                records = [rec]
-            else:
-                trace.notes.append(f"copy rejected (not verbatim): {out.text[:80]!r}")
-    if not records:
-        records = await asyncio.to_thread(ctx.index.search, query, ctx.budgets.evidence_spans)
-        trace.tool_calls.append(ToolCall(node="recall", kind="search", input=query,
-                                         output=f"{len(records)} spans", ok=bool(records)))
-    parts = [Part(kind=EVIDENCE.name, text=EVIDENCE.render(r.text)) for r in records]
-    if not parts:
-        parts = [Part(kind="note", text=NOTE_NO_PASSAGE)]
-    return parts, records
-
-
-async def _retrieve(ctx: RunContext, query: str, trace: Any) -> Part | None:
-    """Stored procedures for ``query`` that clear the relevance bar; None (offer nothing) when none does."""
-    hits = []
-    if ctx.read_memory and ctx.memory is not None:
-        hits = await asyncio.to_thread(ctx.memory.subroutines.search, query, ctx.budgets.subroutine_top_k,
-                                       min_score=ctx.budgets.min_relevance)
-    opts = [(h.id, h.item.question, h.item.procedure) for h in hits]
-    trace.subroutines_offered.extend(i for i, _, _ in opts if i not in trace.subroutines_offered)
-    trace.tool_calls.append(ToolCall(node="retrieve", kind="subroutines", input=query, ids=[i for i, _, _ in opts],
-                                     output=f"{len(opts)} options"))
-    return _options_part(opts) if opts else None
-
-
-def _options_part(opts: list[tuple[int, str, str]]) -> Part:
-    text = OPTIONS.render(option_lines(opts)) if opts else OPTIONS.render(NO_OPTIONS, inner="")
-    return Part(kind=OPTIONS.name, text=text)
-
-
 async def prime(state: SolveState, runtime: Ctx) -> Update:
     """Before the first segment: evidence for the question and procedures for the problem, as a head start."""
     ctx = runtime.context
@@ -156,15 +81,15 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     parts, counters = list(state.parts), state.counters
     question = problem_text(state.problem)
     if ctx.prime and state.problem.context and ctx.budgets.recalls > 0:
-        new, records = await _recall(state, ctx, question, trace, asked=False)
+        new, records = await recall_evidence(state, ctx, question, trace, asked=False)
         parts += [Part(kind="note", text=f"{RECALL.open}{question}{RECALL.close}"), *new]
         trace.evidence += records
         counters = counters.bump(RECALL.budget, recall_queries=[normalise_query(question)])
     if state.preset_options:
-        parts.append(_options_part(state.preset_options))
+        parts.append(options_part(state.preset_options))
         trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
     elif (ctx.prime and ctx.read_memory and ctx.memory is not None and ctx.budgets.retrievals > 0
-          and (options := await _retrieve(ctx, question, trace)) is not None):
+          and (options := await retrieve_options(ctx, question, trace)) is not None):
         parts.append(options)
         counters = counters.bump(SUBQ.budget)
     return {"counters": counters, "trace": trace, "parts": parts,
@@ -172,9 +97,8 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
 
 
 def _applicable_tools(ctx: RunContext, document: str, parts: list[Part]) -> list[str]:
-    """The offered tools that apply here: recall needs a document, subq procedures that cleared the bar."""
-    applies = {RECALL.name: bool(document), SUBQ.name: any(p.kind == OPTIONS.name for p in parts), PYTHON.name: True}
-    return [t for t in ctx.offer if applies.get(t, False)]
+    """The offered tools that apply here, in the order they are offered (each tool's own test)."""
+    return [t for t in ctx.offer if t in BY_NAME and BY_NAME[t].applies(document, parts)]
 
 
 async def think(state: SolveState, runtime: Ctx) -> Update:
@@ -195,7 +119,7 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
         max_tokens = min(max_tokens, ctx.kv_budget - prompt_tokens)
         if max_tokens <= 0:
             return {"attempt_end": "budget:kv"}
-    [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max_tokens, stop=STOP_STRINGS))
+    [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max_tokens, stop=tag_table().stop_strings))
     text, forged = neutralise(out.text)
     parsed = parse_segment(text, out.stop_reason, state.carry)
     trace = state.trace.model_copy(deep=True)
@@ -228,44 +152,6 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
 def _attempt_text(state: SolveState) -> str:
     """What the model wrote in this attempt so far (an ARC program may come long before the end)."""
     return "".join(p.text for p in state.parts if p.kind == "think")
-
-
-async def recall(state: SolveState, runtime: Ctx) -> Update:
-    """``<recall>``: verbatim evidence for the query; a repeated query gets a note, and too many end the attempt."""
-    ctx, used = runtime.context, state.counters
-    query = normalise_query(state.request_body)
-    trace = state.trace.model_copy(deep=True)
-    if not query or query in used.recall_queries:
-        used = used.bump("repeats")
-        trace.tool_calls.append(ToolCall(node="recall", kind="repeat", input=state.request_body, ok=False))
-        note = Part(kind="note", text=NOTE_REPEATED_RECALL)
-        end = {"attempt_end": "loop:repeated_recall"} if used.repeats >= ctx.budgets.repeat_recalls else {}
-        return {"trace": trace, "parts": [*state.parts, note], "counters": used, "request": None, **end}
-    parts, records = await _recall(state, ctx, state.request_body, trace)
-    trace.evidence += records
-    return {"trace": trace, "parts": [*state.parts, *parts], "request": None,
-            "counters": used.bump(RECALL.budget, recall_queries=[*used.recall_queries, query])}
-
-
-async def retrieve(state: SolveState, runtime: Ctx) -> Update:
-    """``<subq>``: stored procedures for the sub-question."""
-    trace = state.trace.model_copy(deep=True)
-    part = await _retrieve(runtime.context, state.request_body, trace)
-    part = part or _options_part([])
-    return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(SUBQ.budget),
-            "request": None}
-
-
-async def run_python(state: SolveState, runtime: Ctx) -> Update:
-    """``<python>``: run the snippet in the sandbox and show its output."""
-    t0 = time.perf_counter()
-    shown = await asyncio.to_thread(python_tool, state.request_body)
-    trace = state.trace.model_copy(deep=True)
-    trace.tool_calls.append(ToolCall(node="run_python", kind="python", input=state.request_body[:500],
-                                     output=shown.text[:500], ok=shown.ok, seconds=time.perf_counter() - t0))
-    part = Part(kind=OUTPUT.name, text=OUTPUT.render(shown.text))
-    return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(PYTHON.budget),
-            "request": None}
 
 
 async def fold(state: SolveState, runtime: Ctx) -> Update:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, Field
 
-from agent.controller.tags import ANY_TAG, CONTROLLER_TAG, MODEL_TAGS, OPENER, TAGS
+from agent.controller.tags import CONTROLLER_TAG, tag_table
 
 
 class ParsedSegment(BaseModel):
@@ -26,12 +24,12 @@ def neutralise(text: str) -> tuple[str, bool]:
 
 def strip_tags(text: str) -> str:
     """Tags removed and whitespace collapsed: for one-line bodies (queries, sub-questions, summaries)."""
-    return " ".join(ANY_TAG.sub(" ", text).split())
+    return " ".join(tag_table().any_tag.sub(" ", text).split())
 
 
 def answer_text(text: str) -> str:
     """Tags removed, layout kept: an answer may be a program whose newlines and indentation matter."""
-    return ANY_TAG.sub("", text).strip()
+    return tag_table().any_tag.sub("", text).strip()
 
 
 def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> ParsedSegment:
@@ -40,12 +38,13 @@ def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> Parsed
     ``carry`` is the unclosed tail of the previous segment, so an opener written
     just before a segment ran out of tokens still pairs with its closer.
     """
+    table = tag_table()
     full = carry + text
-    closed = next((t for t in MODEL_TAGS if stop_reason == t.close or full.rstrip().endswith(t.close)), None)
+    closed = next((t for t in table.model_tags if stop_reason == t.close or full.rstrip().endswith(t.close)), None)
     if closed is None:
         at = _unclosed_opener(full, full)
         if at is not None:
-            tag = OPENER.match(full, at).group(1)  # type: ignore[union-attr]
+            tag = table.opener.match(full, at).group(1)  # type: ignore[union-attr]
             return ParsedSegment(violations=[f"unclosed:{tag}"], open_tail=full[at:])
         return ParsedSegment()
     head = full[: full.rstrip().rfind(closed.close)]
@@ -56,7 +55,7 @@ def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> Parsed
         body = head.splitlines()[-1] if head.strip() else ""
     else:
         body = head[start + len(closed.open) :]
-    if ANY_TAG.search(body):
+    if table.any_tag.search(body):
         violations.append(f"nested:{closed.name}")
     outer = _unclosed_opener(full[: max(start, 0)], full)
     tail = ""
@@ -69,11 +68,8 @@ def parse_segment(text: str, stop_reason: str | None, carry: str = "") -> Parsed
 
 def _unclosed_opener(head: str, full: str) -> int | None:
     """Offset of the last opener in ``head`` whose closer never follows in ``full``."""
-    for m in reversed(list(OPENER.finditer(head))):
-        if TAGS[m.group(1)].close not in full[m.end():]:
+    table = tag_table()
+    for m in reversed(list(table.opener.finditer(head))):
+        if table.tags[m.group(1)].close not in full[m.end():]:
             return m.start()
     return None
-
-
-def normalise_query(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))

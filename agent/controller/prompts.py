@@ -8,39 +8,24 @@ so the wording here cannot drift from what the parser recognises.
 
 from __future__ import annotations
 
-from agent.controller.tags import (
-    EVIDENCE,
-    OPTIONS,
-    OUTPUT,
-    PYTHON,
-    RECALL,
-    SUBQ,
-)
+from agent.controller.toolbox import BY_NAME
 from agent.llm import ChatMessage
 from tools.domains import get_domain
 from tools.problem import Problem
 
 # --- solving ---------------------------------------------------------------------------------------
 
-#: One line per tool the model may be told about. Only the tools that apply to the problem at hand
-#: are listed (recall needs a document, subq relevant stored procedures); with none, the model gets
-#: no system prompt at all and reasons exactly as it does alone. Measured on GSM8K tuning problems
-#: (Qwen2.5-Coder-1.5B): listing tags it never used still shortened its reasoning and cost accuracy.
-TOOL_LINES: dict[str, str] = {
-    RECALL.name: f"{RECALL.open}what you need from the document{RECALL.close} shows the exact passages of the "
-                 f"document that match, inside {EVIDENCE.open}...{EVIDENCE.close}.",
-    SUBQ.name: f"{SUBQ.open}a smaller sub-question{SUBQ.close} shows stored procedures for it, inside "
-               f"{OPTIONS.open}...{OPTIONS.close}; follow one only if it fits.",
-    PYTHON.name: f"{PYTHON.open}print(12 * 7){PYTHON.close} runs Python and shows what it prints, inside "
-                 f"{OUTPUT.open}...{OUTPUT.close}.",
-}
+#: The menu's opening. Only the tools that apply to the problem at hand are listed (each tool's own
+#: ``applies``); with none, the model gets no system prompt at all and reasons exactly as it does alone.
+#: Measured on GSM8K tuning problems (Qwen2.5-Coder-1.5B): listing tags it never used still shortened
+#: its reasoning and cost accuracy.
 TOOLS_INTRO = ("Reason step by step in plain text, as you normally would. If it helps, you may use these tools; "
                "each one answers right after you close its tag:")
 
 
 def system_prompt(tools: list[str]) -> str | None:
     """The tool menu for the tools that apply, or None (no system turn) when none does."""
-    lines = [TOOL_LINES[t] for t in tools if t in TOOL_LINES]
+    lines = [BY_NAME[t].line for t in tools if t in BY_NAME]
     return "\n".join([TOOLS_INTRO, *lines]) if lines else None
 
 
@@ -84,15 +69,7 @@ Look at what went wrong, revise your reasoning and give a new answer."""
 
 # --- notes and block bodies the nodes insert into the transcript ------------------------------------
 
-NOTE_NO_PASSAGE = "\n(no matching passage in the document)\n"
-NOTE_REPEATED_RECALL = "\n(already recalled above; use that evidence or answer)\n"
-NO_OPTIONS = "(no stored procedure matches)"
 FOLD_FALLBACK = "(earlier reasoning folded)"
-
-
-def option_lines(options: list[tuple[int, str, str]]) -> str:
-    """Stored procedures as the model sees them; ``S<id>`` is what marks one as used later."""
-    return "\n".join(f"[S{i}] {q}\nProcedure: {p}" for i, q, p in options)
 
 
 def render_concept(name: str, description: str, cues: list[str], notes: list[str]) -> str:

@@ -1,14 +1,15 @@
 """The tag protocol as one table: every tag the model may write and every block the controller inserts.
 
 The parser, the stop strings, the tag regexes, routing after ``think``, the
-graph's node list and its recursion limit are all derived from these specs, so
-adding or changing a tag is an edit here, its wording in
-:mod:`agent.controller.prompts` and one node function.
+graph's node list and its recursion limit are all derived from :func:`tag_table`,
+which reads the registered tools (:mod:`agent.controller.toolbox`); a tool's tag
+spec lives in the tool's own file.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,31 +66,36 @@ FOLDED = BlockSpec(name="folded", lead="", strip=True)
 #: Tags only the controller may write; a model that writes them has them neutralised.
 CONTROLLER_BLOCKS: tuple[BlockSpec, ...] = (EVIDENCE, OPTIONS, FOLDED, OUTPUT)
 
-RECALL = TagSpec(name="recall", node="recall", budget="recalls", block=EVIDENCE)
-SUBQ = TagSpec(name="subq", node="retrieve", budget="retrievals", block=OPTIONS)
-PYTHON = TagSpec(name="python", node="run_python", budget="tool_calls", keeps_layout=True, block=OUTPUT)
-ANSWER = TagSpec(name=ANSWER_TAG, keeps_layout=True)
-#: The tags the model may write, in the order a segment's closer is looked for.
-MODEL_TAGS: tuple[TagSpec, ...] = (RECALL, SUBQ, PYTHON, ANSWER)
-
-TAGS: dict[str, TagSpec] = {t.name: t for t in MODEL_TAGS}
-STOP_STRINGS: list[str] = [t.close for t in MODEL_TAGS]
-#: Request tag -> the node that serves it.
-ROUTES: dict[str, str] = {t.name: t.node for t in MODEL_TAGS if t.node}
-TOOL_NODES: tuple[str, ...] = tuple(dict.fromkeys(ROUTES.values()))
-#: Distinct per-attempt budgets that tag requests spend (two tags may share one).
-TAG_BUDGETS: tuple[str, ...] = tuple(dict.fromkeys(t.budget for t in MODEL_TAGS if t.budget))
-
 
 def _names(names: list[str]) -> str:
     return "|".join(re.escape(n) for n in names)
 
 
-ANY_TAG = re.compile(rf"</?({_names([*TAGS, *(b.name for b in CONTROLLER_BLOCKS)])})>")
-OPENER = re.compile(rf"<({_names(list(TAGS))})>")
+
+ANSWER = TagSpec(name=ANSWER_TAG, keeps_layout=True)
 CONTROLLER_TAG = re.compile(rf"<(/?)({_names([b.name for b in CONTROLLER_BLOCKS])})>")
 
 
-def spec_for_node(node: str) -> TagSpec:
-    """The (first) tag a tool node serves: where that node finds its budget."""
-    return next(t for t in MODEL_TAGS if t.node == node)
+class TagTable:
+    """Every model tag (the registered tools' and ``answer``) and what is derived from them."""
+
+    def __init__(self, model_tags: tuple[TagSpec, ...]) -> None:
+        #: The tags the model may write, in the order a segment's closer is looked for.
+        self.model_tags = model_tags
+        self.tags: dict[str, TagSpec] = {t.name: t for t in model_tags}
+        self.stop_strings: list[str] = [t.close for t in model_tags]
+        #: Request tag -> the node that serves it.
+        self.routes: dict[str, str] = {t.name: t.node for t in model_tags if t.node}
+        self.tool_nodes: tuple[str, ...] = tuple(dict.fromkeys(self.routes.values()))
+        #: Distinct per-attempt budgets that tag requests spend (two tags may share one).
+        self.tag_budgets: tuple[str, ...] = tuple(dict.fromkeys(t.budget for t in model_tags if t.budget))
+        self.any_tag = re.compile(rf"</?({_names([*self.tags, *(b.name for b in CONTROLLER_BLOCKS)])})>")
+        self.opener = re.compile(rf"<({_names(list(self.tags))})>")
+
+
+@cache
+def tag_table() -> TagTable:
+    """Built on first use from the tool registry: the tools' own files import the specs above."""
+    from agent.controller.toolbox import TOOLS
+
+    return TagTable((*(t.spec for t in TOOLS), ANSWER))

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.domains.split import SplitRecord
 from agent.evaluation.stats import mcnemar_exact, paired_bootstrap, wilson_interval
 from memory.schemas import Episode
+from tools.domains.split import SplitRecord
 
 
 class Usage(BaseModel):

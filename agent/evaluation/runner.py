@@ -18,7 +18,14 @@ from pydantic import BaseModel, Field
 from agent.config import Settings
 from agent.evaluation import arms as arms_mod
 from agent.evaluation.arms import SNAPSHOT_ARMS, Arm
-from agent.evaluation.report import EvalReport, arm_result, format_table, published, write_chart, write_json
+from agent.evaluation.report import (
+    EvalReport,
+    arm_result,
+    format_table,
+    published,
+    write_chart,
+    write_json,
+)
 from agent.evaluation.snapshot import (
     DB_FILE,
     MANIFEST,
@@ -30,10 +37,10 @@ from agent.evaluation.snapshot import (
     snapshot_root,
     working_copy,
 )
-from tools.domains.split import Split, SplitRecord
 from agent.llm import TextGenerator
 from memory.schemas import Episode
 from tools.domains import VerifyMode
+from tools.domains.split import Split, SplitRecord
 from tools.problem import Problem
 
 SPLIT_FILE = "split.json"

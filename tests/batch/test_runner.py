@@ -16,9 +16,9 @@ import pytest
 from batch_standins import FakeResult, answer_gold
 
 from agent.batch.runner import BatchConfig, run_batch
+from tools.problem import Problem
 from tools.tasks import arc
 from tools.tasks.mathgen import generate
-from tools.problem import Problem
 
 HERE = Path(__file__).parent
 
@@ -202,8 +202,8 @@ def test_episode_keeps_the_controllers_attempt_records() -> None:
     """The scored answers are stored beside the trace's own attempt records, not over them."""
     from agent.batch.runner import BatchConfig, episode_from_result
     from agent.controller.state import AttemptRecord, SolveResult, Trace
-    from tools.tasks.mathgen import generate
     from tools.problem import Verdict
+    from tools.tasks.mathgen import generate
 
     problem = generate(1)[0]
     trace = Trace(problem_id=problem.id, attempts=[AttemptRecord(index=0, answer="7", end_reason="answer",

@@ -6,7 +6,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.controller.checkpoint import serializer
-from agent.controller.tags import STOP_STRINGS
+from agent.controller.tags import tag_table
 from memory.schemas import Concept, Subroutine
 from tests.fakes import ScriptedGenerator
 from tools.problem import Problem, Verdict
@@ -104,7 +104,7 @@ def test_token_budget(make_controller):
 
 
 def test_repeated_recall_loop_ends(make_controller):
-    llm = ScriptedGenerator(lambda prompt, p: "<recall>blue vault maps</recall>" if p.stop == STOP_STRINGS else "0")
+    llm = ScriptedGenerator(lambda prompt, p: "<recall>blue vault maps</recall>" if p.stop == tag_table().stop_strings else "0")
     res = make_controller(llm, budgets={"recalls": 10, "segments": 20}).solve(PROBLEM)
     assert res.end_reason == "loop:repeated_recall"
     assert res.trace.path.count("recall") == 3  # one real recall, two repeats
@@ -112,7 +112,7 @@ def test_repeated_recall_loop_ends(make_controller):
 
 def test_recall_budget(make_controller):
     qs = iter(["alpha", "beta", "gamma", "delta"])
-    llm = ScriptedGenerator(lambda prompt, p: f"<recall>{next(qs)} vault</recall>" if p.stop == STOP_STRINGS else "0")
+    llm = ScriptedGenerator(lambda prompt, p: f"<recall>{next(qs)} vault</recall>" if p.stop == tag_table().stop_strings else "0")
     res = make_controller(llm, budgets={"recalls": 2, "segments": 20}).solve(PROBLEM)
     assert res.end_reason == "budget:recalls"
     assert res.trace.path.count("recall") == 3

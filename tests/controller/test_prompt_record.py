@@ -19,9 +19,9 @@ from agent.evaluation.arms import plain_problem, plain_solver
 from agent.llm import GenParams
 from memory.schemas import Concept, Subroutine
 from tests.fakes import ScriptedGenerator
-from tools.tasks import arc
 from tools.domains import verifier_for
 from tools.problem import Problem
+from tools.tasks import arc
 
 RECORDING = Path(__file__).parent / "fixtures" / "prompts.json"
 

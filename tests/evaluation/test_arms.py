@@ -9,12 +9,12 @@ import pytest
 
 from agent.config import Settings
 from agent.evaluation.arms import parse_arms, plain_problem, plain_solver
+from tests.fakes import ScriptedGenerator
+from tools.domains import get_domain
 from tools.domains.arc_grid import ArcGridDomain, parse_arc_grids
 from tools.domains.base import boxed_or_last_number as extract_math_answer
-from tests.fakes import ScriptedGenerator
-from tools.tasks import arc
-from tools.domains import get_domain
 from tools.problem import Problem
+from tools.tasks import arc
 
 TASK = arc.ArcTask(id="t1", train=[arc.Pair(input=[[1, 0]], output=[[0, 1]])],
                    test=[arc.Pair(input=[[2, 0]], output=[[0, 2]]), arc.Pair(input=[[3, 0]], output=[[0, 3]])])

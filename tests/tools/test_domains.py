@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.tasks.arc import ArcVerifier
 from tools.domains import get_domain, register_domain
 from tools.problem import Problem, Verifier
+from tools.tasks.arc import ArcVerifier
 
 
 def test_known_domains_and_clear_error_for_unknown():

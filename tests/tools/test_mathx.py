@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from tools.tasks import mathgen, mathx
 from tools.domains import get_domain
 from tools.sandbox.pytool import ToolOutput, python_tool
+from tools.tasks import mathgen, mathx
 
 
 def _write(tmp_path, records, name="set.jsonl"):

@@ -15,7 +15,12 @@ import pytest
 from tools.sandbox import jail
 from tools.sandbox import run as sandbox
 from tools.sandbox.channel import ChannelReader
-from tools.sandbox.run import SandboxLimits, SandboxUnavailable, run_python, sandbox_problem
+from tools.sandbox.run import (
+    SandboxLimits,
+    SandboxUnavailable,
+    run_python,
+    sandbox_problem,
+)
 
 FAST = SandboxLimits(cpu_seconds=1, wall_seconds=8, memory_mb=512)
 PROJECT = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from tools.tasks.arc_literals import embedded_outputs
 from tools.problem import Problem, Verdict
 from tools.sandbox.run import SandboxLimits, SandboxResult, run_python
+from tools.tasks.arc_literals import embedded_outputs
 
 Grid = list[list[int]]
 Split = Literal["training", "evaluation"]
