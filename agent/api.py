@@ -59,9 +59,9 @@ class Agent:
         return cls(Settings.load(Path(config_file) if config_file else None, **overrides))
 
     def _start_engine(self) -> TextGenerator:
-        from agent.engine import Engine
+        from agent.engine import make_engine
 
-        return Engine.from_settings(self.settings)
+        return make_engine(self.settings)
 
     def _open_memory(self) -> MemoryStores:
         from agent.memory_access import open_memory
@@ -158,14 +158,10 @@ class Agent:
 
     @tracked
     async def achat_stream(self, message: str) -> AsyncGenerator[str, None]:
-        """Like :meth:`achat`, yielding text as it is decoded (needs the real engine's ``astream``)."""
+        """Like :meth:`achat`, yielding text as it is decoded."""
         llm = await self._llm.aget()
-        astream = getattr(llm, "astream", None)
-        if astream is None:
-            yield await self._reply(llm, message)
-            return
         pieces: list[str] = []
-        async for piece in astream(self._prompt(llm, message), self._params()):
+        async for piece in llm.astream(self._prompt(llm, message), self._params()):
             pieces.append(piece)
             yield piece
         self._remember(message, "".join(pieces).strip())

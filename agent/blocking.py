@@ -1,5 +1,6 @@
 """The synchronous API, derived from the async one: one helper, so the two can never drift apart.
 
+Used for every sync/async pair (the Agent's methods, batch runs, engine streams).
 ``Agent.solve`` is ``blocking(Agent.asolve)``: same arguments, same checks, run to
 the end on a private event loop. Streams (async generators) become plain iterators
 driven step by step on one loop, so a sync caller still sees text as it is decoded.
@@ -18,12 +19,12 @@ S = TypeVar("S")
 P = ParamSpec("P")
 
 
-def _outside_loop(name: str) -> None:
+def _outside_loop(owner: str, name: str) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return
-    raise RuntimeError(f"Agent.{name} was called inside a running event loop; use `await Agent.a{name}(...)` "
+    raise RuntimeError(f"{owner}.{name} was called inside a running event loop; use `await {owner}.a{name}(...)` "
                        f"(`async for` over a stream)")
 
 
@@ -54,13 +55,14 @@ def blocking(method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]]) -> Cal
 def blocking(method: Callable[..., Any]) -> Callable[..., Any]:
     """The synchronous twin of an ``a``-prefixed async method (refused inside a running event loop)."""
     name = method.__name__.removeprefix("a")
+    owner = method.__qualname__.rpartition(".")[0] or method.__module__
     if inspect.isasyncgenfunction(method):
         def sync(*args: Any, **kwargs: Any) -> Any:
-            _outside_loop(name)
+            _outside_loop(owner, name)
             return _iterate(method(*args, **kwargs))
     else:
         def sync(*args: Any, **kwargs: Any) -> Any:
-            _outside_loop(name)
+            _outside_loop(owner, name)
             return asyncio.run(method(*args, **kwargs))
     functools.update_wrapper(sync, method)
     sync.__name__, sync.__qualname__ = name, method.__qualname__.replace(method.__name__, name)

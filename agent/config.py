@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from agent.cpu_plan import CpuSettings
+from agent.engine.cpu_plan import CpuSettings
 from agent.embedded import DEFAULT_MODEL
 from kvcache.budget import EnginePolicy as KVPolicy
 

@@ -12,7 +12,7 @@ KV space and ``max_num_seqs``:
 
 The prefix cache is reset between the phases so the raw phase does not reuse
 the agent's prompts. That engine starts with mnemos' own CPU choice
-(``agent.cpu_plan``). Then each CPU knob runs the raw phase again on the same
+(``agent.engine.cpu_plan``). Then each CPU knob runs the raw phase again on the same
 prompts, each in a fresh process (vLLM reads its CPU settings when it spawns
 its engine): vLLM's defaults, and one change from them per knob (no reserved
 core, tcmalloc, Intel OpenMP, no thread binding, batch token limits, compiled
@@ -205,7 +205,7 @@ KNOBS: dict[str, dict[str, Any]] = {
 
 def knob_engine_args(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Settings updates and ``Engine.from_settings`` extras for one knob, on top of vLLM's CPU defaults."""
-    from agent.cpu_plan import CpuSettings, find_preload
+    from agent.engine.cpu_plan import CpuSettings, find_preload
 
     knob = KNOBS[name]
     env = {BIND: "auto", **knob.get("env", {})}

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent import Agent
-from agent.engine_watch import EngineWatch
+from agent.engine.watch import EngineWatch
 from benchmarks.controller import is_correct, make_tasks
 from tools.problem import Problem
 

@@ -13,14 +13,14 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable
 
-from agent.llm import ChatMessage, Completion, GenParams
+from agent.llm import ChatMessage, Completion, GenParams, GeneratorDefaults
 
 
 class ConstraintViolation(AssertionError):
     """A scripted output that the request's structured-output constraint would have prevented."""
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(GeneratorDefaults):
     """Returns scripted outputs in order (or from a function of the prompt), honouring the request's params."""
 
     def __init__(self, script: Iterable[str] | Callable[[str, GenParams], str]):

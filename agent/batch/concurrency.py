@@ -9,11 +9,10 @@ attention geometry and the configured KV memory.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from agent.config import Settings
+from agent.llm import TextGenerator
 from kvcache.budget import engine_bytes_per_token, kv_spec
 
 
@@ -40,26 +39,26 @@ def tokens_per_problem(settings: Settings, max_model_len: int | None = None) -> 
     return max(1, min(live, max_model_len or settings.max_model_len or live))
 
 
-def kv_tokens(settings: Settings, llm: Any) -> int | None:
+def kv_tokens(settings: Settings, llm: TextGenerator) -> int | None:
     """KV capacity in tokens: what the engine allocated if it says, else the planner's figure for ``kv_cache_gib``."""
-    measured = getattr(llm, "kv_capacity_tokens", None)
+    measured = llm.kv_capacity_tokens
     if isinstance(measured, int) and measured > 0:
         return measured
-    model_dir = getattr(llm, "model_dir", None)
+    model_dir = llm.model_dir
     if model_dir is None:
         return None
     spec = kv_spec(model_dir, None if settings.dtype == "auto" else settings.dtype)
-    gib = getattr(llm, "kv_cache_gib", None) or settings.kv_cache_gib
+    gib = llm.kv_cache_gib or settings.kv_cache_gib
     if gib is None:
         return None
     memory = int(float(gib) * 2**30)
     return memory // engine_bytes_per_token(spec, settings.kv_policy)
 
 
-def planned_concurrency(settings: Settings, llm: Any) -> ConcurrencyPlan:
+def planned_concurrency(settings: Settings, llm: TextGenerator) -> ConcurrencyPlan:
     """The default number of problems in flight for ``llm`` under ``settings``."""
-    cap = int(getattr(llm, "max_num_seqs", None) or settings.max_num_seqs)
-    per = tokens_per_problem(settings, getattr(llm, "max_model_len", None))
+    cap = int(llm.max_num_seqs or settings.max_num_seqs)
+    per = tokens_per_problem(settings, llm.max_model_len)
     tokens = kv_tokens(settings, llm)
     n = cap if tokens is None else max(1, min(cap, tokens // per))
     return ConcurrencyPlan(concurrency=n, kv_tokens=tokens, tokens_per_problem=per, max_num_seqs=cap)

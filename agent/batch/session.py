@@ -117,9 +117,9 @@ async def asolve_set(
     own_llm = llm is None
     try:
         if own_llm:
-            from agent.engine import Engine
+            from agent.engine import make_engine
 
-            llm = Engine.from_settings(settings)
+            llm = make_engine(settings)
         if concurrency is None:
             plan = planned_concurrency(settings, llm)
             concurrency = plan.concurrency
@@ -135,6 +135,4 @@ async def asolve_set(
         if own_memory:
             memory.close()
         if own_llm:
-            close = getattr(llm, "close", None)
-            if close is not None:
-                close()
+            llm.close()

@@ -85,7 +85,7 @@ def _model_line(settings: Settings) -> str:
 
 def _cpu_summary(settings: Settings) -> str:
     """The CPU engine's settings as the next engine would start with them (nothing is claimed here)."""
-    from agent.cpu_plan import plan_cpu
+    from agent.engine.cpu_plan import plan_cpu
 
     if not settings.cpu.tune:
         return "vLLM's own CPU defaults (cpu.tune = false)"
@@ -128,10 +128,10 @@ def _memory(settings: Settings) -> str:
 
 
 def _engine(settings: Settings) -> str:
-    from agent.engine import Engine
+    from agent.engine import make_engine
     from agent.llm import GenParams
 
-    eng = Engine.from_settings(settings)
+    eng = make_engine(settings)
     try:
         out = eng.generate(["Hello"], GenParams(max_tokens=4))[0]
         return f"{eng.device}, generated {out.generated_tokens} tokens"

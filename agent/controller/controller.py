@@ -55,7 +55,7 @@ class Controller:
         if self.settings.recall_mode != "model-copy":
             return None, ""
         if self.settings.copy_mechanism == "token":
-            tok = getattr(self.llm, "tokenizer", None)
+            tok = self.llm.tokenizer
             if tok is not None:
                 return TokenCopier(tok, self.budgets.copy_span_tokens), ""
             note = "token-level copy needs an engine tokenizer; using sentence-level copy"
@@ -77,7 +77,7 @@ class Controller:
     def _context(self, problem: Problem, verifier: Verifier | None) -> RunContext:
         kv_budget, fold = kv_limits(self.settings)
         return RunContext(llm=self.llm, budgets=self.budgets, index=self._evidence_index(problem),
-                          max_model_len=int(getattr(self.llm, "max_model_len", None) or self.settings.max_model_len
+                          max_model_len=int(self.llm.max_model_len or self.settings.max_model_len
                                             or DEFAULT_CONTEXT),
                           kv_budget=kv_budget, fold=fold,
                           memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,

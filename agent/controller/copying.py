@@ -6,7 +6,7 @@ Two mechanisms behind one interface, so the benchmark can compare them:
   document's own sentence windows (shortlisted by search when there are many,
   to keep the grammar small).
 * :class:`TokenCopier` - RecaLLM-style token-level copying through the vLLM
-  logits processor in :mod:`agent.controller.verbatim_logits`.
+  logits processor in :mod:`agent.engine.verbatim_logits`.
 
 Whatever the engine returns, :func:`accept` admits it only if it is found
 verbatim in a source, so an engine without the constraint (or a buggy one)
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.state import EvidenceRecord
 from agent.controller.tags import EVIDENCE
-from agent.controller.verbatim_span import EXTRA_KEY, copy_spec
+from agent.engine.verbatim_span import EXTRA_KEY, copy_spec
 from agent.llm import GenParams
 
 CHOICE_LIMIT = 64

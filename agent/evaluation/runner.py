@@ -93,10 +93,10 @@ class _Lazy:
     @property
     def llm(self) -> TextGenerator:
         if self._llm is None:
-            from agent.engine import Engine
+            from agent.engine import make_engine
 
             print(f"starting the engine ({self.settings.model})", file=sys.stderr)
-            self._llm = Engine.from_settings(self.settings)
+            self._llm = make_engine(self.settings)
         return self._llm
 
     @property
@@ -108,8 +108,8 @@ class _Lazy:
         return self._encoder
 
     def close(self) -> None:
-        if self._own_llm and self._llm is not None and (close := getattr(self._llm, "close", None)):
-            close()
+        if self._own_llm and self._llm is not None:
+            self._llm.close()
 
 
 def run_id(name: str, part: str) -> str:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from agent.batch.concurrency import planned_concurrency, tokens_per_problem
+from agent.llm import GeneratorDefaults
 
 
 def _model_dir(tmp_path: Path) -> Path:
@@ -20,7 +21,7 @@ def _budgets(settings, **kw):
     return settings.model_copy(update={"budgets": settings.budgets.model_copy(update=kw)})
 
 
-class _Llm:
+class _Llm(GeneratorDefaults):
     def __init__(self, model_dir: Path | None, max_num_seqs: int, kv_cache_gib: float = 0.01,
                  kv_capacity_tokens: int | None = None):
         self.model_dir, self.max_num_seqs, self.kv_cache_gib = model_dir, max_num_seqs, kv_cache_gib
@@ -59,7 +60,7 @@ def test_fp8_policy_doubles_the_room(settings, tmp_path):
 
 
 def test_a_model_without_kv_geometry_uses_the_engine_cap(settings):
-    plan = planned_concurrency(settings, object())
+    plan = planned_concurrency(settings, GeneratorDefaults())
     assert plan.kv_tokens is None and plan.concurrency == settings.max_num_seqs
 
 
@@ -71,4 +72,4 @@ def test_model_sized_defaults_come_from_the_engine(settings, tmp_path):
     llm.max_model_len = 1024
     plan = planned_concurrency(settings, llm)
     assert (plan.tokens_per_problem, plan.kv_tokens, plan.concurrency) == (1024, 2097, 2)
-    assert planned_concurrency(settings, object()).tokens_per_problem == 4256
+    assert planned_concurrency(settings, GeneratorDefaults()).tokens_per_problem == 4256

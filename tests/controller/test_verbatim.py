@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agent.controller.copying import accept
 from agent.controller.evidence import EvidenceIndex, split_windows
-from agent.controller.verbatim_span import SEPARATOR, VerbatimSpanTracker, copy_spec
+from agent.engine.verbatim_span import SEPARATOR, VerbatimSpanTracker, copy_spec
 from tests.fakes import ScriptedGenerator
 from tools.problem import Problem
 
@@ -113,8 +113,8 @@ def test_vllm_logits_processor_masks_rows_that_ask_for_it() -> None:
     from vllm import SamplingParams
     from vllm.v1.sample.logits_processor import BatchUpdate
 
-    from agent.controller.verbatim_logits import VerbatimCopyLogitsProcessor
-    from agent.controller.verbatim_span import EXTRA_KEY
+    from agent.engine.verbatim_logits import VerbatimCopyLogitsProcessor
+    from agent.engine.verbatim_span import EXTRA_KEY
 
     proc = VerbatimCopyLogitsProcessor(None, torch.device("cpu"), False)
     copy = SamplingParams(max_tokens=8, extra_args={EXTRA_KEY: copy_spec([[3, 4, 5]], [0])})
@@ -133,7 +133,7 @@ def test_vllm_logits_processor_masks_rows_that_ask_for_it() -> None:
 
 def test_token_copier_spec_follows_the_problem() -> None:
     from agent.controller.copying import TokenCopier
-    from agent.controller.verbatim_span import EXTRA_KEY
+    from agent.engine.verbatim_span import EXTRA_KEY
 
     tok = type("Tok", (), {"eos_token_id": 0, "encode": lambda self, t, add_special_tokens=False: [ord(c) for c in t]})()
     cp = TokenCopier(tok)

@@ -20,7 +20,7 @@ from agent.api import Agent, AgentClosedError, CallCancelledError
 from agent.config import Settings
 from agent.controller.checkpoint import sqlite_path
 from agent.engine import Engine
-from agent.engine_watch import EngineWatch
+from agent.engine.watch import EngineWatch
 from agent.memory_access import open_memory
 from memory.models import text_key
 from tests.conftest import ENGINE_TEST_MODEL, MODEL_CACHE

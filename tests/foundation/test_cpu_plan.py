@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import Settings
-from agent.cpu_plan import CoreClaims, CpuSettings, parse_cores, plan_cpu
+from agent.engine.cpu_plan import CoreClaims, CpuSettings, parse_cores, plan_cpu
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_second_engine_gets_the_free_cores_then_floats(claims_dir: Path) -> None
 
 def test_a_killed_engine_holds_no_claim(claims_dir: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from agent.cpu_plan import CoreClaims; "
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from agent.engine.cpu_plan import CoreClaims; "
          f"c = CoreClaims(Path({str(claims_dir)!r})); print(c.claim([0, 1])[0], flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -85,7 +85,7 @@ def test_a_killed_engine_holds_no_claim(claims_dir: Path) -> None:
 
 
 def test_missing_preload_library_is_named_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agent.cpu_plan.find_preload", lambda lib: None)
+    monkeypatch.setattr("agent.engine.cpu_plan.find_preload", lambda lib: None)
     plan = plan_cpu(CpuSettings(preload=["tcmalloc", "iomp"]), {}, cores=[0, 1])
     assert plan.preload == [] and "LD_PRELOAD" not in plan.env()
     assert sum("not installed" in r for r in plan.reasons) == 2
@@ -100,7 +100,7 @@ def test_engine_guard_never_arms_in_the_owner_process(monkeypatch: pytest.Monkey
     (a `nohup ... &` whose shell exited) would kill itself."""
     import threading
 
-    from agent import engine_guard
+    from agent.engine import guard as engine_guard
 
     monkeypatch.setenv(engine_guard.OWNER_VAR, str(__import__("os").getpid()))
     monkeypatch.delenv("_MNEMOS_GUARD_PID", raising=False)
@@ -114,7 +114,7 @@ def test_engine_guard_ends_an_orphaned_engine_process_and_its_children() -> None
     import psutil
 
     worker = "import time; time.sleep(120)"
-    engine = ("import os, subprocess, sys, time; from agent import engine_guard; engine_guard.install(); "
+    engine = ("import os, subprocess, sys, time; from agent.engine import guard as engine_guard; engine_guard.install(); "
               f"w = subprocess.Popen([sys.executable, '-c', {worker!r}]); print(os.getpid(), w.pid, flush=True); "
               "time.sleep(120)")
     owner = ("import os, subprocess, sys, time; os.environ['MNEMOS_ENGINE_OWNER'] = str(os.getpid()); "

@@ -40,7 +40,8 @@ def default_engine() -> Iterator[object]:
 
 
 def test_default_model_multiplies(default_engine) -> None:
-    out = default_engine.chat([ChatMessage(role="user", content="What is 12*7?")], GenParams(max_tokens=64))
+    out = default_engine.generate([default_engine.render_chat([ChatMessage(role="user", content="What is 12*7?")])],
+                                  GenParams(max_tokens=64))[0]
     assert "84" in out.text, out.text
 
 

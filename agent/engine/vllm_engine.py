@@ -10,7 +10,8 @@ request of a call ends, so concurrent problems wait for each other's slowest
 segment. ``AsyncLLM`` takes every request on its own and hands it back the
 moment it ends (continuous batching). The engine lives on a private event-loop
 thread, so asyncio tasks on any loop (``agenerate``, ``astream``) and plain
-threads (``generate``, ``stream``) all feed the same running batch.
+threads (``generate``, ``stream``) all feed the same running batch. It implements
+:class:`agent.llm.TextGenerator`; :func:`agent.engine.make_engine` builds it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import asyncio
 import itertools
 import logging
 import os
-import queue
 import threading
 import time
 from contextlib import contextmanager
@@ -29,20 +29,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from agent.config import Settings
-from agent.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
+from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
 from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
+from agent.blocking import blocking
 from agent.llm import ChatMessage, Completion, GenParams
 
 if TYPE_CHECKING:
     from vllm import SamplingParams
+
+    from agent.config import Settings
     from vllm.v1.engine.async_llm import AsyncLLM
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: The RecaLLM-style logits processor behind token-level verbatim copying.
-VERBATIM_PROCESSOR = "agent.controller.verbatim_logits:VerbatimCopyLogitsProcessor"
+VERBATIM_PROCESSOR = "agent.engine.verbatim_logits:VerbatimCopyLogitsProcessor"
 #: Seconds vLLM's shutdown waits for the engine core before killing it.
 SHUTDOWN_GRACE_S = 1.0
 
@@ -213,7 +215,7 @@ class Engine:
             start_env.update(self.cpu_plan.env())
             log.log(logging.WARNING if self.cpu_plan.contended else logging.INFO, "CPU engine: %s",
                     self.cpu_plan.describe())
-        from agent.engine_guard import OWNER_VAR
+        from agent.engine.guard import OWNER_VAR
 
         start_env[OWNER_VAR] = str(os.getpid())
         self._ids = itertools.count()
@@ -459,21 +461,7 @@ class Engine:
         finally:
             fut.cancel()
 
-    def stream(self, prompt: str, params: GenParams | None = None) -> Iterator[str]:
-        """:meth:`astream` for synchronous callers (the chat CLI)."""
-        params = params or self.defaults
-        pieces: queue.Queue[tuple[str | None, BaseException | None]] = queue.Queue()
-        fut = asyncio.run_coroutine_threadsafe(self._pump(prompt, params, pieces.put), self._loop)
-        try:
-            while True:
-                piece, exc = pieces.get()
-                if exc is not None:
-                    raise exc
-                if piece is None:
-                    return
-                yield piece
-        finally:
-            fut.cancel()
+    stream = blocking(astream)
 
     # -- text helpers ----------------------------------------------------------------------------
 
@@ -483,9 +471,6 @@ class Engine:
             return self.tokenizer.apply_chat_template(
                 [m.model_dump() for m in messages], tokenize=False, add_generation_prompt=add_generation_prompt
             )
-
-    def chat(self, messages: list[ChatMessage], params: GenParams | None = None) -> Completion:
-        return self.generate([self.render_chat(messages)], params)[0]
 
     def count_tokens(self, text: str) -> int:
         with self._tok_lock:

@@ -1,7 +1,7 @@
 """vLLM V1 logits processor enforcing :class:`VerbatimSpanTracker` on requests that ask for it.
 
 Register at engine construction:
-``Engine(..., logits_processors=["agent.controller.verbatim_logits:VerbatimCopyLogitsProcessor"])``.
+``Engine(..., logits_processors=["agent.engine.verbatim_logits:VerbatimCopyLogitsProcessor"])``.
 A request opts in by carrying ``extra_args={EXTRA_KEY: copy_spec(...)}``; all
 other requests pass through untouched. This module imports vLLM and torch, so
 the controller only names it by path.
@@ -15,7 +15,7 @@ import torch
 from vllm import SamplingParams
 from vllm.v1.sample.logits_processor import AdapterLogitsProcessor
 
-from agent.controller.verbatim_span import EXTRA_KEY, VerbatimSpanTracker
+from agent.engine.verbatim_span import EXTRA_KEY, VerbatimSpanTracker
 
 
 def mask_to(logits: torch.Tensor, allowed: list[int]) -> torch.Tensor:

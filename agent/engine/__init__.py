@@ -1,0 +1,34 @@
+"""The engine: vLLM's ``AsyncLLM`` behind :class:`agent.llm.TextGenerator`, with everything that belongs to it.
+
+``vllm_engine`` is the implementation; ``verbatim_logits``/``verbatim_span`` the
+logits processor it loads for token-level copying; ``guard`` the vLLM general
+plugin that ends orphaned engine processes; ``cpu_plan`` its choice of CPU cores
+and threads; ``watch`` counts its processes. Callers build one with :func:`make_engine`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agent.engine.vllm_engine import (
+    VERBATIM_PROCESSOR,
+    Engine,
+    EngineError,
+    EngineStats,
+    detect_device,
+    kv_plugin_env,
+    planned_memory,
+)
+
+if TYPE_CHECKING:
+    from agent.config import Settings
+    from agent.llm import TextGenerator
+
+
+def make_engine(settings: Settings, **extra: Any) -> TextGenerator:
+    """The engine the settings describe (the one place an engine is built; tests replace ``Engine.from_settings``)."""
+    return Engine.from_settings(settings, **extra)
+
+
+__all__ = ["VERBATIM_PROCESSOR", "Engine", "EngineError", "EngineStats", "detect_device", "kv_plugin_env",
+           "make_engine", "planned_memory"]
