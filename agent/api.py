@@ -100,7 +100,7 @@ class Agent:
         ``thread_id`` names the LangGraph checkpoint thread, so an interrupted solve resumes.
         Many calls may run at once (``asyncio.gather``): they share one engine and its batch.
         """
-        from agent.batch.runner import BatchConfig, episode_from_result
+        from agent.episodes import RunLabels, awrite_episode, episode_from_result
         from tools.domains import get_domain
 
         if isinstance(problem, str):
@@ -111,9 +111,8 @@ class Agent:
         controller = await self._controller.aget()
         memory = await self._memory.aget()
         result = await controller.asolve(problem, verifier=verifier, thread_id=thread_id)
-        config = BatchConfig(run_id=run_id, memory_mode=self.settings.memory_mode, progress=False)
-        # A write waiting on the database lock must not hold up the other solves on this loop.
-        episode = await asyncio.to_thread(memory.episodes.add, episode_from_result(problem, result, config, result.seconds))
+        labels = RunLabels(run_id=run_id, memory_mode=self.settings.memory_mode)
+        episode = await awrite_episode(memory.episodes, episode_from_result(problem, result, labels, result.seconds))
         result.episode_id = episode.id
         return result
 

@@ -8,7 +8,8 @@ from agent.batch.report import (
     run_report,
     write_report,
 )
-from agent.batch.runner import BatchConfig, BatchSummary, EpisodeSink, Solver, run_batch
+from agent.batch.runner import BatchConfig, BatchSummary, Solver, run_batch
+from agent.episodes import EpisodeSink
 
 __all__ = [
     "BatchConfig",

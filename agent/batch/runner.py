@@ -18,15 +18,22 @@ import inspect
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.blocking import blocking
 from agent.config import MemoryMode
+from agent.episodes import (
+    EpisodeSink,
+    RunLabels,
+    awrite_episode,
+    episode_from_result,
+    error_episode,
+)
 from memory.schemas import Episode
-from tools.domains import VerifyMode, get_domain, verifier_for
+from tools.domains import VerifyMode, verifier_for
 from tools.problem import Problem, Verifier
 
 log = logging.getLogger(__name__)
@@ -36,21 +43,9 @@ Solver = Callable[[Problem, Verifier | None], Any] | Callable[[Problem, Verifier
 ``end_reason``, ``prompt_tokens``, ``generated_tokens``, ``seconds`` and ``trace`` attributes."""
 
 
-class EpisodeSink(Protocol):
-    """The part of ``memory.EpisodeStore`` the runner uses."""
-
-    def add(self, e: Episode) -> Episode: ...
-
-    def find(self, run_id: str, problem_id: str) -> Episode | None: ...
-
-
-class BatchConfig(BaseModel):
-    run_id: str = Field(min_length=1)
-    memory_mode: MemoryMode = "off"
+class BatchConfig(RunLabels):
     concurrency: int | None = Field(None, gt=0, description="Problems in flight at once; None = all of them "
                                     "(the session sets it from the KV budget planner).")
-    verify: VerifyMode = Field("domain", description="Checker handed to the solver: the domain's gold-free one, "
-                               "the gold answer (building memory from a training split), or off.")
     retry_errors: bool = Field(True, description="On resume, rerun problems whose last episode is an error.")
     progress: bool = True
 
@@ -73,58 +68,6 @@ class BatchSummary(BaseModel):
     seconds: float = Field(0.0, description="Sum of per-problem solve times.")
     wall_seconds: float = Field(0.0, description="Wall time of this invocation.")
     interrupted: bool = False
-
-
-def episode_from_result(problem: Problem, result: Any, config: BatchConfig, seconds: float) -> Episode:
-    """Score a solver result against the gold answer and turn it into the episode that records it."""
-    attempts = [a for a in (getattr(result, "attempts", None) or []) if a]
-    answer = getattr(result, "answer", None)
-    if answer and (not attempts or attempts[-1] != answer):
-        attempts.append(answer)
-    score = float(get_domain(problem.domain).score(problem, attempts))
-    trace = getattr(result, "trace", None)
-    trace_dict = trace.model_dump(mode="json") if hasattr(trace, "model_dump") else dict(trace or {})
-    trace_dict.update(
-        memory_mode=config.memory_mode,
-        verify=config.verify,
-        end_reason=getattr(result, "end_reason", ""),
-        scored_answers=attempts,
-        solver_mode=getattr(result, "mode", None),
-    )
-    return Episode(
-        run_id=config.run_id,
-        problem_id=problem.id,
-        domain=problem.domain,
-        input=problem.prompt,
-        trace=trace_dict,
-        answer=answer,
-        verdict="correct" if score >= 1.0 else "wrong",
-        score=score,
-        prompt_tokens=int(getattr(result, "prompt_tokens", 0) or 0),
-        generated_tokens=int(getattr(result, "generated_tokens", 0) or 0),
-        seconds=float(getattr(result, "seconds", 0.0) or seconds),
-        concepts_offered=list(getattr(result, "concepts_offered", []) or []),
-        concepts_used=list(getattr(result, "concepts_used", []) or []),
-        subroutines_offered=list(getattr(result, "subroutines_offered", []) or []),
-        subroutines_used=list(getattr(result, "subroutines_used", []) or []),
-    )
-
-
-def error_episode(problem: Problem, exc: BaseException, config: BatchConfig, seconds: float) -> Episode:
-    return Episode(
-        run_id=config.run_id,
-        problem_id=problem.id,
-        domain=problem.domain,
-        input=problem.prompt,
-        trace={
-            "memory_mode": config.memory_mode,
-            "end_reason": "error",
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "".join(traceback.format_exception(exc))[-4000:],
-        },
-        verdict="error",
-        seconds=seconds,
-    )
 
 
 async def _solve_one(problem: Problem, solver: Solver, config: BatchConfig) -> Episode:
@@ -183,17 +126,6 @@ class _Tally:
         s.seconds += e.seconds
 
 
-def run_batch(
-    problems: list[Problem],
-    solver: Solver,
-    store: EpisodeSink,
-    config: BatchConfig,
-    on_episode: Callable[[Episode], None] | None = None,
-) -> BatchSummary:
-    """:func:`arun_batch` for synchronous callers (its own event loop, Ctrl-C handled the same)."""
-    return asyncio.run(arun_batch(problems, solver, store, config, on_episode))
-
-
 async def arun_batch(
     problems: list[Problem],
     solver: Solver,
@@ -234,7 +166,7 @@ async def arun_batch(
         try:
             for next_done in asyncio.as_completed(tasks):
                 episode = await next_done
-                await asyncio.to_thread(store.add, episode)  # a write waiting on a DB lock must not stall the solves
+                await awrite_episode(store, episode)
                 tally.add(episode)
                 if on_episode is not None:
                     on_episode(episode)
@@ -251,6 +183,9 @@ async def arun_batch(
             await asyncio.gather(*tasks, return_exceptions=True)
     summary.wall_seconds = time.perf_counter() - t_start
     return summary
+
+
+run_batch = blocking(arun_batch)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,6 @@ This is what ``mnemos solve`` and the Python API call; tests drive
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from typing import Any
 from agent.batch.concurrency import ConcurrencyPlan, planned_concurrency
 from agent.batch.report import save_summary
 from agent.batch.runner import BatchConfig, BatchSummary, Solver, arun_batch
+from agent.blocking import blocking
 from agent.config import Settings
 from agent.llm import TextGenerator
 from tools.domains import VerifyMode
@@ -42,7 +42,7 @@ class _ControllerPool:
 
 
 def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings, run_id: str) -> Solver:
-    """A solver lending each problem a Controller of its own while it runs (async once Controller.asolve exists).
+    """An async solver lending each problem a Controller of its own while it runs.
 
     The LangGraph thread id is ``<run_id>:<problem_id>``, so a problem cut off
     mid-solve resumes from its last checkpoint when the run is resumed.
@@ -58,37 +58,11 @@ def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings
     def kwargs(problem: Problem, verifier: Verifier | None) -> dict[str, Any]:
         return {"verifier": verifier, "thread_id": f"{run_id}:{problem.id}", "learn": learn}
 
-    if hasattr(Controller, "asolve"):
-        async def solve(problem: Problem, verifier: Verifier | None) -> Any:
-            with pool.lend() as controller:
-                return await controller.asolve(problem, **kwargs(problem, verifier))
-
-        return solve
-
-    def solve_sync(problem: Problem, verifier: Verifier | None) -> Any:
-        # The runner runs plain solvers in threads; each thread's requests still join the engine's batch at once.
+    async def solve(problem: Problem, verifier: Verifier | None) -> Any:
         with pool.lend() as controller:
-            return controller.solve(problem, **kwargs(problem, verifier))
+            return await controller.asolve(problem, **kwargs(problem, verifier))
 
-    return solve_sync
-
-
-def solve_set(
-    problems: list[Problem],
-    settings: Settings,
-    run_id: str,
-    *,
-    concurrency: int | None = None,
-    progress: bool = True,
-    verify: VerifyMode = "domain",
-    llm: TextGenerator | None = None,
-    memory: Any | None = None,
-    solver: Solver | None = None,
-    on_plan: Callable[[ConcurrencyPlan], None] | None = None,
-) -> BatchSummary:
-    """:func:`asolve_set` for synchronous callers."""
-    return asyncio.run(asolve_set(problems, settings, run_id, concurrency=concurrency, progress=progress, verify=verify,
-                                  llm=llm, memory=memory, solver=solver, on_plan=on_plan))
+    return solve
 
 
 async def asolve_set(
@@ -136,3 +110,6 @@ async def asolve_set(
             memory.close()
         if own_llm:
             llm.close()
+
+
+solve_set = blocking(asolve_set)

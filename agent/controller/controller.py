@@ -10,8 +10,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from langgraph.runtime import Runtime
+
+from agent.blocking import blocking
 from agent.config import Settings
-from agent.controller import learning
+from agent.controller import nodes
 from agent.controller.checkpoint import default_checkpointer
 from agent.controller.context import RunContext, kv_limits
 from agent.controller.copying import EvidenceCopier, SentenceCopier, TokenCopier
@@ -136,14 +139,7 @@ class Controller:
         result.seconds = time.perf_counter() - t0
         return result
 
-    def solve(self, problem: Problem, verifier: Verifier | None = None, thread_id: str | None = None,
-              learn: bool | None = None) -> SolveResult:
-        """:meth:`asolve` for synchronous callers (scripts, worker threads); not for code inside an event loop."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.asolve(problem, verifier, thread_id, learn))
-        raise RuntimeError("Controller.solve was called inside a running event loop; await Controller.asolve instead")
+    solve = blocking(asolve)
 
     def _result(self, state: SolveState) -> SolveResult:
         t = state.trace
@@ -193,9 +189,14 @@ class Controller:
             # The winner's own trace is what was learned from; its use records are the vote's.
             source = trace.branches[idx] if idx is not None else trace
             source.subroutines_used, source.concepts_used = list(trace.subroutines_used), list(trace.concepts_used)
-            trace.tool_calls += await learning.alearn(self.llm, self.memory, problem, win.answer, win.verdict, source)
-            if source is not trace:
-                trace.notes += source.notes
+            winner = SolveState(problem=problem, trace=source, learn=True, answer=win.answer, verdict=win.verdict)
+            learned = (await nodes.learn(winner, Runtime(context=self._context(problem, verifier)))).get("trace", source)
+            if idx is None:
+                trace = learned
+            else:
+                trace.branches[idx] = learned
+                trace.tool_calls += learned.tool_calls[len(source.tool_calls):]
+                trace.notes += learned.notes
         return SolveResult.of(problem.id, trace, win.answer, [a for b in branches for a in b.attempts], win.verdict)
 
     def close(self) -> None:

@@ -127,8 +127,8 @@ async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: s
                  verdict: Verdict | None, trace: Trace) -> list[ToolCall]:
     """Record outcomes of what was used; on a verified solution, write new concepts and subroutines.
 
-    The one learning entry point (the graph's ``learn`` node and diversity mode
-    both call it). Both writer prompts go to the engine at once, and every
+    Called only from the graph's ``learn`` node (diversity mode runs that node on
+    the vote's winner). Both writer prompts go to the engine at once, and every
     store read and write runs in a worker thread, so learning never holds up
     other problems sharing the event loop.
     """

@@ -200,7 +200,8 @@ def test_resume_after_hard_kill(tmp_path, db_url, episode_store):
 
 def test_episode_keeps_the_controllers_attempt_records() -> None:
     """The scored answers are stored beside the trace's own attempt records, not over them."""
-    from agent.batch.runner import BatchConfig, episode_from_result
+    from agent.batch.runner import BatchConfig
+    from agent.episodes import episode_from_result
     from agent.controller.state import AttemptRecord, SolveResult, Trace
     from tools.problem import Verdict
     from tools.tasks.mathgen import generate
