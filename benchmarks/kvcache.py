@@ -39,9 +39,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import torch
 
-from kvcache.base import BudgetCache
+from kvcache.hf.base import BudgetCache
 from kvcache.errors import KVBudgetExceeded
-from kvcache.policies import make_cache
+from kvcache.hf.policies import make_cache
 
 PROMPTS = [
     ("Solve step by step and check your work twice: a train leaves at 9:40 and travels 312 km at 78 km/h. "

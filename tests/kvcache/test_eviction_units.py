@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kvcache.eviction import RKVLayer, SnapKVLayer
+from kvcache.hf.eviction import RKVLayer, SnapKVLayer
 
 
 def _fill(layer: SnapKVLayer, keys: torch.Tensor, queries: torch.Tensor) -> None:

@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 
-from kvcache.base import BudgetCache, BudgetStop
+from kvcache.hf.base import BudgetCache, BudgetStop
 from kvcache.errors import KVBudgetError, KVBudgetExceeded
-from kvcache.policies import make_cache
+from kvcache.hf.policies import make_cache
 
 NEW = 24
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kvcache.quant import dequantize, quantize
+from kvcache.hf.quant import dequantize, quantize
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from kvcache.base import BudgetLayer
+from kvcache.hf.base import BudgetLayer
 from kvcache.errors import KVBudgetError
-from kvcache.quant import SUPPORTED_BITS, QuantizedTensor, dequantize, quantize
+from kvcache.hf.quant import SUPPORTED_BITS, QuantizedTensor, dequantize, quantize
 
 
 class KIVILayer(BudgetLayer):

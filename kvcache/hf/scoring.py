@@ -21,7 +21,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 if TYPE_CHECKING:
-    from kvcache.base import BudgetCache
+    from kvcache.hf.base import BudgetCache
 
 
 def window_attention(

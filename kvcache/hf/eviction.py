@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kvcache.base import BudgetLayer
+from kvcache.hf.base import BudgetLayer
 from kvcache.budget import check_token_budget
 from kvcache.errors import KVBudgetError
-from kvcache.scoring import window_attention
+from kvcache.hf.scoring import window_attention
 
 
 class EvictionLayer(BudgetLayer):
@@ -86,7 +86,7 @@ class SinkWindowLayer(EvictionLayer):
 class ScoredLayer(EvictionLayer):
     """Base for policies that rank tokens by the attention of an observation window of recent queries.
 
-    The last ``window`` queries (captured by :func:`kvcache.scoring.install_query_hooks`) are the
+    The last ``window`` queries (captured by :func:`kvcache.hf.scoring.install_query_hooks`) are the
     observation window; the ``window`` most recent tokens and the ``sinks`` first ones are always kept.
     """
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import torch
 
-from kvcache.base import BudgetCache, BudgetLayer, FullLayer
+from kvcache.hf.base import BudgetCache, BudgetLayer, FullLayer
 from kvcache.errors import KVBudgetError
-from kvcache.eviction import RKVLayer, SinkWindowLayer, SnapKVLayer
-from kvcache.quantized import KIVILayer
+from kvcache.hf.eviction import RKVLayer, SinkWindowLayer, SnapKVLayer
+from kvcache.hf.quantized import KIVILayer
 
 POLICIES: dict[str, tuple[type[BudgetLayer], dict[str, Any]]] = {
     "full": (FullLayer, {}),

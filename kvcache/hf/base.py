@@ -199,7 +199,7 @@ class BudgetCache(Cache):
     def attach(self, model: torch.nn.Module) -> BudgetCache:
         """Let score-based policies see the queries: installs pre-hooks on the model's attention modules."""
         if self.layers[0].needs_queries and not self._hooks:
-            from kvcache.scoring import install_query_hooks
+            from kvcache.hf.scoring import install_query_hooks
 
             self._hooks = install_query_hooks(model, self)
         return self
