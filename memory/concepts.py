@@ -14,6 +14,7 @@ from memory.vector_store import MemoryItemNotFound, VectorStore
 
 class ConceptStore(VectorStore[Concept]):
     kind = "concepts"
+    item_type = "concept"
     row_cls = ConceptRow
     item_cls = Concept
     key_columns = ("name",)
@@ -36,6 +37,10 @@ class ConceptStore(VectorStore[Concept]):
         min_score: float | None = None,
     ) -> list[SearchHit]:
         return self._search([text], k, {"domain": domain, "kind": kind}, min_score)[0]
+
+    @staticmethod
+    def line(item: Concept) -> str:
+        return f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (+{item.successes}/-{item.failures})  {item.description[:60]}"
 
     def names(self) -> list[str]:
         with self.db.session() as s:

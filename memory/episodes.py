@@ -75,6 +75,11 @@ class EpisodeStore:
             stmt = select(EpisodeRow.run_id).group_by(EpisodeRow.run_id).order_by(EpisodeRow.run_id)
             return list(s.scalars(stmt))
 
+    @staticmethod
+    def line(item: Episode) -> str:
+        """One line of ``mnemos memory list`` for an episode."""
+        return f"{item.id:>6}  {item.run_id or '-'}  {item.problem_id}  {item.verdict}  answer={item.answer!r}"
+
     def count(self, run_id: str | None = None) -> int:
         stmt = select(func.count()).select_from(EpisodeRow)
         if run_id is not None:

@@ -1,15 +1,18 @@
-"""Opening the three memory stores together on one database and one index directory."""
+"""Opening every registered memory kind and the episodes together on one database and one index directory."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
 from memory.concepts import ConceptStore
 from memory.db import Database, StoreMissing, StoreUnavailable
 from memory.episodes import EpisodeStore
+from memory.kinds import KINDS
 from memory.subroutines import SubroutineStore
+from memory.vector_store import VectorStore
 from retrieval.embedder import Embedder, TextEncoder
 from retrieval.index import IndexConfig
 
@@ -17,39 +20,50 @@ log = logging.getLogger("memory.store")
 
 
 class MemoryStores:
-    """Concepts, subroutines and episodes sharing one database; closing saves the indexes."""
+    """Every registered memory kind and the episodes, sharing one database; closing saves the indexes.
 
-    def __init__(self, db: Database, concepts: ConceptStore, subroutines: SubroutineStore, episodes: EpisodeStore):
+    This is the one memory object: the controller reads ``concepts``/``subroutines`` (the
+    :class:`memory.protocol.Memory` protocol), runners write ``episodes``. An evaluation arm
+    without memory of its own gets one with no kinds over the main database's episodes.
+    """
+
+    def __init__(self, db: Database, kinds: Mapping[str, VectorStore[Any]], episodes: EpisodeStore):
         self.db = db
-        self.concepts = concepts
-        self.subroutines = subroutines
+        self.kinds: dict[str, VectorStore[Any]] = dict(kinds)
         self.episodes = episodes
         self._closed = False
 
+    @property
+    def concepts(self) -> ConceptStore:
+        return self.kinds["concepts"]  # type: ignore[return-value]
+
+    @property
+    def subroutines(self) -> SubroutineStore:
+        return self.kinds["subroutines"]  # type: ignore[return-value]
+
+    def by_item_type(self) -> dict[str, VectorStore[Any] | EpisodeStore]:
+        """Store per exported ``type`` name (``concept``, ``subroutine``, ..., ``episode``)."""
+        return {**{s.item_type: s for s in self.kinds.values()}, "episode": self.episodes}
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"database": self.db.engine.url.render_as_string(hide_password=True), "store_id": self.db.store_id}
-        for store in (self.concepts, self.subroutines):
-            out[store.kind] = {
-                "count": store.count(),
-                "indexed": store.index.count,
-                "index": store.index.layout,
-                "index_file": str(store.index_path),
-                "domains": store.domains(),
-            }
+        for store in self.kinds.values():
+            out[store.kind] = store.stats()
         out["episodes"] = {"count": self.episodes.count(), "runs": len(self.episodes.runs())}
         return out
 
     def rebuild_index(self) -> None:
-        self.concepts.rebuild_index()
-        self.subroutines.rebuild_index()
+        for store in self.kinds.values():
+            store.rebuild_index()
 
     def close(self) -> None:
+        """Flush every index and dispose of the database."""
         if self._closed:
             return
         self._closed = True
         try:
-            self.concepts.flush()
-            self.subroutines.flush()
+            for store in self.kinds.values():
+                store.flush()
         finally:
             self.db.dispose()
 
@@ -92,9 +106,8 @@ def open_memory(
         encoder = embedder if embedder is not None else Embedder()
         index_dir.mkdir(parents=True, exist_ok=True)
         common = {"index_config": index_config, "merge_threshold": merge_threshold}
-        concepts = ConceptStore(db, encoder, index_dir / "concepts.index", **common)
-        subroutines = SubroutineStore(db, encoder, index_dir / "subroutines.index", **common)
+        kinds = {cls.kind: cls(db, encoder, index_dir / f"{cls.kind}.index", **common) for cls in KINDS}
     except BaseException:
         db.dispose()
         raise
-    return MemoryStores(db, concepts, subroutines, EpisodeStore(db))
+    return MemoryStores(db, kinds, EpisodeStore(db))

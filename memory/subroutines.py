@@ -14,6 +14,7 @@ from memory.vector_store import MemoryItemNotFound, VectorStore
 
 class SubroutineStore(VectorStore[Subroutine]):
     kind = "subroutines"
+    item_type = "subroutine"
     row_cls = SubroutineRow
     item_cls = Subroutine
     key_columns = ("question_key", "domain")
@@ -26,6 +27,10 @@ class SubroutineStore(VectorStore[Subroutine]):
 
     def search(self, text: str, k: int = 8, domain: str | None = None, min_score: float | None = None) -> list[SearchHit]:
         return self._search([text], k, {"domain": domain}, min_score)[0]
+
+    @staticmethod
+    def line(item: Subroutine) -> str:
+        return f"{item.id:>6}  [{item.domain}] {item.question[:80]}  (uses {item.uses}, ok {item.successes})"
 
     def record_use(self, ids: list[int], success: bool) -> None:
         """Count one use per id (and a success if the attempt was verified correct)."""

@@ -1,7 +1,7 @@
 """JSONL export and all-or-nothing, idempotent import of memory items.
 
-Each line is one item: its model fields plus ``"type"`` (concept, subroutine or
-episode). Import validates every line before writing anything, so a file with one bad
+Each line is one item: its model fields plus ``"type"`` (a registered kind's
+``item_type``, e.g. concept or subroutine, or episode). Import validates every line before writing anything, so a file with one bad
 line imports nothing and the error names the line. Every way a line can be bad
 (binary, NUL bytes, JSON too deep, numbers too big for SQL, a field over
 ``MAX_FIELD_CHARS``) is one :class:`ImportFailed`, never another exception. Ids are not carried over: imported
@@ -14,23 +14,24 @@ content again (even from another path) changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from memory.db import insert_ignore
+from memory.kinds import KINDS
 from memory.models import ImportRow, utcnow
-from memory.schemas import Concept, Episode, Subroutine
+from memory.schemas import Episode
 from memory.stores import MemoryStores
 
-ItemType = Literal["concept", "subroutine", "episode"]
-MODELS: dict[str, type[BaseModel]] = {"concept": Concept, "subroutine": Subroutine, "episode": Episode}
+#: The model of each exported ``type``: every registered kind's item, then episodes.
+MODELS: dict[str, type[BaseModel]] = {**{k.item_type: k.item_cls for k in KINDS}, "episode": Episode}
 _PAGE = 1000
 #: Limits on what one line may hold (documented in the README): no field's JSON over a megabyte of text,
 #: no line over 8 MB, nesting at most 64 deep, integers within SQL's 64 bits, no NUL anywhere.
@@ -50,12 +51,8 @@ class ImportFailed(ValueError):
         super().__init__(f"{path}: {len(errors)} bad line(s), nothing imported:\n{shown}{more}")
 
 
-def _store_for(stores: MemoryStores, item_type: str):
-    return {"concept": stores.concepts, "subroutine": stores.subroutines, "episode": stores.episodes}[item_type]
-
-
 def _iter_items(stores: MemoryStores, item_type: str) -> Iterator[BaseModel]:
-    store = _store_for(stores, item_type)
+    store = stores.by_item_type()[item_type]
     offset = 0
     while True:
         page = store.list(limit=_PAGE, offset=offset)
@@ -209,24 +206,23 @@ def import_jsonl(stores: MemoryStores, path: Path, default_type: str | None = No
     """Import a validated file in one transaction; a file whose content was imported before changes nothing."""
     items = parse_jsonl(path, default_type)
     digest = content_hash(items)
-    concepts = [i for t, i in items if t == "concept"]
-    subroutines = [i for t, i in items if t == "subroutine"]
-    episodes = [i for t, i in items if t == "episode"]
-    counts = {t: n for t, n in (("concept", len(concepts)), ("subroutine", len(subroutines)), ("episode", len(episodes))) if n}
-    concept_vecs = stores.concepts.embed(concepts) if concepts else None
-    subroutine_vecs = stores.subroutines.embed(subroutines) if subroutines else None
-    with stores.concepts.write_lock, stores.subroutines.write_lock:
+    by_type = {t: [i for tt, i in items if tt == t] for t in MODELS}
+    counts = {t: len(found) for t, found in by_type.items() if found}
+    kinds = [(store, by_type[store.item_type]) for store in stores.kinds.values()]
+    vectors = [store.embed(found) if found else None for store, found in kinds]
+    with contextlib.ExitStack() as locks:
+        for store, _ in kinds:
+            locks.enter_context(store.write_lock)
         with stores.db.write() as s:
             record = {"content_hash": digest, "source": str(Path(path).resolve())[-1024:], "counts": counts, "imported_at": utcnow()}
             if insert_ignore(s, ImportRow, record, ("content_hash",)) is None:
                 before = s.get(ImportRow, digest)
                 return ImportResult(counts={}, content_hash=digest, already_imported=True,
                                     imported_at=before.imported_at if before else None)
-            new_concepts = stores.concepts.write(s, concepts, concept_vecs) if concepts else None
-            new_subroutines = stores.subroutines.write(s, subroutines, subroutine_vecs) if subroutines else None
-            stores.episodes.write(s, episodes)
-        if new_concepts is not None:
-            stores.concepts.index_written(new_concepts)
-        if new_subroutines is not None:
-            stores.subroutines.index_written(new_subroutines)
+            written = [store.write(s, found, vecs) if found else None
+                       for (store, found), vecs in zip(kinds, vectors, strict=True)]
+            stores.episodes.write(s, by_type["episode"])
+        for (store, _), new in zip(kinds, written, strict=True):
+            if new is not None:
+                store.index_written(new)
     return ImportResult(counts=counts, content_hash=digest)

@@ -26,7 +26,14 @@ from memory.db import Database, describe_db_error, insert_ignore, is_retryable
 from memory.models import utcnow
 from memory.schemas import SearchHit
 from retrieval.embedder import TextEncoder
-from retrieval.index import IndexConfig, IndexCorrupt, IndexMissing, IndexStale, VectorIndex, reconcile
+from retrieval.index import (
+    IndexConfig,
+    IndexCorrupt,
+    IndexMissing,
+    IndexStale,
+    VectorIndex,
+    reconcile,
+)
 
 log = logging.getLogger("memory.store")
 
@@ -58,7 +65,11 @@ class VectorStore(Generic[ItemT]):
     """Base for a memory kind with embeddings; subclasses name the row/model and the merge rule."""
 
     kind: ClassVar[str]
+    """Plural name: the ``stats`` key, the index file's stem, log prefix."""
+    item_type: ClassVar[str]
+    """Singular name: the ``type`` of an exported line and the ``--kind`` of ``mnemos memory``."""
     row_cls: ClassVar[type]
+    """The SQL table (a row class in :mod:`memory.models`)."""
     item_cls: ClassVar[type[BaseModel]]
 
     def __init__(
@@ -95,6 +106,15 @@ class VectorStore(Generic[ItemT]):
     def _merge_scope(self, item: ItemT) -> dict[str, str]:
         """Columns a similar row must share with ``item`` to be merged into."""
         return {"domain": item.domain}
+
+    @staticmethod
+    def line(item: Any) -> str:
+        """One line of ``mnemos memory list/search`` for ``item``."""
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        return {"count": self.count(), "indexed": self.index.count, "index": self.index.layout,
+                "index_file": str(self.index_path), "domains": self.domains()}
 
     # ----- row <-> model ------------------------------------------------------------------
     def _fields(self) -> list[str]:

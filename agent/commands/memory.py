@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import Settings
+from memory.kinds import KINDS as MEMORY_KINDS
 
-KINDS = ("concept", "subroutine", "episode")
+#: ``--kind`` choices: every registered memory kind, then episodes.
+KINDS = (*(k.item_type for k in MEMORY_KINDS), "episode")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = action("search", "semantic search")
     p.add_argument("text")
-    p.add_argument("--kind", choices=KINDS[:2], default="concept")
+    p.add_argument("--kind", choices=KINDS[:-1], default="concept")
     p.add_argument("-k", type=int, default=8)
     p.add_argument("--domain")
     p.add_argument("--concept-kind", choices=("structure", "routine"), help="concept kind filter")
@@ -67,14 +69,6 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(text)
 
 
-def _summary(kind: str, item: Any) -> str:
-    if kind == "concept":
-        return f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (+{item.successes}/-{item.failures})  {item.description[:60]}"
-    if kind == "subroutine":
-        return f"{item.id:>6}  [{item.domain}] {item.question[:80]}  (uses {item.uses}, ok {item.successes})"
-    return f"{item.id:>6}  {item.run_id or '-'}  {item.problem_id}  {item.verdict}  answer={item.answer!r}"
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from agent.memory_access import open_memory
     from memory import MemoryItemNotFound
@@ -92,11 +86,11 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
     from memory.transfer import export_jsonl, import_jsonl
 
     cmd = args.memory_command
-    store_of = {"concept": stores.concepts, "subroutine": stores.subroutines, "episode": stores.episodes}
+    store_of = stores.by_item_type()
     if cmd == "stats":
         stats = stores.stats()
         lines = [f"database: {stats['database']}"]
-        for kind in ("concepts", "subroutines"):
+        for kind in stores.kinds:
             s = stats[kind]
             lines.append(f"{kind}: {s['count']} rows, {s['indexed']} indexed ({s['index']}), domains {s['domains']}")
         lines.append(f"episodes: {stats['episodes']['count']} in {stats['episodes']['runs']} run(s)")
@@ -108,18 +102,17 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
             items = stores.episodes.list(run_id=args.run_id, limit=args.limit, offset=args.offset)
         else:
             items = store_of[args.kind].list(limit=args.limit, offset=args.offset, domain=args.domain)
-        _emit(args, [i.model_dump(mode="json") for i in items], "\n".join(_summary(args.kind, i) for i in items) or "(none)")
+        _emit(args, [i.model_dump(mode="json") for i in items], "\n".join(store_of[args.kind].line(i) for i in items) or "(none)")
     elif cmd == "show":
         item = store_of[args.kind].get(args.id)
         _emit(args, item.model_dump(mode="json"), json.dumps(item.model_dump(mode="json"), indent=2, ensure_ascii=False))
     elif cmd == "search":
         if args.k < 1:
             raise ValueError("-k must be at least 1")
-        if args.kind == "concept":
-            hits = stores.concepts.search(args.text, args.k, args.domain, args.concept_kind, args.min_score)
-        else:
-            hits = stores.subroutines.search(args.text, args.k, args.domain, args.min_score)
-        text = "\n".join(f"{h.score:.3f}  {_summary(args.kind, h.item)}" for h in hits) or "(no hits)"
+        store = store_of[args.kind]
+        filters = {"kind": args.concept_kind} if args.concept_kind else {}
+        hits = store.search(args.text, args.k, domain=args.domain, min_score=args.min_score, **filters)
+        text = "\n".join(f"{h.score:.3f}  {store.line(h.item)}" for h in hits) or "(no hits)"
         _emit(args, [h.model_dump(mode="json") for h in hits], text)
     elif cmd == "export":
         counts = export_jsonl(stores, args.file, [args.kind] if args.kind else None)
@@ -134,7 +127,7 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
         _emit(args, result.model_dump(mode="json"), text)
     elif cmd == "rebuild-index":
         stores.rebuild_index()
-        data = {s.kind: {"vectors": s.index.count, "index": s.index.layout} for s in (stores.concepts, stores.subroutines)}
+        data = {s.kind: {"vectors": s.index.count, "index": s.index.layout} for s in stores.kinds.values()}
         _emit(args, data, "\n".join(f"{k}: rebuilt {v['vectors']} vectors ({v['index']})" for k, v in data.items()))
     elif cmd == "ingest-traces":
         report = ingest_traces(stores.subroutines, args.file, batch_size=args.batch_size, domain=args.domain)

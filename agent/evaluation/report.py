@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.evaluation.stats import mcnemar_exact, paired_bootstrap, wilson_interval
+from memory.kinds import KINDS
 from memory.schemas import Episode
 from tools.domains.split import SplitRecord
 
@@ -83,11 +84,14 @@ def tag_usage(episodes: list[Episode]) -> dict[str, Usage]:
 
 
 def memory_usage(episodes: list[Episode]) -> dict[str, Usage]:
-    """Concepts and subroutines offered/used, and evidence passages recalled."""
+    """Items of each registered memory kind offered/used, and evidence passages recalled.
+
+    A kind's ids are episode columns (``concepts_offered``, ...) where the schema has them, else trace fields.
+    """
     n = len(episodes) or 1
     out: dict[str, Usage] = {}
-    for key in ("concepts_offered", "concepts_used", "subroutines_offered", "subroutines_used"):
-        lists = [getattr(e, key) for e in episodes]
+    for key in (f"{kind.kind}_{role}" for kind in KINDS for role in ("offered", "used")):
+        lists = [getattr(e, key) if key in Episode.model_fields else e.trace.get(key) or [] for e in episodes]
         out[key] = Usage(count=sum(len(x) for x in lists), problems=sum(bool(x) for x in lists) / n)
     ev = [len(e.trace.get("evidence") or []) for e in episodes]
     out["evidence"] = Usage(count=sum(ev), problems=sum(bool(x) for x in ev) / n)

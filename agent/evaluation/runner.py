@@ -29,8 +29,8 @@ from agent.evaluation.report import (
 from agent.evaluation.snapshot import (
     DB_FILE,
     MANIFEST,
-    ArmMemory,
     SnapshotManifest,
+    arm_memory,
     create_snapshot,
     load_snapshot,
     memory_content,
@@ -70,16 +70,6 @@ class EvalOutcome(BaseModel):
     json_path: Path | None = None
     chart_path: Path | None = None
     published_path: Path | None = None
-
-
-class _EpisodesOnly:
-    """The memory object for arms without a store: the runner only needs somewhere to write episodes."""
-
-    def __init__(self, episodes: Any):
-        self.episodes = episodes
-
-    def close(self) -> None:
-        pass
 
 
 class _Lazy:
@@ -183,7 +173,7 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
     print(f"train: {len(split.train)} problems, memory learning, verify {options.train_verify} -> run {rid}",
           file=sys.stderr)
     if _pending(episodes, rid, split.train):
-        memory = ArmMemory(store_dir, episodes, lazy.encoder, settings)
+        memory = arm_memory(store_dir, episodes, lazy.encoder, settings)
         try:
             interrupted = _run_controller(split.train, settings.model_copy(update={"memory_mode": "learning"}), rid,
                                           memory, options.train_verify, options, lazy)
@@ -210,6 +200,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     """Run (or resume) the evaluation ``options.name`` on ``split``; results go to ``<runs>/<name>/``."""
     from memory.db import Database
     from memory.episodes import EpisodeStore
+    from memory.stores import MemoryStores
 
     if not split.dev:
         raise ValueError("the dev part has no problems")
@@ -226,6 +217,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
 
     db = Database(settings.db_url)
     episodes = EpisodeStore(db)
+    main = MemoryStores(db, {}, episodes)
     lazy = _Lazy(settings, llm, encoder)
     outcome = EvalOutcome()
     try:
@@ -251,16 +243,16 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
                     interrupted = _run_plain(split.dev, settings, rid, options, lazy, episodes)
                 else:
                     arm_settings = settings.model_copy(update={"memory_mode": arms_mod.memory_mode(arm)})
+                    own = None
                     if arm in SNAPSHOT_ARMS:
                         working_copy(settings.home, snap_name, store_dir)
-                        memory: Any = ArmMemory(store_dir, episodes, lazy.encoder, settings)
-                    else:
-                        memory = _EpisodesOnly(episodes)
+                        own = arm_memory(store_dir, episodes, lazy.encoder, settings)
                     try:
-                        interrupted = _run_controller(split.dev, arm_settings, rid, memory, options.dev_verify,
+                        interrupted = _run_controller(split.dev, arm_settings, rid, own or main, options.dev_verify,
                                                       options, lazy)
                     finally:
-                        memory.close()
+                        if own is not None:
+                            own.close()
                 if interrupted:
                     outcome.interrupted = True
                     return outcome
@@ -273,7 +265,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
         report = _report(split, settings, options, episodes, manifest, extra)
     finally:
         lazy.close()
-        db.dispose()
+        main.close()
     outcome.report = report
     outcome.json_path = write_json(report.model_dump(mode="json"), eval_dir / RESULT_FILE)
     outcome.chart_path = write_chart(report, eval_dir / CHART_FILE)

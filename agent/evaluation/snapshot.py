@@ -27,6 +27,8 @@ from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from agent.config import Settings
+    from memory.episodes import EpisodeStore
+    from memory.stores import MemoryStores
 
 MANIFEST = "manifest.json"
 ORIGIN = "origin.json"
@@ -182,21 +184,15 @@ def working_copy(home: Path, name: str, dest: Path) -> SnapshotManifest:
     return manifest
 
 
-class ArmMemory:
-    """Concepts and subroutines from an arm's own store, episodes in the main database.
+def arm_memory(store_dir: Path, episodes: EpisodeStore, encoder: Any, settings: Settings) -> MemoryStores:
+    """An arm's memory: every kind from the arm's own store, episodes in the main database.
 
-    The controller reads and (when learning) writes ``concepts``/``subroutines``;
-    the batch runner writes ``episodes``. Closing flushes the indexes.
+    The controller reads and (when learning) writes the kinds; the batch runner writes
+    ``episodes``. Closing flushes the indexes and closes the arm's database only.
     """
+    from agent.memory_access import open_memory
 
-    def __init__(self, store_dir: Path, episodes: Any, encoder: Any, settings: Settings):
-        from agent.memory_access import open_memory
-
-        url, index_dir = store_paths(store_dir)
-        self._stores = open_memory(settings, db_url=url, index_dir=index_dir, encoder=encoder)
-        self.concepts = self._stores.concepts
-        self.subroutines = self._stores.subroutines
-        self.episodes = episodes
-
-    def close(self) -> None:
-        self._stores.close()
+    url, index_dir = store_paths(store_dir)
+    stores = open_memory(settings, db_url=url, index_dir=index_dir, encoder=encoder)
+    stores.episodes = episodes
+    return stores

@@ -7,7 +7,7 @@ import pytest
 from agent.config import Settings
 
 from agent.evaluation.snapshot import (
-    ArmMemory,
+    arm_memory,
     create_snapshot,
     load_snapshot,
     memory_content,
@@ -19,7 +19,7 @@ from tests.controller.conftest import HashEncoder
 
 
 def _store(path, n_concepts=2):
-    mem = ArmMemory(path, episodes=None, encoder=HashEncoder(), settings=Settings(home=path.parent / "home"))
+    mem = arm_memory(path, episodes=None, encoder=HashEncoder(), settings=Settings(home=path.parent / "home"))
     mem.concepts.add_many([Concept(name=f"concept number {i}", description=f"does thing {i}")
                            for i in range(n_concepts)])
     mem.subroutines.add_many([Subroutine(question="how to add two numbers", procedure="sum them")])
@@ -47,14 +47,14 @@ def test_working_copy_reads_the_snapshot_and_changes_show_in_the_hash(tmp_path):
     _store(tmp_path / "store").close()
     manifest = create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
     working_copy(tmp_path / "home", "s1", tmp_path / "arm")
-    mem = ArmMemory(tmp_path / "arm", episodes=None, encoder=HashEncoder(), settings=Settings(home=tmp_path / "home"))
+    mem = arm_memory(tmp_path / "arm", episodes=None, encoder=HashEncoder(), settings=Settings(home=tmp_path / "home"))
     try:
         hits = mem.subroutines.search("add two numbers", 1)
         assert hits and hits[0].item.procedure == "sum them"
     finally:
         mem.close()
     assert memory_content(tmp_path / "arm" / "memory.db")[1] == manifest.content_sha256  # reading changed nothing
-    mem = ArmMemory(tmp_path / "arm", episodes=None, encoder=HashEncoder(), settings=Settings(home=tmp_path / "home"))
+    mem = arm_memory(tmp_path / "arm", episodes=None, encoder=HashEncoder(), settings=Settings(home=tmp_path / "home"))
     mem.concepts.add(Concept(name="a brand new idea", description="learned on dev"))
     mem.close()
     counts, digest = memory_content(tmp_path / "arm" / "memory.db")
