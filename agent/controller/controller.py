@@ -23,7 +23,7 @@ from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.prompts import problem_text
 from agent.controller.state import SolveResult, SolveState, Trace
-from agent.controller.toolbox import BY_NAME
+from agent.controller.toolbox import BY_NAME, tag_table
 from agent.llm import TextGenerator
 from kvcache.budget import DEFAULT_CONTEXT
 from memory.protocol import Memory
@@ -74,7 +74,7 @@ class Controller:
         key = hashlib.sha1(f"{problem.id}\0{problem.prompt}\0{problem.context}".encode()).hexdigest()
         if self._index is None or self._index[0] != key:
             self._index = (key, EvidenceIndex({"context": problem.context, "prompt": problem_text(problem)},
-                                              self._encode))
+                                              self._encode, tag_table().any_tag))
         return self._index[1]
 
     def _context(self, problem: Problem, verifier: Verifier | None) -> RunContext:

@@ -17,7 +17,6 @@ import numpy as np
 from pydantic import BaseModel
 
 from agent.controller.state import EvidenceRecord
-from agent.controller.tags import tag_table
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -39,8 +38,9 @@ class Window(BaseModel):
     text: str
 
 
-def split_windows(source: str, text: str, max_chars: int = MAX_WINDOW_CHARS) -> list[Window]:
-    """Sentences with their offsets; over-long ones are cut at word boundaries."""
+def split_windows(source: str, text: str, max_chars: int = MAX_WINDOW_CHARS,
+                  skip: re.Pattern[str] | None = None) -> list[Window]:
+    """Sentences with their offsets; over-long ones are cut at word boundaries; those ``skip`` finds are dropped."""
     out: list[Window] = []
     for m in _SENTENCE.finditer(text):
         raw = m.group(0)
@@ -53,8 +53,7 @@ def split_windows(source: str, text: str, max_chars: int = MAX_WINDOW_CHARS) -> 
             s = cut + 1 if text[cut : cut + 1] == " " else cut
         if e > s:
             out.append(Window(source=source, start=s, end=e, text=text[s:e]))
-    any_tag = tag_table().any_tag
-    return [w for w in out if _WORD.search(w.text) and not any_tag.search(w.text)]
+    return [w for w in out if _WORD.search(w.text) and not (skip and skip.search(w.text))]
 
 
 def terms(text: str) -> list[str]:
@@ -64,8 +63,10 @@ def terms(text: str) -> list[str]:
 class EvidenceIndex:
     """All recallable text of one problem: prompt, context and folded raw segments."""
 
-    def __init__(self, sources: dict[str, str], encode: Encode | None = None):
+    def __init__(self, sources: dict[str, str], encode: Encode | None = None, skip: re.Pattern[str] | None = None):
+        """``skip`` finds protocol tags: a sentence holding one is never offered as evidence."""
         self.sources: dict[str, str] = {}
+        self._skip = skip
         self.windows: list[Window] = []
         self._tf: list[Counter[str]] = []
         self._df: Counter[str] = Counter()
@@ -78,7 +79,7 @@ class EvidenceIndex:
         if name in self.sources or not text:
             return
         self.sources[name] = text
-        new = split_windows(name, text)
+        new = split_windows(name, text, skip=self._skip)
         for w in new:
             tf = Counter(terms(w.text))
             self._tf.append(tf)

@@ -18,8 +18,7 @@ from langgraph.types import Checkpointer
 from agent.controller import nodes
 from agent.controller.context import RunContext
 from agent.controller.state import NodeStat, SolveState
-from agent.controller.tags import tag_table
-from agent.controller.toolbox import TOOLS
+from agent.controller.toolbox import TOOLS, tag_table
 from agent.controller.toolbox.base import NodeFn
 
 

@@ -31,8 +31,8 @@ from agent.controller.prompts import (
     render_concept,
 )
 from agent.controller.state import AttemptRecord, Part, Segment, SolveState, ToolCall
-from agent.controller.tags import ANSWER, FOLDED, tag_table
-from agent.controller.toolbox import BY_NAME
+from agent.controller.tags import ANSWER, FOLDED
+from agent.controller.toolbox import BY_NAME, tag_table
 from agent.controller.toolbox.recall import RECALL, normalise_query, recall_evidence
 from agent.controller.toolbox.subq import SUBQ, options_part, retrieve_options
 from agent.llm import ChatMessage, GenParams

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from agent.controller.tags import CONTROLLER_TAG, tag_table
+from agent.controller.tags import CONTROLLER_TAG
+from agent.controller.toolbox import tag_table
 
 
 class ParsedSegment(BaseModel):

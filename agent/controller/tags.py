@@ -1,15 +1,13 @@
 """The tag protocol as one table: every tag the model may write and every block the controller inserts.
 
-The parser, the stop strings, the tag regexes, routing after ``think``, the
-graph's node list and its recursion limit are all derived from :func:`tag_table`,
-which reads the registered tools (:mod:`agent.controller.toolbox`); a tool's tag
-spec lives in the tool's own file.
+A tool's tag spec lives in the tool's own file; the table of every model tag
+(parser, stop strings, regexes, routing, recursion budget) is derived from the
+registered tools in :mod:`agent.controller.toolbox`.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -67,35 +65,11 @@ FOLDED = BlockSpec(name="folded", lead="", strip=True)
 CONTROLLER_BLOCKS: tuple[BlockSpec, ...] = (EVIDENCE, OPTIONS, FOLDED, OUTPUT)
 
 
-def _names(names: list[str]) -> str:
+def names_pattern(names: list[str]) -> str:
+    """An alternation of the tag names, for the tag regexes."""
     return "|".join(re.escape(n) for n in names)
 
 
 
 ANSWER = TagSpec(name=ANSWER_TAG, keeps_layout=True)
-CONTROLLER_TAG = re.compile(rf"<(/?)({_names([b.name for b in CONTROLLER_BLOCKS])})>")
-
-
-class TagTable:
-    """Every model tag (the registered tools' and ``answer``) and what is derived from them."""
-
-    def __init__(self, model_tags: tuple[TagSpec, ...]) -> None:
-        #: The tags the model may write, in the order a segment's closer is looked for.
-        self.model_tags = model_tags
-        self.tags: dict[str, TagSpec] = {t.name: t for t in model_tags}
-        self.stop_strings: list[str] = [t.close for t in model_tags]
-        #: Request tag -> the node that serves it.
-        self.routes: dict[str, str] = {t.name: t.node for t in model_tags if t.node}
-        self.tool_nodes: tuple[str, ...] = tuple(dict.fromkeys(self.routes.values()))
-        #: Distinct per-attempt budgets that tag requests spend (two tags may share one).
-        self.tag_budgets: tuple[str, ...] = tuple(dict.fromkeys(t.budget for t in model_tags if t.budget))
-        self.any_tag = re.compile(rf"</?({_names([*self.tags, *(b.name for b in CONTROLLER_BLOCKS)])})>")
-        self.opener = re.compile(rf"<({_names(list(self.tags))})>")
-
-
-@cache
-def tag_table() -> TagTable:
-    """Built on first use from the tool registry: the tools' own files import the specs above."""
-    from agent.controller.toolbox import TOOLS
-
-    return TagTable((*(t.spec for t in TOOLS), ANSWER))
+CONTROLLER_TAG = re.compile(rf"<(/?)({names_pattern([b.name for b in CONTROLLER_BLOCKS])})>")

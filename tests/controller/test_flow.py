@@ -6,7 +6,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.controller.checkpoint import serializer
-from agent.controller.tags import tag_table
+from agent.controller.toolbox import tag_table
 from memory.schemas import Concept, Subroutine
 from tests.fakes import ScriptedGenerator
 from tools.problem import Problem, Verdict

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from agent.controller.copying import accept
 from agent.controller.evidence import EvidenceIndex, split_windows
+from agent.controller.toolbox import tag_table
 from agent.engine.verbatim_span import SEPARATOR, VerbatimSpanTracker, copy_spec
 from tests.fakes import ScriptedGenerator
 from tools.problem import Problem
@@ -24,7 +25,7 @@ documents = st.lists(st.tuples(sentences, punct), max_size=25).map(lambda xs: ""
 @given(doc=documents, query=sentences)
 @settings(max_examples=150, deadline=None)
 def test_search_spans_are_exact_substrings(doc: str, query: str) -> None:
-    idx = EvidenceIndex({"context": doc})
+    idx = EvidenceIndex({"context": doc}, skip=tag_table().any_tag)
     for rec in idx.search(query, k=4):
         assert doc[rec.start : rec.start + len(rec.text)] == rec.text
         assert "<evidence>" not in rec.text and "</evidence>" not in rec.text
@@ -41,7 +42,7 @@ def test_windows_cover_the_text_in_order(doc: str) -> None:
 @given(doc=documents, junk=sentences, at=st.integers(0, 400), size=st.integers(1, 60))
 @settings(max_examples=100, deadline=None)
 def test_accept_admits_exactly_the_verbatim_text(doc: str, junk: str, at: int, size: int) -> None:
-    idx = EvidenceIndex({"context": doc})
+    idx = EvidenceIndex({"context": doc}, skip=tag_table().any_tag)
     span = doc[at : at + size]
     if span.strip():  # a real copy, followed by the block's closer and chatter, is accepted as exactly that span
         rec = accept(f"{span}</evidence> and more", "q", idx, "copy-token")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.controller.copying import accept
 from agent.controller.state import EvidenceRecord, Part, SolveState, ToolCall
 from agent.controller.tags import EVIDENCE, TagSpec
 from agent.controller.toolbox.base import Tool
-
-if TYPE_CHECKING:
-    from agent.controller.context import RunContext
 
 RECALL = TagSpec(name="recall", node="recall", budget="recalls", block=EVIDENCE)
 NOTE_NO_PASSAGE = "\n(no matching passage in the document)\n"
@@ -23,9 +20,9 @@ def normalise_query(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-async def recall_evidence(state: SolveState, ctx: RunContext, query: str, trace: Any,
+async def recall_evidence(state: SolveState, ctx: Any, query: str, trace: Any,
                           asked: bool = True) -> tuple[list[Part], list[EvidenceRecord]]:
-    """Evidence for ``query``: searched by the controller, or copied by the model under a verbatim constraint.
+    """Evidence for ``query`` (``ctx`` is the run's ``RunContext``): searched, or copied by the model verbatim.
 
     ``asked`` is False when the controller recalls on its own (priming): the
     copy prompt then shows the recall request the model did not write.

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.controller.state import Part, SolveState, ToolCall
 from agent.controller.tags import OPTIONS, TagSpec
 from agent.controller.toolbox.base import Tool
-
-if TYPE_CHECKING:
-    from agent.controller.context import RunContext
 
 SUBQ = TagSpec(name="subq", node="retrieve", budget="retrievals", block=OPTIONS)
 NO_OPTIONS = "(no stored procedure matches)"
@@ -26,8 +23,8 @@ def options_part(opts: list[tuple[int, str, str]]) -> Part:
     return Part(kind=OPTIONS.name, text=text)
 
 
-async def retrieve_options(ctx: RunContext, query: str, trace: Any) -> Part | None:
-    """Stored procedures for ``query`` that clear the relevance bar; None (offer nothing) when none does."""
+async def retrieve_options(ctx: Any, query: str, trace: Any) -> Part | None:
+    """Stored procedures for ``query`` that clear the relevance bar (``ctx``: the run's ``RunContext``); None if none."""
     hits = []
     if ctx.read_memory and ctx.memory is not None:
         hits = await asyncio.to_thread(ctx.memory.subroutines.search, query, ctx.budgets.subroutine_top_k,
