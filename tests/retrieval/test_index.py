@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.index import IndexConfig, IndexCorrupt, IndexMissing, IndexStale, VectorIndex, reconcile
+from retrieval.index import (
+    IndexConfig,
+    IndexCorrupt,
+    IndexMissing,
+    IndexStale,
+    VectorIndex,
+)
+from retrieval.reconcile import reconcile
 
 DIM = 32
 
