@@ -36,15 +36,12 @@ def _from_episode(settings: Settings, episode_id: int) -> dict:
 
 
 def _from_thread(settings: Settings, thread_id: str) -> dict:
-    from agent.controller.checkpoint import default_checkpointer
-    from agent.controller.graph import build_graph
+    from agent.controller.controller import saved_trace
 
-    graph = build_graph(default_checkpointer(settings))
-    snap = graph.get_state({"configurable": {"thread_id": thread_id}})
-    if not snap.values:
+    trace = saved_trace(settings, thread_id)
+    if trace is None:
         raise ValueError(f"no episode or controller thread with id {thread_id!r}")
-    trace = snap.values["trace"]
-    return trace.model_dump() if hasattr(trace, "model_dump") else dict(trace)
+    return trace.model_dump()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -204,3 +204,11 @@ class Controller:
         conn = getattr(self.checkpointer, "conn", None)
         if self._owns_checkpointer and conn is not None:
             conn.close()
+
+
+def saved_trace(settings: Settings, thread_id: str) -> Trace | None:
+    """The trace a controller thread last checkpointed in the settings' database; None if there is no such thread."""
+    snap = build_graph(default_checkpointer(settings)).get_state({"configurable": {"thread_id": thread_id}})
+    if not snap.values:
+        return None
+    return Trace.model_validate(snap.values["trace"])
