@@ -17,6 +17,11 @@ from agent.controller.tags import TagSpec
 NodeFn = Callable[[SolveState, Any], Awaitable[dict[str, Any]]]
 
 
+def served(state: SolveState, trace: Any, parts: list[Part], counters: Any) -> dict[str, Any]:
+    """What a tool node returns: its reply appended to the transcript, its budget counted, the request cleared."""
+    return {"trace": trace, "parts": [*state.parts, *parts], "counters": counters, "request": None}
+
+
 @dataclass(frozen=True)
 class Tool:
     spec: TagSpec

@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.controller.state import Part, SolveState, ToolCall
 from agent.controller.tags import OUTPUT, TagSpec
-from agent.controller.toolbox.base import Tool
+from agent.controller.toolbox.base import Tool, served
 from tools.sandbox.pytool import python_tool
 
 PYTHON = TagSpec(name="python", node="run_python", budget="tool_calls", keeps_layout=True, block=OUTPUT)
@@ -22,8 +22,7 @@ async def run_python(state: SolveState, runtime: Any) -> dict[str, Any]:
     trace.tool_calls.append(ToolCall(node="run_python", kind="python", input=state.request_body[:500],
                                      output=shown.text[:500], ok=shown.ok, seconds=time.perf_counter() - t0))
     part = Part(kind=OUTPUT.name, text=OUTPUT.render(shown.text))
-    return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(PYTHON.budget),
-            "request": None}
+    return served(state, trace, [part], state.counters.bump(PYTHON.budget))
 
 
 TOOL = Tool(

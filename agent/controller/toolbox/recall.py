@@ -9,7 +9,7 @@ from typing import Any
 from agent.controller.copying import accept
 from agent.controller.state import EvidenceRecord, Part, SolveState, ToolCall
 from agent.controller.tags import EVIDENCE, TagSpec
-from agent.controller.toolbox.base import Tool
+from agent.controller.toolbox.base import Tool, served
 
 RECALL = TagSpec(name="recall", node="recall", budget="recalls", block=EVIDENCE)
 NOTE_NO_PASSAGE = "\n(no matching passage in the document)\n"
@@ -65,8 +65,7 @@ async def recall(state: SolveState, runtime: Any) -> dict[str, Any]:
         return {"trace": trace, "parts": [*state.parts, note], "counters": used, "request": None, **end}
     parts, records = await recall_evidence(state, ctx, state.request_body, trace)
     trace.evidence += records
-    return {"trace": trace, "parts": [*state.parts, *parts], "request": None,
-            "counters": used.bump(RECALL.budget, recall_queries=[*used.recall_queries, query])}
+    return served(state, trace, parts, used.bump(RECALL.budget, recall_queries=[*used.recall_queries, query]))
 
 
 TOOL = Tool(

@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.controller.state import Part, SolveState, ToolCall
 from agent.controller.tags import OPTIONS, TagSpec
-from agent.controller.toolbox.base import Tool
+from agent.controller.toolbox.base import Tool, served
 
 SUBQ = TagSpec(name="subq", node="retrieve", budget="retrievals", block=OPTIONS)
 NO_OPTIONS = "(no stored procedure matches)"
@@ -40,9 +40,7 @@ async def retrieve(state: SolveState, runtime: Any) -> dict[str, Any]:
     """``<subq>``: stored procedures for the sub-question."""
     trace = state.trace.model_copy(deep=True)
     part = await retrieve_options(runtime.context, state.request_body, trace)
-    part = part or options_part([])
-    return {"trace": trace, "parts": [*state.parts, part], "counters": state.counters.bump(SUBQ.budget),
-            "request": None}
+    return served(state, trace, [part or options_part([])], state.counters.bump(SUBQ.budget))
 
 
 TOOL = Tool(
