@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from memory.merge import merge_subroutines
 from memory.models import SubroutineRow, text_key, utcnow
-from memory.schemas import SearchHit, Subroutine
+from memory.schemas import Subroutine
 from memory.vector_store import MemoryItemNotFound, VectorStore
 
 
@@ -24,9 +24,6 @@ class SubroutineStore(VectorStore[Subroutine]):
 
     def _merge(self, existing: Subroutine, new: Subroutine) -> Subroutine:
         return merge_subroutines(existing, new)
-
-    def search(self, text: str, k: int = 8, domain: str | None = None, min_score: float | None = None) -> list[SearchHit]:
-        return self._search([text], k, {"domain": domain}, min_score)[0]
 
     @staticmethod
     def line(item: Subroutine) -> str:

@@ -264,6 +264,11 @@ class VectorStore(Generic[ItemT]):
         return best
 
     # ----- search -------------------------------------------------------------------------
+    def search(self, text: str, k: int = 8, domain: str | None = None, min_score: float | None = None,
+               **filters: str | None) -> list[SearchHit]:
+        """The ``k`` items nearest to ``text``, optionally within a domain and other filter columns."""
+        return self._search([text], k, {"domain": domain, **filters}, min_score)[0]
+
     def _search(
         self, texts: list[str], k: int, filters: dict[str, str], min_score: float | None
     ) -> list[list[SearchHit]]:
