@@ -7,7 +7,7 @@ exchange form used by the controller, the CLI's import/export and tests.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -79,7 +79,12 @@ class Episode(BaseModel):
     created_at: datetime | None = None
 
 
-class SearchHit(BaseModel):
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class SearchHit(BaseModel, Generic[ItemT]):
+    """A stored item of any registered memory kind, with its id and its similarity to the query."""
+
     id: int
     score: float
-    item: Concept | Subroutine
+    item: ItemT
