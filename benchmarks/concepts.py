@@ -90,10 +90,10 @@ def main() -> int:
     from transformers import AutoTokenizer
 
     from agent.config import default_cache
-    from agent.controller.nodes import _render_concept
     from agent.controller.prompts import CONCEPT_CHOICE_PROMPT
     from agent.embedded import model_max_context, resolve_model
     from memory import open_memory
+    from memory.concepts import ConceptStore
     from retrieval.embedder import Embedder
 
     bench = _retrieval_bench()
@@ -131,7 +131,7 @@ def main() -> int:
                                                cues="; ".join(c.cues)) for c in concepts[: args.shortlist]]
         select_tokens = sum(len(tok.encode(p)) for p in choice)
         sample = concepts[: min(n, 1000)]
-        per_concept = np.mean([len(tok.encode(_render_concept(c))) for c in sample])
+        per_concept = np.mean([len(tok.encode(ConceptStore.shown(0, c))) for c in sample])
         whole = int(per_concept * n)
         print(f"{n:>9} | {layout:<14} {add_s:>7.1f} | {p50:>13.2f} {p99:>7.2f} {recall:>8.3f} | {select_tokens:>13,} | "
               f"{whole:>19,} {'yes' if whole < context else 'no':>5}")

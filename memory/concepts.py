@@ -39,6 +39,15 @@ class ConceptStore(VectorStore[Concept]):
         return self._search([text], k, {"domain": domain, "kind": kind}, min_score)[0]
 
     @staticmethod
+    def shown(id: int, item: Concept) -> str:
+        lines = [f"- {item.name}: {item.description}".rstrip(": ")]
+        if item.cues:
+            lines.append(f"  when: {'; '.join(item.cues)}")
+        if item.notes:
+            lines.append(f"  how: {'; '.join(item.notes)}")
+        return "\n".join(lines)
+
+    @staticmethod
     def line(item: Concept) -> str:
         return f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (+{item.successes}/-{item.failures})  {item.description[:60]}"
 

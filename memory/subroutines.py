@@ -26,6 +26,11 @@ class SubroutineStore(VectorStore[Subroutine]):
         return merge_subroutines(existing, new)
 
     @staticmethod
+    def shown(id: int, item: Subroutine) -> str:
+        """``S<id>`` is what marks a procedure as used when the model cites it."""
+        return f"[S{id}] {item.question}\nProcedure: {item.procedure}"
+
+    @staticmethod
     def line(item: Subroutine) -> str:
         return f"{item.id:>6}  [{item.domain}] {item.question[:80]}  (uses {item.uses}, ok {item.successes})"
 

@@ -107,6 +107,11 @@ class VectorStore(Generic[ItemT]):
         return {"domain": item.domain}
 
     @staticmethod
+    def shown(id: int, item: Any) -> str:
+        """How the item reads to the model when it is offered (``id`` is how the model can cite it)."""
+        raise NotImplementedError
+
+    @staticmethod
     def line(item: Any) -> str:
         """One line of ``mnemos memory list/search`` for ``item``."""
         raise NotImplementedError

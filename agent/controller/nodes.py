@@ -28,7 +28,6 @@ from agent.controller.prompts import (
     FOLD_PROMPT,
     RETRY_PROMPT,
     problem_text,
-    render_concept,
 )
 from agent.controller.state import AttemptRecord, Part, Segment, SolveState, ToolCall
 from agent.controller.tags import ANSWER, FOLDED
@@ -36,6 +35,7 @@ from agent.controller.toolbox import BY_NAME, tag_table
 from agent.controller.toolbox.recall import RECALL, normalise_query, recall_evidence
 from agent.controller.toolbox.subq import SUBQ, options_part, retrieve_options
 from agent.llm import ChatMessage, GenParams
+from memory.concepts import ConceptStore
 from tools.domains import get_domain
 from tools.problem import Verdict
 
@@ -69,7 +69,7 @@ async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
     trace.tool_calls.append(ToolCall(node="select_concepts", kind="concept_choice", input=query[:200],
                                      output=", ".join(h.item.name for h in chosen), ids=trace.concepts_used))
     return {"trace": trace, "concepts_text": "\n".join(
-        render_concept(h.item.name, h.item.description, h.item.cues, h.item.notes) for h in chosen)}
+        ConceptStore.shown(h.id, h.item) for h in chosen)}
 
 
 async def prime(state: SolveState, runtime: Ctx) -> Update:

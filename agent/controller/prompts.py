@@ -72,15 +72,6 @@ Look at what went wrong, revise your reasoning and give a new answer."""
 FOLD_FALLBACK = "(earlier reasoning folded)"
 
 
-def render_concept(name: str, description: str, cues: list[str], notes: list[str]) -> str:
-    lines = [f"- {name}: {description}".rstrip(": ")]
-    if cues:
-        lines.append(f"  when: {'; '.join(cues)}")
-    if notes:
-        lines.append(f"  how: {'; '.join(notes)}")
-    return "\n".join(lines)
-
-
 # --- concept selection and folding ------------------------------------------------------------------
 
 CONCEPT_CHOICE_PROMPT = """Problem:

@@ -8,14 +8,16 @@ from typing import Any
 from agent.controller.state import Part, SolveState, ToolCall
 from agent.controller.tags import OPTIONS, TagSpec
 from agent.controller.toolbox.base import Tool, served
+from memory.schemas import Subroutine
+from memory.subroutines import SubroutineStore
 
 SUBQ = TagSpec(name="subq", node="retrieve", budget="retrievals", block=OPTIONS)
 NO_OPTIONS = "(no stored procedure matches)"
 
 
 def option_lines(options: list[tuple[int, str, str]]) -> str:
-    """Stored procedures as the model sees them; ``S<id>`` is what marks one as used later."""
-    return "\n".join(f"[S{i}] {q}\nProcedure: {p}" for i, q, p in options)
+    """Stored procedures as the model sees them (the subroutine kind's own form)."""
+    return "\n".join(SubroutineStore.shown(i, Subroutine(question=q, procedure=p)) for i, q, p in options)
 
 
 def options_part(opts: list[tuple[int, str, str]]) -> Part:
