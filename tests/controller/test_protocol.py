@@ -48,3 +48,14 @@ def test_answer_body_keeps_program_layout():
 def test_recall_body_is_one_line():
     parsed = parse_segment("<recall>the  blue\n vault</recall>", "</recall>")
     assert parsed.body == "the blue vault"
+
+
+def test_graph_nodes_routes_and_stops_come_from_the_tool_registry():
+    from agent.controller.graph import build_graph
+    from agent.controller.toolbox import TOOLS, tag_table
+
+    graph = build_graph()
+    for tool in TOOLS:
+        assert tool.spec.node in graph.nodes
+        assert tag_table().routes[tool.name] == tool.spec.node
+        assert tool.spec.close in tag_table().stop_strings

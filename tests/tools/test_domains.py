@@ -56,3 +56,19 @@ def test_gold_verifier_accepts_equivalent_answers_and_gives_feedback_otherwise()
     assert not wrong.ok and "reference answer" in wrong.feedback
     with pytest.raises(ValueError, match="no gold answer"):
         GoldVerifier(Problem(id="n", domain="math", prompt="?"))
+
+
+def test_solve_and_eval_sub_commands_are_the_registered_domains():
+    import argparse
+
+    from agent.commands import eval as eval_cmd
+    from agent.commands import solve as solve_cmd
+    from tools.domains import command_domains
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    solve_cmd.register(sub)
+    eval_cmd.register(sub)
+    for command in ("solve", "eval"):
+        kinds = next(a for a in sub.choices[command]._actions if isinstance(a, argparse._SubParsersAction))
+        assert list(kinds.choices) == [d.name for d in command_domains(command)] == ["arc", "math"]
