@@ -29,16 +29,17 @@ def test_text_domain_normalises_and_accepts_any_gold():
     assert text.verifier(p) is None
 
 
-def test_register_domain():
-    class Echo:
-        name = "echo-test"
+def test_register_domain(monkeypatch):
+    from tools.domains import DOMAINS
+    from tools.domains.base import Domain
 
-        def verifier(self, problem):
-            return None
+    class Echo(Domain):
+        name = "echo-test"
 
         def score(self, problem, attempts):
             return float(bool(attempts) and attempts[-1] == problem.gold)
 
+    monkeypatch.setattr("tools.domains.DOMAINS", dict(DOMAINS))
     register_domain(Echo())
     assert get_domain("echo-test").score(Problem(id="e", prompt="", gold="x"), ["x"]) == 1.0
 
