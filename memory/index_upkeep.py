@@ -7,21 +7,48 @@ corrupt, from another embedder or behind the table, and is repaired on open.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from sqlalchemy import select
 
-from retrieval.index import IndexCorrupt, IndexMissing, IndexStale, VectorIndex
+from memory.db import Database
+from retrieval.embedder import TextEncoder
+from retrieval.index import (
+    IndexConfig,
+    IndexCorrupt,
+    IndexMissing,
+    IndexStale,
+    VectorIndex,
+)
 from retrieval.reconcile import reconcile
-
-if TYPE_CHECKING:
-    from memory.vector_store import VectorStore
 
 log = logging.getLogger("memory.store")
 
 
-def reembed_stale_rows(store: VectorStore[Any]) -> int:
+class IndexedKind(Protocol):
+    """What keeping an index true needs of a memory kind's store (:class:`memory.vector_store.VectorStore`)."""
+
+    kind: ClassVar[str]
+    row_cls: ClassVar[type]
+    db: Database
+    encoder: TextEncoder
+    index_path: Path
+    index_config: IndexConfig
+
+    def count(self) -> int: ...
+
+    def _to_item(self, row: Any) -> Any: ...
+
+    def _sql_ids(self) -> np.ndarray: ...
+
+    def _vectors_for(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def reembed_stale_rows(store: IndexedKind) -> int:
     """Embed rows that have no embedding or one from another model (SQL writes, model swap)."""
     fingerprint = store.encoder.fingerprint
     stale = (store.row_cls.embedding.is_(None)) | (store.row_cls.embedder.is_(None)) | (store.row_cls.embedder != fingerprint)
@@ -41,7 +68,7 @@ def reembed_stale_rows(store: VectorStore[Any]) -> int:
             done += len(rows)
         log.warning("%s: embedded %d rows that had no current embedding", store.kind, done)
 
-def build_from_sql(store: VectorStore[Any]) -> VectorIndex:
+def build_from_sql(store: IndexedKind) -> VectorIndex:
     ids, vecs = store._all_vectors()
     index = VectorIndex.build(
         ids, vecs, store.encoder.dim, store.index_config, owner=store.db.store_id, fingerprint=store.encoder.fingerprint
@@ -49,7 +76,7 @@ def build_from_sql(store: VectorStore[Any]) -> VectorIndex:
     index.save(store.index_path)
     return index
 
-def open_index(store: VectorStore[Any]) -> VectorIndex:
+def open_index(store: IndexedKind) -> VectorIndex:
     """The kind's index, checked against SQL: rebuilt when missing, unusable or stale, reconciled otherwise."""
     reembedded = reembed_stale_rows(store)
     try:
