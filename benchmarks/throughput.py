@@ -200,6 +200,12 @@ KNOBS: dict[str, dict[str, Any]] = {
     "reserved_0+batched_8192": {"env": {RESERVED: "0"}, "engine": {"max_num_batched_tokens": 8192}},
     "reserved_0+compiled": {"env": {RESERVED: "0"}, "settings": {"enforce_eager": False}},
     "reserved_0+kv_fp8": {"env": {RESERVED: "0"}, "settings": {"kv_policy": "fp8"}},
+    # On CPUs without native bf16 (agent.engine.cpu_plan.native_bf16) the engine loads the model in float32;
+    # these knobs are measured from that base.
+    "float32": {"settings": {"dtype": "float32"}},
+    "float32+reserved_0": {"env": {RESERVED: "0"}, "settings": {"dtype": "float32"}},
+    "float32+reserved_0+tcmalloc": {"env": {RESERVED: "0"}, "preload": ["tcmalloc"], "settings": {"dtype": "float32"}},
+    "float32+reserved_0+nobind": {"env": {RESERVED: "0", BIND: "nobind"}, "settings": {"dtype": "float32"}},
 }
 
 

@@ -85,13 +85,15 @@ def _model_line(settings: Settings) -> str:
 
 def _cpu_summary(settings: Settings) -> str:
     """The CPU engine's settings as the next engine would start with them (nothing is claimed here)."""
-    from agent.engine.cpu_plan import plan_cpu
+    from agent.engine.cpu_plan import cpu_dtype, plan_cpu
 
+    dtype, why = cpu_dtype(settings.dtype, settings.cpu)
     if not settings.cpu.tune:
-        return "vLLM's own CPU defaults (cpu.tune = false)"
+        return f"vLLM's own CPU defaults (cpu.tune = false); dtype {dtype}"
     plan = plan_cpu(settings.cpu)
     env = " ".join(f"{k}={v}" for k, v in plan.env().items())
-    return f"{plan.describe()}\n            engine environment: {env}".replace("\n- ", "\n            - ")
+    return (f"{plan.describe()}\n- dtype {why}\n            engine environment: {env} dtype={dtype}"
+            .replace("\n- ", "\n            - "))
 
 
 def _kv_summary(settings: Settings) -> str:

@@ -138,6 +138,33 @@ def find_preload(lib: PreloadLib) -> str | None:
     return None
 
 
+def native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without it vLLM's bf16 matmuls are emulated."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return True  # unknown: keep the model's own dtype
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def cpu_dtype(requested: str, settings: CpuSettings, cpuinfo: str | None = None) -> tuple[str, str]:
+    """The dtype a CPU engine loads the model in, and why.
+
+    bf16 checkpoints (every embedded model) on a CPU without native bf16 run in float32: on a 2-core AVX2 EPYC
+    the 1.5B model generated 768 tokens in 82 s in float32 and did not finish them in 180 s in bf16.
+    """
+    if requested != "auto":
+        return requested, f"dtype {requested}: from the dtype setting"
+    if not settings.tune:
+        return "auto", "the model's own dtype (cpu.tune = false)"
+    if native_bf16(cpuinfo):
+        return "auto", "the model's own dtype: this CPU computes bf16 natively"
+    return "float32", ("float32: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag), where vLLM's bf16 "
+                       "matmuls are emulated and several times slower")
+
+
 def parse_cores(spec: str) -> list[int]:
     """``"0-2,5"`` -> ``[0, 1, 2, 5]``."""
     cores: set[int] = set()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.blocking import blocking
 from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
-from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
+from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, cpu_dtype, plan_cpu
 from agent.engine.errors import EngineError, root_cause
 from agent.engine.plan import detect_device, environment, kv_plugin_env, planned_memory
 from agent.engine.requests import sampling_params
@@ -154,6 +154,10 @@ class Engine:
     def from_settings(cls, settings: Settings, **extra: Any) -> Engine:
         """Build the engine the settings describe; the embedded model is converted on first use."""
         model_dir = resolve_model(settings.model, settings.cache_dir)
+        if detect_device(settings.device) == "cpu":
+            dtype, why = cpu_dtype(settings.dtype, settings.cpu)
+            log.info("CPU engine dtype: %s", why)
+            settings = settings.model_copy(update={"dtype": dtype})  # the KV planner sizes tokens in this dtype
         max_model_len, kv_cache_gib = planned_memory(settings, model_dir)
         procs = list(extra.pop("logits_processors", ()))
         if settings.recall_mode == "model-copy" and settings.copy_mechanism == "token" and VERBATIM_PROCESSOR not in procs:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import Settings
-from agent.engine.cpu_plan import CoreClaims, CpuSettings, parse_cores, plan_cpu
+from agent.engine.cpu_plan import CoreClaims, CpuSettings, cpu_dtype, native_bf16, parse_cores, plan_cpu
 
 
 @pytest.fixture
@@ -132,3 +132,15 @@ def test_engine_guard_ends_an_orphaned_engine_process_and_its_children() -> None
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+AVX2_ONLY = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+WITH_BF16 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n"
+
+
+def test_dtype_is_float32_where_the_cpu_has_no_native_bf16() -> None:
+    assert not native_bf16(AVX2_ONLY) and native_bf16(WITH_BF16)
+    assert cpu_dtype("auto", CpuSettings(), AVX2_ONLY)[0] == "float32"
+    assert cpu_dtype("auto", CpuSettings(), WITH_BF16)[0] == "auto"
+    assert cpu_dtype("bfloat16", CpuSettings(), AVX2_ONLY) == ("bfloat16", "dtype bfloat16: from the dtype setting")
+    assert cpu_dtype("auto", CpuSettings(tune=False), AVX2_ONLY)[0] == "auto"
