@@ -1,27 +1,13 @@
-"""Throughput: the agent (memory off) vs raw vLLM on the same GSM8K problems, side by side.
+"""Throughput: the agent (memory off) vs raw vLLM on the same GSM8K problems, side by side, and CPU knobs.
 
-One engine is loaded once and serves both phases, so both see the same model,
-KV space and ``max_num_seqs``:
-
-1. the agent: ``mnemos solve``'s path (controller graph per problem, asyncio
-   tasks, concurrency from the KV planner unless ``--concurrency``), memory off;
-   the prompt of each problem's first request (its first segment) is recorded;
-2. raw vLLM: those same prompts, all submitted to ``AsyncLLM.generate`` at once
-   (one batch call), with the agent's per-attempt token budget as ``max_tokens``
-   and no stop strings (the model ends at EOS or the budget).
-
-The prefix cache is reset between the phases so the raw phase does not reuse
-the agent's prompts. That engine starts with mnemos' own CPU choice
-(``agent.engine.cpu_plan``). Then each CPU knob runs the raw phase again on the same
-prompts, each in a fresh process (vLLM reads its CPU settings when it spawns
-its engine): vLLM's defaults, and one change from them per knob (no reserved
-core, tcmalloc, Intel OpenMP, no thread binding, batch token limits, compiled
-graphs, an fp8 KV cache). The key figures are ``raw_default_tok_s`` (vLLM's
-defaults), ``raw_tuned_tok_s`` (the engine's choice), their ratio
-``speedup_vs_default``, and ``ratio`` (the agent against tuned raw). For each phase: generated tok/s, problems/min, p50/p95
-per-problem latency, prefix-cache hit rate (vLLM's scheduler counters, read
-through a stat logger, see ``agent.engine.EngineStats``), score; then the
-ratio agent/raw. Figures go to ``docs/results/throughput.json``.
+One engine (with mnemos' own CPU choice, ``agent.engine.cpu_plan``) serves two phases: the agent on
+``mnemos solve``'s path, recording each problem's first prompt; then raw vLLM, those prompts submitted to
+``AsyncLLM.generate`` at once with the agent's per-attempt budget and no stop strings. The prefix cache is
+reset between them. Then each CPU knob reruns the raw phase on the same prompts in a fresh process (vLLM
+reads its CPU settings when it spawns its engine): vLLM's defaults, and one change from them per knob.
+Per phase: generated tok/s, problems/min, p50/p95 latency, prefix-cache hit rate, score. Key figures:
+``raw_default_tok_s``, ``raw_tuned_tok_s``, ``speedup_vs_default``, ``ratio`` (agent/tuned raw), written
+to ``docs/results/throughput.json``.
 
     python benchmarks/throughput.py [--problems 40] [--model qwen2.5-coder-1.5b] [--concurrency N] [--knobs all]
     python benchmarks/throughput.py --small      # CI size: SmolLM2-135M, 4 problems, short budgets, default knob only
@@ -122,14 +108,19 @@ class FirstPrompts:
         return self._engine.generate(prompts, params)
 
 
-def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int) -> dict:
-    """Every prompt submitted to vLLM's AsyncLLM at once, no mnemos layer in between, no stop strings."""
+def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int, time_cap: float | None = None) -> dict:
+    """Every prompt submitted to vLLM's AsyncLLM at once, no mnemos layer in between, no stop strings.
+
+    With ``time_cap`` the requests still running after that many seconds are aborted: tok/s is then the tokens
+    the engine generated in the window (its own step counters), and unfinished problems score 0. A slow setting
+    (e.g. bf16 emulated on an AVX2 CPU) is measured without costing the whole run.
+    """
     from agent.llm import GenParams
     from tools.domains import get_domain
 
     sampling = engine.sampling_params(GenParams(max_tokens=max_tokens))
 
-    async def batch() -> list[tuple[str, int, float]]:
+    async def batch() -> list[tuple[str, int, float] | None]:
         start = time.perf_counter()
 
         async def one(i: int, prompt: str) -> tuple[str, int, float]:
@@ -138,16 +129,26 @@ def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int) ->
                 pass
             return final.outputs[0].text, len(final.outputs[0].token_ids), time.perf_counter() - start
 
-        return await asyncio.gather(*(one(i, p) for i, p in enumerate(prompts)))
+        tasks = [asyncio.ensure_future(one(i, p)) for i, p in enumerate(prompts)]
+        await asyncio.wait(tasks, timeout=time_cap)
+        for t in tasks:
+            t.cancel()  # aborts the request in the engine
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return [t.result() if t.done() and not t.cancelled() and t.exception() is None else None for t in tasks]
 
     before = engine.stats()
     t0 = time.perf_counter()
     outs = engine.run_coroutine(batch())
     wall = time.perf_counter() - t0
+    stats = engine.stats() - before
     math = get_domain("math")
-    score = statistics.mean(math.score(p, [text]) for p, (text, _, _) in zip(problems, outs, strict=True))
-    return phase_figures("raw", wall, sum(n for _, n, _ in outs), [s for _, _, s in outs], score,
-                         engine.stats() - before)
+    score = statistics.mean(math.score(p, [o[0]]) if o else 0.0 for p, o in zip(problems, outs, strict=True))
+    done = [o for o in outs if o]
+    figures = phase_figures("raw", wall, stats.generated_tokens, [s for _, _, s in done] or [wall], score, stats)
+    figures["finished"] = len(done)
+    if len(done) < len(outs):
+        figures["capped_after_s"] = time_cap
+    return figures
 
 
 def run_agent(engine: Any, problems: list, settings: Any, concurrency: int | None) -> tuple[dict, int, list[str]]:
@@ -234,7 +235,7 @@ def run_knob(args: argparse.Namespace, problems: list, settings: Any) -> None:
     engine = Engine.from_settings(settings.model_copy(update=updates), **extra)
     try:
         engine.generate(["warm up"], GenParams(max_tokens=4))
-        figures = run_raw(engine, problems, prompts, settings.budgets.tokens)
+        figures = run_raw(engine, problems, prompts, settings.budgets.tokens, args.raw_time_cap)
     finally:
         engine.close()
     args.knob_out.write_text(json.dumps(figures))
@@ -276,6 +277,8 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="CI size: smollm2-135m, 4 problems, 96-token attempts")
     ap.add_argument("--knobs", default=None, help="comma-separated CPU knobs to time on the raw phase, or all, or "
                     f"none (default: all; --small: vllm_default). Known: {', '.join(KNOBS)}")
+    ap.add_argument("--raw-time-cap", type=float, default=None, help="abort raw phases after this many seconds and "
+                    "report the tokens generated in that window (unfinished problems score 0)")
     ap.add_argument("--knob", choices=list(KNOBS), help=argparse.SUPPRESS)
     ap.add_argument("--prompts", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--knob-out", type=Path, help=argparse.SUPPRESS)
@@ -324,12 +327,14 @@ def main() -> None:
         engine.generate(["warm up"], GenParams(max_tokens=4))
         agent, concurrency, prompts = run_agent(engine, problems, settings, args.concurrency)
         engine.run_coroutine(engine.areset_prefix_cache())
-        raw = run_raw(engine, problems, prompts, settings.budgets.tokens)
+        raw = run_raw(engine, problems, prompts, settings.budgets.tokens, args.raw_time_cap)
     finally:
         engine.close()
     common = ["--problems", str(args.problems), "--data", str(args.data), "--model", settings.model,
               "--attempt-tokens", str(settings.budgets.tokens), "--segment-tokens", str(settings.budgets.segment_tokens),
               "--max-num-seqs", str(settings.max_num_seqs)]
+    if args.raw_time_cap:
+        common += ["--raw-time-cap", str(args.raw_time_cap)]
     knob_figures = knob_phases(knobs, prompts, common)
 
     ratio = agent["tok_s"] / raw["tok_s"] if raw["tok_s"] else 0.0
@@ -342,7 +347,9 @@ def main() -> None:
         "agent_tok_s": agent["tok_s"],
         "ratio": round(ratio, 3),
         "cpu_plan": cpu_plan,
+        "raw_time_cap_s": args.raw_time_cap,
         "knobs": {name: {"tok_s": f.get("tok_s"), "score": f.get("score"), "wall_s": f.get("wall_s"),
+                         "finished": f.get("finished"),
                          "speedup_vs_default": round(f["tok_s"] / default_tok_s, 3)
                          if default_tok_s and f.get("tok_s") else None, **({"error": f["error"]} if "error" in f else {}),
                          "setting": KNOBS[name]} for name, f in knob_figures.items()},

@@ -12,7 +12,7 @@ ENGINE="${MNEMOS_ENGINE:-auto}"   # auto | cpu | gpu
 if [ "$ENGINE" = auto ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then ENGINE=gpu; else ENGINE=cpu; fi
 fi
-# Model-written code runs only inside a bubblewrap jail (tools/jail.py); install it where apt can.
+# Model-written code runs only inside a bubblewrap jail (tools/sandbox/jail.py); install it where apt can.
 if ! command -v bwrap >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
   if command -v apt-get >/dev/null 2>&1 && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
@@ -22,7 +22,7 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "warning: bubblewrap (bwrap) is missing and apt-get/root is unavailable; install it (e.g. apt-get install bubblewrap) or model code will be refused" >&2
   fi
 fi
-# Optional, for engine speed on CPU (agent/cpu_plan.py preloads it when present; see README "The CPU engine").
+# Optional, for engine speed on CPU (agent/engine/cpu_plan.py preloads it when present; see README "The CPU engine").
 if [ "$ENGINE" = cpu ] && ! ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
   if command -v apt-get >/dev/null 2>&1 && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
