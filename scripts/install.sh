@@ -22,16 +22,6 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "warning: bubblewrap (bwrap) is missing and apt-get/root is unavailable; install it (e.g. apt-get install bubblewrap) or model code will be refused" >&2
   fi
 fi
-# Optional, for engine speed on CPU (agent/engine/cpu_plan.py preloads it when present; see README "The CPU engine").
-if [ "$ENGINE" = cpu ] && ! ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
-  if command -v apt-get >/dev/null 2>&1 && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
-    { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 \
-      || { $SUDO apt-get update -qq >/dev/null 2>&1 \
-           && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1; }; } \
-      || echo "note: libtcmalloc-minimal4 not installed (optional; the engine runs without it)" >&2
-  fi
-fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip

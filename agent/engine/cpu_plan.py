@@ -51,11 +51,12 @@ class CpuSettings(BaseModel):
     bind: str | None = Field(None, description="OpenMP thread binding: a core list such as '0-1', 'nobind', or "
                              "None = the usable cores that no other mnemos engine has claimed.")
     preload: list[PreloadLib] | None = Field(None, description="Libraries to LD_PRELOAD into the engine when they "
-                                             "are installed; None = the measured default (tcmalloc).")
+                                             "are installed; None = the measured default (none).")
 
 
-#: What the throughput benchmark kept (docs/results/throughput.json, ``knobs``).
-DEFAULT_PRELOAD: tuple[PreloadLib, ...] = ("tcmalloc",)
+#: What the throughput benchmark kept (docs/results/throughput.json, ``knobs``): nothing. tcmalloc measured
+#: 7.3 vs 8.1 tok/s without it (float32, no reserved core, 2 AVX2 cores), so it is opt-in.
+DEFAULT_PRELOAD: tuple[PreloadLib, ...] = ()
 
 
 class CpuPlan(BaseModel):
@@ -204,7 +205,7 @@ def plan_cpu(settings: CpuSettings, environ: Mapping[str, str] | None = None, *,
     elif len(usable) <= SMALL_MACHINE_CORES:
         reserved = 0
         reasons.append(f"no core reserved for the scheduler: {len(usable)} usable cores <= {SMALL_MACHINE_CORES}, "
-                       "where vLLM's reserved core would halve the model's compute (measured ~1.8x on 2 cores)")
+                       "where vLLM's reserved core would halve the model's compute (1.7x measured on 2 cores)")
     else:
         reserved = None
         reasons.append(f"vLLM's reserved scheduler core kept: {len(usable)} usable cores")
