@@ -28,19 +28,23 @@ def vllm_processes() -> list[psutil.Process]:
 
 
 class EngineWatch:
-    """Samples the vLLM processes every ``interval`` seconds while it runs (use as a context manager)."""
+    """Samples the vLLM processes started while it runs, every ``interval`` seconds (use as a context manager).
+
+    Engines already running when it starts (another test's session engine, say) are not counted.
+    """
 
     def __init__(self, interval: float = 0.05):
         self.interval = interval
         self.cores: set[int] = set()
         self.seen: set[int] = set()
         self.peak_cores = 0
+        self._before: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="mnemos-engine-watch", daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
-            procs = vllm_processes()
+            procs = [p for p in vllm_processes() if p.pid not in self._before]
             cores = {p.pid for p in procs if _name(p).startswith(CORE)}
             self.seen |= {p.pid for p in procs}
             self.cores |= cores
@@ -49,7 +53,7 @@ class EngineWatch:
     def alive(self) -> list[int]:
         """Every vLLM process seen so far that still runs (a worker orphaned by a killed core included)."""
         out = []
-        for pid in self.seen | {p.pid for p in vllm_processes()}:
+        for pid in self.seen | ({p.pid for p in vllm_processes()} - self._before):
             try:
                 if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
                     out.append(pid)
@@ -58,6 +62,7 @@ class EngineWatch:
         return sorted(out)
 
     def __enter__(self) -> Self:
+        self._before = {p.pid for p in vllm_processes()}
         self._thread.start()
         return self
 
