@@ -73,6 +73,11 @@ class Budgets(BaseModel):
                                  "needs before it is offered; below it nothing is shown.")
     fold_keep_parts: int = Field(2, ge=0, description="Most recent transcript parts never folded.")
     copy_span_tokens: int = Field(128, gt=0, description="Hard cap on a model-copied evidence span (RecaLLM's 128).")
+    procedures_shown: int = Field(3, ge=0, description="Stored procedures applied, then shown, per problem.")
+    procedure_samples: int = Field(4, ge=0, description="Programs sampled (besides the greedy one) when learning "
+                                   "procedures on a problem memory did not solve.")
+    procedure_tokens: int = Field(512, gt=0, description="Max tokens of one written or repaired procedure.")
+    procedure_checks: int = Field(24, gt=0, description="Training problems a new procedure is cross-checked on.")
 
 
 class Settings(BaseSettings):
@@ -114,6 +119,8 @@ class Settings(BaseSettings):
     diversity_vote: Literal["length", "majority"] = "length"
     copy_mechanism: Literal["sentence", "token"] = Field(
         "sentence", description="model-copy recall: sentence choice (structured outputs) or token-level logits processor.")
+    fallback_solve: bool = Field(True, description="Reason with the graph when stored and newly learned procedures "
+                                 "give no checked answer (off for a training pass, where only the learning counts).")
     prime_recall: bool = Field(True, description="Fetch evidence and procedures for the question before the first segment.")
     offer_tools: list[str] = Field(
         ["recall", "subq"], description="Tool tags the model is told about (the tools registered in "

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from memory.concepts import ConceptStore
+from memory.procedures import ProcedureStore
 from memory.subroutines import SubroutineStore
 from memory.vector_store import VectorStore
 
-KINDS: tuple[type[VectorStore[Any]], ...] = (ConceptStore, SubroutineStore)
+KINDS: tuple[type[VectorStore[Any]], ...] = (ConceptStore, SubroutineStore, ProcedureStore)

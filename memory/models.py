@@ -81,6 +81,33 @@ class SubroutineRow(EmbeddedMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProcedureRow(EmbeddedMixin, Base):
+    __tablename__ = "procedures"
+    __table_args__ = (Index("uq_procedures_code_key_domain", "code_key", "domain", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    signature: Mapped[str] = mapped_column(String(512))
+    docstring: Mapped[str] = mapped_column(Text, default="")
+    code: Mapped[str] = mapped_column(Text)
+    #: One row per (code, domain): the same function found twice is one procedure with both evidences.
+    code_key: Mapped[str] = mapped_column(String(40))
+    domain: Mapped[str] = mapped_column(String(128), index=True)
+    lineage: Mapped[str] = mapped_column(String(64), default="", index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    baseline: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    solved: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(512), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class EpisodeRow(Base):
     __tablename__ = "episodes"
     __table_args__ = (Index("ix_episodes_run_problem", "run_id", "problem_id"),)

@@ -57,6 +57,47 @@ class Subroutine(BaseModel):
         return self.question
 
 
+ProcedureStatus = Literal["active", "superseded", "demoted", "removed"]
+
+
+class Procedure(BaseModel):
+    """Procedural memory as code: a Python function of a family's inputs, checked in the jail before it is kept.
+
+    ``passed``/``checked`` is its cross-check on training problems of the family it did not
+    come from; it is offered only while that rate beats ``baseline``, the model's own rate on
+    the family when it was admitted. A repair is a new version in the same ``lineage``; the
+    old one is kept as ``superseded``, so a bad repair can be undone.
+    """
+
+    id: int | None = None
+    name: str = Field(min_length=1, description="The function's name, e.g. solve.")
+    signature: str = Field(min_length=1)
+    docstring: str = ""
+    code: str = Field(min_length=1, description="The whole source: imports, helpers and the function.")
+    domain: str = "general"
+    lineage: str = Field("", description="Key shared by every version of one procedure.")
+    version: int = 1
+    parent_id: int | None = None
+    evidence: list[str] = Field(default_factory=list, description="Problem ids it was verified on.")
+    checked: int = 0
+    passed: int = 0
+    baseline: float = 0.0
+    status: ProcedureStatus = "active"
+    offered: int = 0
+    used: int = 0
+    solved: int = 0
+    source: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.checked if self.checked else 0.0
+
+    def embedding_text(self) -> str:
+        return f"{self.signature} {self.docstring}"
+
+
 class Episode(BaseModel):
     """One attempted problem, solved or not."""
 

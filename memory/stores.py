@@ -11,6 +11,7 @@ from memory.concepts import ConceptStore
 from memory.db import Database, StoreMissing, StoreUnavailable
 from memory.episodes import EpisodeStore
 from memory.kinds import KINDS
+from memory.procedures import ProcedureStore
 from memory.subroutines import SubroutineStore
 from memory.vector_store import VectorStore
 from retrieval.embedder import Embedder, TextEncoder
@@ -40,6 +41,11 @@ class MemoryStores:
     @property
     def subroutines(self) -> SubroutineStore:
         return self.kinds["subroutines"]  # type: ignore[return-value]
+
+    @property
+    def procedures(self) -> ProcedureStore | None:
+        """None for an arm's memory without kinds (the episodes-only view)."""
+        return self.kinds.get("procedures")  # type: ignore[return-value]
 
     def by_item_type(self) -> dict[str, VectorStore[Any] | EpisodeStore]:
         """Store per exported ``type`` name (``concept``, ``subroutine``, ..., ``episode``)."""

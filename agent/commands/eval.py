@@ -38,13 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     for domain in command_domains("eval"):
         p = kinds.add_parser(domain.name, help=domain.eval_help)
         domain.add_eval_options(p)
-        p.add_argument("--arms", default="plain,off,frozen,learning", help="comma-separated arms (default: all four)")
+        p.add_argument("--arms", default="plain,off,frozen,learning",
+                       help="comma-separated arms of plain, off, scaffold (the memory arms' steps on an empty memory), "
+                       "frozen, learning (default: plain,off,frozen,learning)")
         p.add_argument("--name", default=None, help="evaluation name; rerunning with it resumes "
                        "(default: derived from the data, split and model)")
         p.add_argument("--limit", type=int, default=None, help="use at most this many dev problems")
         p.add_argument("--train-limit", type=int, default=None, help="learn on at most this many training problems")
         p.add_argument("--concurrency", type=int, default=None,
                        help="problems solved at once (default: as many as the KV cache holds)")
+        p.add_argument("--train-concurrency", type=int, default=None,
+                       help="problems learned from at once (default: --concurrency); 1 lets each problem use what "
+                       "the ones before it stored")
         p.add_argument("--model", dest="eval_model", default=None, help="model for every arm (same as global --model)")
         p.add_argument("--max-tokens", dest="eval_max_tokens", type=int, default=None,
                        help="max new tokens per generation (same as global --max-tokens)")
@@ -123,6 +128,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     split = _trim(split, args)
     name = args.name or default_name(args.eval_kind, label, split, settings, args.small)
     options = EvalOptions(name=name, arms=arms, concurrency=args.concurrency, progress=not args.no_progress,
+                          train_concurrency=args.train_concurrency,
                           snapshot=args.snapshot, skip_train=args.skip_train, train_verify=args.train_verify,
                           resamples=args.resamples, seed=args.stats_seed, publish=args.publish,
                           publish_dir=args.publish_dir)

@@ -21,13 +21,16 @@ from agent.controller.copying import EvidenceCopier, SentenceCopier, TokenCopier
 from agent.controller.diversity import Candidate, pick
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
+from agent.controller.procedures import FamilyRate, apply_procedures, learn_procedures, preload
 from agent.controller.prompts import problem_text
-from agent.controller.state import SolveResult, SolveState, Trace
+from agent.controller.state import NodeStat, SolveResult, SolveState, Trace
 from agent.controller.toolbox import BY_NAME, tag_table
 from agent.llm import TextGenerator
 from kvcache.budget import DEFAULT_CONTEXT
+from memory.procedures import ProcedureStore
 from memory.protocol import Memory
-from tools.problem import Problem, Verifier
+from tools.domains import get_domain
+from tools.problem import Problem, Verdict, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ class Controller:
         self._index: tuple[str, EvidenceIndex] | None = None
         #: Observer called with (node name, state update) as each node finishes, for live display.
         self.on_node: Callable[[str, Any], None] | None = None
+        self._family: dict[str, FamilyRate] = {}
+        self._checks: dict[str, list[Problem]] = {}
 
     def _make_copier(self) -> tuple[EvidenceCopier | None, str]:
         if self.settings.recall_mode != "model-copy":
@@ -114,8 +119,12 @@ class Controller:
                 self.on_node(node, values)
         return SolveState.model_validate((await self.graph.aget_state(config)).values)
 
-    def _initial(self, problem: Problem, thread_id: str, learn: bool, mode: str, **extra: Any) -> SolveState:
-        trace = Trace(problem_id=problem.id, thread_id=thread_id, mode=mode, recall_mode=self.settings.recall_mode)
+    def _initial(self, problem: Problem, thread_id: str, learn: bool, mode: str, trace: Trace | None = None,
+                 **extra: Any) -> SolveState:
+        if trace is None:
+            trace = Trace(problem_id=problem.id, thread_id=thread_id, mode=mode, recall_mode=self.settings.recall_mode)
+        else:
+            trace.mode = mode
         if self._copier_note:
             trace.notes.append(self._copier_note)
         return SolveState(problem=problem, trace=trace, learn=learn, **extra)
@@ -131,15 +140,64 @@ class Controller:
         learn = (self.settings.memory_mode == "learning") if learn is None else learn
         learn = learn and self.read_memory
         thread_id = thread_id or f"{problem.id}:{uuid.uuid4().hex[:12]}"
-        if self.settings.solve_mode == "diversity":
+        done, extra = await self._procedures_first(problem, thread_id, learn)
+        if done is not None:
+            result = done
+        elif self.settings.solve_mode == "diversity":
             result = await self._solve_diverse(problem, verifier, thread_id, learn)
         else:
-            state = await self._run(self._initial(problem, thread_id, learn, "inject"), verifier, thread_id)
+            state = await self._run(self._initial(problem, thread_id, learn, "inject", **extra), verifier, thread_id)
             result = self._result(state)
         result.seconds = time.perf_counter() - t0
         return result
 
     solve = blocking(asolve)
+
+    def _procedure_store(self, problem: Problem) -> ProcedureStore | None:
+        store = getattr(self.memory, "procedures", None) if self.read_memory else None
+        if store is None or get_domain(problem.domain).procedure_args(problem) is None:
+            return None
+        return store
+
+    async def _procedures_first(self, problem: Problem, thread_id: str, learn: bool
+                                ) -> tuple[SolveResult | None, dict[str, Any]]:
+        """Stored procedures, then (learning) newly written ones, before any reasoning; see ``procedures``.
+
+        Returns a finished result when one gave a checked answer (or when there is no fallback
+        solve), else what the graph's first state carries: the procedures shown, their source
+        for the jail, and the trace so far.
+        """
+        store = self._procedure_store(problem)
+        if store is None:
+            return None, {}
+        trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
+                      recall_mode=self.settings.recall_mode)
+        answer, offered = await apply_procedures(store, problem, self.budgets.procedures_shown, trace)
+        end = "procedure"
+        if answer is None and learn:
+            domain = get_domain(problem.domain)
+            if problem.domain not in self._checks:
+                self._checks[problem.domain] = await asyncio.to_thread(domain.check_problems,
+                                                                       self.budgets.procedure_checks)
+            seed = self.settings.seed + int(hashlib.sha1(problem.id.encode()).hexdigest()[:6], 16)
+            t0 = time.perf_counter()
+            answer = await learn_procedures(
+                self.llm, store, problem, self._checks[problem.domain],
+                self._family.setdefault(problem.domain, FamilyRate()), trace,
+                samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
+                temperature=max(self.settings.temperature, 0.8), seed=seed)
+            trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
+            trace.path.append("learn_procedures")
+            end = "learned_procedure"
+        if answer is not None or not self.settings.fallback_solve:
+            trace.path.insert(0, "procedures")
+            trace.end_reason = end if answer is not None else "no_procedure"
+            verdict = Verdict(ok=True, score=1.0) if answer is not None else None
+            return SolveResult.of(problem.id, trace, answer, [answer] if answer else [], verdict), {}
+        if not offered:
+            return None, {"trace": trace}
+        shown = "\n".join(ProcedureStore.shown(p.id, p) for p in offered if p.id is not None)
+        return None, {"trace": trace, "procedures_text": shown, "preload": preload(offered)}
 
     def _result(self, state: SolveState) -> SolveResult:
         t = state.trace

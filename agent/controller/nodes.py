@@ -76,7 +76,7 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     """Before the first segment: evidence for the question and procedures for the problem, as a head start."""
     ctx = runtime.context
     if not ctx.prime and not state.preset_options:
-        return {"tools": _applicable_tools(ctx, state.problem.context, [])}
+        return {"tools": _applicable_tools(ctx, state, [])}
     trace = state.trace.model_copy(deep=True)
     parts, counters = list(state.parts), state.counters
     question = problem_text(state.problem)
@@ -93,12 +93,16 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
         parts.append(options)
         counters = counters.bump(SUBQ.budget)
     return {"counters": counters, "trace": trace, "parts": parts,
-            "tools": _applicable_tools(ctx, state.problem.context, parts)}
+            "tools": _applicable_tools(ctx, state, parts)}
 
 
-def _applicable_tools(ctx: RunContext, document: str, parts: list[Part]) -> list[str]:
-    """The offered tools that apply here, in the order they are offered (each tool's own test)."""
-    return [t for t in ctx.offer if t in BY_NAME and BY_NAME[t].applies(document, parts)]
+def _applicable_tools(ctx: RunContext, state: SolveState, parts: list[Part]) -> list[str]:
+    """The offered tools that apply here, in the order they are offered (each tool's own test).
+
+    Procedures from memory are called in ``<python>``, so showing them offers it.
+    """
+    tools = [t for t in ctx.offer if t in BY_NAME and BY_NAME[t].applies(state.problem.context, parts)]
+    return [*tools, "python"] if state.preload and "python" not in tools else tools
 
 
 async def think(state: SolveState, runtime: Ctx) -> Update:

@@ -35,7 +35,7 @@ def problem_text(problem: Problem) -> str:
     return f"{intro}\n\n{problem.prompt}" if intro else problem.prompt
 
 
-def user_prompt(problem: Problem, concepts: str = "", retry: str = "") -> str:
+def user_prompt(problem: Problem, concepts: str = "", retry: str = "", procedures: str = "") -> str:
     """The user turn: concepts, document, the problem, then the family's answer guide (and a retry note).
 
     Without a document or concepts this is exactly the model-alone prompt for math (``Domain.plain_prompt``).
@@ -43,6 +43,8 @@ def user_prompt(problem: Problem, concepts: str = "", retry: str = "") -> str:
     parts = []
     if concepts:
         parts.append(f"Concepts that may help:\n{concepts}")
+    if procedures:
+        parts.append(PROCEDURES_SHOWN.format(procedures=procedures))
     if problem.context:
         parts.append(f"Document:\n{problem.context}")
         parts.append(f"Question:\n{problem_text(problem)}")
@@ -55,10 +57,10 @@ def user_prompt(problem: Problem, concepts: str = "", retry: str = "") -> str:
     return "\n\n".join(parts)
 
 
-def solve_messages(problem: Problem, concepts: str = "", retry: str = "", tools: list[str] | None = None
-                   ) -> list[ChatMessage]:
+def solve_messages(problem: Problem, concepts: str = "", retry: str = "", tools: list[str] | None = None,
+                   procedures: str = "") -> list[ChatMessage]:
     system = system_prompt(tools or [])
-    user = ChatMessage(role="user", content=user_prompt(problem, concepts, retry))
+    user = ChatMessage(role="user", content=user_prompt(problem, concepts, retry, procedures))
     return [ChatMessage(role="system", content=system), user] if system else [user]
 
 
@@ -137,3 +139,30 @@ P: <procedure>
 """
 
 DECOMPOSE_REGEX = r"Q: [^\n<>]+\nP: [^\n<>]+\n(Q: [^\n<>]+\nP: [^\n<>]+\n)?"
+
+# --- procedures as code: writing and repairing a general function for a task family ----------------
+
+PROCEDURE_WRITE_PROMPT = """Write a Python function that solves every problem of the kind below, not only this one.
+
+{problem}
+
+Write `def {signature}`.
+It must: {doc}
+Use only the standard library. When the possibilities are few enough to try, try all of them rather than guessing, and check each candidate before returning it. Reply with one ```python code block and nothing else."""
+
+PROCEDURE_REPAIR_PROMPT = """This function is meant to solve every problem of the kind below, but it fails on some.
+
+{problem}
+
+```python
+{code}
+```
+
+It must: {doc}
+Where it fails:
+{failures}
+
+Find what is wrong and write the corrected `def {signature}`. Use only the standard library. Reply with one ```python code block and nothing else."""
+
+#: The memory block that lists stored procedures; they are defined already when the model runs ``<python>``.
+PROCEDURES_SHOWN = "Procedures from memory, already defined in <python> (call them there):\n{procedures}"

@@ -91,6 +91,8 @@ class Trace(BaseModel):
     concepts_used: list[int] = Field(default_factory=list)
     subroutines_offered: list[int] = Field(default_factory=list)
     subroutines_used: list[int] = Field(default_factory=list)
+    procedures_offered: list[int] = Field(default_factory=list)
+    procedures_used: list[int] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     end_reason: str = ""
     branches: list[Trace] = Field(default_factory=list, description="Diversity mode: one trace per subroutine.")
@@ -174,6 +176,8 @@ class SolveState(BaseModel):
     learn: bool = False
     concepts_text: str = ""
     concepts_ready: bool = Field(False, description="Concepts were chosen already (diversity branches share them).")
+    procedures_text: str = Field("", description="Stored procedures shown by signature and docstring.")
+    preload: str = Field("", description="Their source, defined in the <python> jail before the model's code.")
     preset_options: list[tuple[int, str, str]] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list, description="Tool tags listed for the model (those that apply).")
     attempt: int = 0

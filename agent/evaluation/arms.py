@@ -21,8 +21,8 @@ from agent.llm import ChatMessage, GenParams, TextGenerator
 from tools.domains import get_domain
 from tools.problem import Problem, Verifier
 
-Arm = Literal["plain", "off", "frozen", "learning"]
-ARMS: tuple[Arm, ...] = ("plain", "off", "frozen", "learning")
+Arm = Literal["plain", "off", "scaffold", "frozen", "learning"]
+ARMS: tuple[Arm, ...] = ("plain", "off", "scaffold", "frozen", "learning")
 #: Arms that read the memory learned on the training part.
 SNAPSHOT_ARMS: frozenset[str] = frozenset({"frozen", "learning"})
 
@@ -39,8 +39,14 @@ def parse_arms(text: str) -> list[Arm]:
 
 
 def memory_mode(arm: Arm) -> MemoryMode:
-    """The controller's memory mode for an arm (``plain`` runs no controller; its episodes say ``off``)."""
-    return "off" if arm == "plain" else arm
+    """The controller's memory mode for an arm (``plain`` runs no controller; its episodes say ``off``).
+
+    ``scaffold`` is ``frozen`` on an empty memory: the memory arm's prompts, tools and steps, nothing
+    remembered, so the memory's own effect is frozen minus scaffold.
+    """
+    if arm == "plain":
+        return "off"
+    return "frozen" if arm == "scaffold" else arm
 
 
 class PlainResult(BaseModel):

@@ -8,6 +8,7 @@ evaluation reports exactly what is recorded.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class ArmResult(BaseModel):
     memory: dict[str, Usage] = Field(default_factory=dict, description="Memory offered/used and evidence recalled.")
     memory_written: dict[str, int] | None = Field(None, description="Rows the arm added to each memory table.")
     memory_unchanged: bool | None = Field(None, description="The arm's store still equals the snapshot.")
+    delta_vs_scaffold: float | None = Field(None, description="Mean paired score difference to the scaffold arm "
+                                            "(the same steps on an empty memory): what the memory itself did.")
+    delta_vs_scaffold_ci95: tuple[float, float] | None = None
 
 
 class EvalReport(BaseModel):
@@ -124,6 +128,47 @@ def arm_result(arm: str, run_id: str, episodes: list[Episode], plain: list[Episo
             row = row.model_copy(update={"paired_n": len(ids), "delta_vs_plain": delta, "delta_ci95": ci,
                                          "mcnemar_p": p, "only_this_solved": only_a, "only_plain_solved": only_b})
     return row
+
+
+def versus_scaffold(row: ArmResult, episodes: list[Episode], scaffold: list[Episode], *, resamples: int,
+                    seed: int) -> ArmResult:
+    """``row`` with its paired difference to the scaffold arm on the problems both finished."""
+    mine = {e.problem_id: e.score for e in episodes}
+    base = {e.problem_id: e.score for e in scaffold}
+    ids = sorted(mine.keys() & base.keys())
+    if not ids:
+        return row
+    delta, ci = paired_bootstrap([mine[i] for i in ids], [base[i] for i in ids], resamples=resamples, seed=seed)
+    return row.model_copy(update={"delta_vs_scaffold": delta, "delta_vs_scaffold_ci95": ci})
+
+
+_CHECK = re.compile(r"check (\d+)/(\d+)")
+
+
+def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
+    """What learning procedures cost and found over a training stream (episodes in the order they were written).
+
+    ``general_per_100`` counts programs that passed every check problem, per 100 programs asked for.
+    ``tokens_by_quarter`` is generated tokens per problem in each quarter of the stream: it must fall as
+    memory grows, since a stored procedure is tried before any program is asked for.
+    """
+    ordered = sorted(episodes, key=lambda e: e.id or 0)
+    samples = [c for e in ordered for c in e.trace.get("tool_calls") or [] if c.get("kind") == "procedure_sample"]
+    if not samples:
+        return None
+    general = sum(1 for c in samples if (m := _CHECK.search(c.get("output", ""))) and m.group(1) == m.group(2))
+    quarters = [ordered[i * len(ordered) // 4:(i + 1) * len(ordered) // 4] for i in range(4)]
+    by_end = Counter(e.trace.get("end_reason", "") for e in ordered)
+    return {
+        "programs": len(samples),
+        "solved_their_problem": sum(bool(c.get("ok")) for c in samples),
+        "general": general,
+        "general_per_100": 100 * general / len(samples),
+        "greedy_solved": sum(bool(c.get("ok")) for c in samples if c.get("input") == "greedy"),
+        "greedy_asked": sum(c.get("input") == "greedy" for c in samples),
+        "tokens_by_quarter": [sum(e.generated_tokens for e in q) / len(q) if q else 0.0 for q in quarters],
+        "end_reasons": dict(by_end),
+    }
 
 
 def _pct(x: float) -> str:

@@ -22,7 +22,9 @@ from agent.evaluation.report import (
     EvalReport,
     arm_result,
     format_table,
+    procedure_training,
     published,
+    versus_scaffold,
     write_chart,
     write_json,
 )
@@ -53,6 +55,8 @@ class EvalOptions(BaseModel):
     name: str = Field(min_length=1)
     arms: list[Arm]
     concurrency: int | None = Field(None, gt=0, description="Problems in flight; None = as many as the KV cache holds.")
+    train_concurrency: int | None = Field(None, gt=0, description="Problems in flight while learning; 1 makes each "
+                                          "problem see what the previous ones stored. None = concurrency.")
     progress: bool = True
     snapshot: str | None = Field(None, description="Snapshot to create after training, or to use with skip_train.")
     skip_train: bool = False
@@ -157,10 +161,11 @@ def _run_plain(problems: list[Problem], settings: Settings, rid: str, options: E
 
 
 def _run_controller(problems: list[Problem], settings: Settings, rid: str, memory: Any, verify: VerifyMode,
-                    options: EvalOptions, lazy: _Lazy) -> bool:
+                    options: EvalOptions, lazy: _Lazy, concurrency: int | None = None) -> bool:
     from agent.batch.session import solve_set
 
-    summary = solve_set(problems, settings, rid, concurrency=options.concurrency, progress=options.progress,
+    summary = solve_set(problems, settings, rid, concurrency=concurrency or options.concurrency,
+                        progress=options.progress,
                         verify=verify, llm=lazy.llm, memory=memory)
     return summary.interrupted
 
@@ -175,8 +180,9 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
     if _pending(episodes, rid, split.train):
         memory = arm_memory(store_dir, episodes, lazy.encoder, settings)
         try:
-            interrupted = _run_controller(split.train, settings.model_copy(update={"memory_mode": "learning"}), rid,
-                                          memory, options.train_verify, options, lazy)
+            train_settings = settings.model_copy(update={"memory_mode": "learning", "fallback_solve": False})
+            interrupted = _run_controller(split.train, train_settings, rid, memory, options.train_verify, options,
+                                          lazy, options.train_concurrency)
         finally:
             memory.close()
         if interrupted:
@@ -246,6 +252,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
                     own = None
                     if arm in SNAPSHOT_ARMS:
                         working_copy(settings.home, snap_name, store_dir)
+                    if arm in SNAPSHOT_ARMS or arm == "scaffold":
                         own = arm_memory(store_dir, episodes, lazy.encoder, settings)
                     try:
                         interrupted = _run_controller(split.dev, arm_settings, rid, own or main, options.dev_verify,
@@ -278,16 +285,20 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
 def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
             manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
     by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in options.arms}
-    plain = by_arm.get("plain")
+    plain, scaffold = by_arm.get("plain"), by_arm.get("scaffold")
     rows = {}
     for arm, eps in by_arm.items():
         row = arm_result(arm, run_id(options.name, arm), eps, plain, resamples=options.resamples, seed=options.seed)
+        if scaffold and arm in SNAPSHOT_ARMS:
+            row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
         rows[arm] = row.model_copy(update=extra.get(arm, {}))
     train = None
     if manifest is not None:
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
         train = {"run_id": run_id(options.name, "train"), "problems": len(train_eps),
                  "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify}
+        if (learned := procedure_training(train_eps)) is not None:
+            train["procedures"] = learned
     keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "budgets", "solve_mode", "prime_recall",
             "kv_policy", "kv_budget")
     return EvalReport(

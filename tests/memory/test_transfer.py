@@ -5,6 +5,7 @@ import json
 import pytest
 
 from memory import Concept, Episode, Subroutine, open_memory
+from memory.schemas import Procedure
 from memory.ingest import ingest_traces
 from memory.transfer import ImportFailed, export_jsonl, import_jsonl
 
@@ -13,10 +14,15 @@ def test_export_import_round_trip(stores, tmp_path, embedder):
     stores.concepts.add(Concept(name="gravity", description="objects fall down", cues=["floating cells"], domain="arc"))
     stores.subroutines.add(Subroutine(question="What is 7 times 8?", procedure="56", domain="math"))
     stores.episodes.add(Episode(run_id="r", problem_id="p", input="7*8", trace={"k": [1, 2]}, answer="56"))
+    stores.procedures.add(Procedure(name="solve", signature="solve(n)", code="def solve(n):\n    return None\n",
+                                    domain="game24", checked=24, passed=3, evidence=["1-2-3-4"]))
     path = tmp_path / "mem.jsonl"
-    assert export_jsonl(stores, path) == {"concept": 1, "subroutine": 1, "episode": 1}
+    counts = {"concept": 1, "subroutine": 1, "procedure": 1, "episode": 1}
+    assert export_jsonl(stores, path) == counts
     with open_memory(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other-idx", embedder) as other:
-        assert import_jsonl(other, path).counts == {"concept": 1, "subroutine": 1, "episode": 1}
+        assert import_jsonl(other, path).counts == counts
+        assert other.procedures.list()[0].model_dump(exclude={"id", "created_at", "updated_at"}) == \
+            stores.procedures.list()[0].model_dump(exclude={"id", "created_at", "updated_at"})
         skip = {"id", "created_at", "updated_at"}
         assert other.concepts.list()[0].model_dump(exclude=skip) == stores.concepts.list()[0].model_dump(exclude=skip)
         assert other.subroutines.list()[0].model_dump(exclude=skip) == stores.subroutines.list()[0].model_dump(exclude=skip)

@@ -13,13 +13,14 @@ from typing import Literal
 from tools.domains.arc import ArcDomain
 from tools.domains.arc_grid import ArcGridDomain
 from tools.domains.base import Domain
+from tools.domains.game24 import Game24Domain
 from tools.domains.math import MathDomain
 from tools.domains.text import TextDomain
 from tools.problem import Problem, Verdict, Verifier
 
 VerifyMode = Literal["domain", "gold", "off"]
 
-DOMAINS: dict[str, Domain] = {d.name: d for d in (ArcDomain(), MathDomain(), TextDomain(), ArcGridDomain())}
+DOMAINS: dict[str, Domain] = {d.name: d for d in (ArcDomain(), MathDomain(), TextDomain(), ArcGridDomain(), Game24Domain())}
 
 
 def register_domain(domain: Domain) -> None:

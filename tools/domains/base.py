@@ -53,6 +53,18 @@ class Domain:
     eval_help: ClassVar[str | None] = None
     #: (train, dev) problems of ``mnemos eval --small``.
     small_sizes: ClassVar[tuple[int, int]] = (4, 4)
+    #: Procedures as code: the function a stored procedure of this family defines, and what it must return.
+    #: None where a family's problems are not a function of a few inputs (its memory is concepts).
+    procedure_signature: ClassVar[str | None] = None
+    procedure_doc: ClassVar[str] = ""
+
+    def procedure_args(self, problem: Problem) -> list[object] | None:
+        """The arguments a stored procedure is called with on ``problem``; None when it has no such inputs."""
+        return None
+
+    def check_problems(self, n: int) -> list[Problem]:
+        """Training problems a new procedure is cross-checked on (gold-free); none means none is admitted."""
+        return []
 
     def verifier(self, problem: Problem) -> Verifier | None:
         """A checker that never reads ``problem.gold``; None when the family has no such check."""

@@ -17,7 +17,8 @@ PYTHON = TagSpec(name="python", node="run_python", budget="tool_calls", keeps_la
 async def run_python(state: SolveState, runtime: Any) -> dict[str, Any]:
     """``<python>``: run the snippet in the sandbox and show its output."""
     t0 = time.perf_counter()
-    shown = await asyncio.to_thread(python_tool, state.request_body)
+    code = f"{state.preload}\n\n{state.request_body}" if state.preload else state.request_body
+    shown = await asyncio.to_thread(python_tool, code)
     trace = state.trace.model_copy(deep=True)
     trace.tool_calls.append(ToolCall(node="run_python", kind="python", input=state.request_body[:500],
                                      output=shown.text[:500], ok=shown.ok, seconds=time.perf_counter() - t0))

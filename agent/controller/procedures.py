@@ -1,0 +1,269 @@
+"""Procedures as code: apply stored functions before reasoning, and learn them from rare verified programs.
+
+Applying: a family with inputs (``Domain.procedure_args``) and a gold-free check gets
+its offerable procedures run in the jail on the problem's inputs; the first answer the
+check accepts is the answer, at no generation cost. A partial procedure therefore helps
+where it is right and is never used where it is wrong.
+
+Learning, where the stored procedures fail: one greedy and k sampled programs are asked
+for (the stored best is also shown its failures and asked for a repair). A program that
+solves this problem, is not a lookup of answers, and beats the best stored cross-check
+rate on the family's check problems is stored (a repair as a new version). So the
+rare correct general program, once seen, is kept, and training tries it first.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+
+from agent.controller.prompts import PROCEDURE_REPAIR_PROMPT, PROCEDURE_WRITE_PROMPT, problem_text
+from agent.controller.state import ToolCall, Trace
+from agent.llm import ChatMessage, GenParams, TextGenerator
+from memory.procedures import ProcedureStore
+from memory.schemas import Procedure
+from tools.domains import get_domain
+from tools.domains.base import Domain
+from tools.problem import Problem, Verdict
+from tools.sandbox.run import SandboxLimits, run_python
+
+#: One jail run checks a procedure on every check problem: a brute-force search per call is fine, a hang is not.
+CHECK_LIMITS = SandboxLimits(cpu_seconds=30, wall_seconds=60, memory_mb=768, max_output_chars=2000)
+APPLY_LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_mb=768, max_output_chars=2000)
+_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
+#: A string literal that is itself arithmetic over numbers ("(8-4)*(7-1)"): a stored answer, not a procedure.
+_ANSWER_LITERAL = re.compile(r"\d\s*[-+*/]\s*[\d(]|\)\s*[-+*/]")
+_KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+
+
+def function_name(signature: str) -> str:
+    return signature.split("(", 1)[0].strip()
+
+
+def extract_function(text: str, name: str) -> str | None:
+    """The module a reply defines, without top-level calls or prints, if it parses and defines ``name``."""
+    blocks = _FENCE.findall(text) or [text]
+    for block in sorted(blocks, key=lambda b: f"def {name}(" not in b):
+        try:
+            tree = ast.parse(block)
+        except SyntaxError:
+            continue
+        kept = [node for node in tree.body if isinstance(node, _KEEP)]
+        if any(isinstance(n, ast.FunctionDef) and n.name == name for n in kept):
+            return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    return None
+
+
+def looks_up_answers(code: str, answers: list[str] | None = None) -> bool:
+    """Whether the code holds answers as literals (an expression in a string, or a known answer) rather than
+    computing them: such a program only repeats the problems it has seen."""
+    answers = [a for a in (answers or []) if a]
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _ANSWER_LITERAL.search(node.value) or any(a.replace(" ", "") in node.value.replace(" ", "")
+                                                         for a in answers):
+                return True
+    return False
+
+
+@dataclass
+class CheckResult:
+    """A procedure run on some problems: which passed, and what it returned where it failed."""
+
+    passed: list[str] = field(default_factory=list)
+    failed: list[tuple[Problem, str, str]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def checked(self) -> int:
+        return len(self.passed) + len(self.failed)
+
+
+def run_procedure(code: str, name: str, problems: list[Problem], limits: SandboxLimits = CHECK_LIMITS) -> CheckResult:
+    """Call ``name`` on each problem's inputs in one jail run and check each output with the family's checker."""
+    out = CheckResult()
+    if not problems:
+        return out
+    domains = [get_domain(p.domain) for p in problems]
+    result = run_python(code, entry=name, calls=[d.procedure_args(p) or [] for d, p in zip(domains, problems,
+                                                                                            strict=True)],
+                        limits=limits)
+    if not result.ok and not result.calls:
+        out.error = f"{result.error}: {result.message}"[:300]
+    for i, (domain, problem) in enumerate(zip(domains, problems, strict=True)):
+        call = result.calls[i] if i < len(result.calls) else None
+        value = call.value if call is not None and call.ok else None
+        shown = repr(value) if call is not None and call.ok else (
+            f"raised {call.error}: {call.message}"[:200] if call is not None else f"did not run ({out.error or 'stopped'})")
+        check = domain.verifier(problem)
+        verdict = check(value) if check is not None and isinstance(value, str) else Verdict(ok=False)
+        if verdict.ok:
+            out.passed.append(problem.id)
+        else:
+            out.failed.append((problem, shown, verdict.feedback or "no answer"))
+    return out
+
+
+def preload(procedures: list[Procedure]) -> str:
+    """Source that defines every shown procedure in the ``<python>`` jail (later ones win a name clash)."""
+    return "\n\n".join(p.code for p in procedures)
+
+
+async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, trace: Trace
+                           ) -> tuple[str | None, list[Procedure]]:
+    """Run the offerable procedures on the problem, best first; the first answer its check accepts wins.
+
+    Returns that answer (or None) and the procedures offered, whose counts are recorded here.
+    """
+    domain = get_domain(problem.domain)
+    if domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+        return None, []
+    offered = await asyncio.to_thread(store.offerable, problem.domain, limit)
+    for proc in offered:
+        t0 = time.perf_counter()
+        answer, shown = await asyncio.to_thread(answer_on, proc.code, proc.name, problem)
+        ok = answer is not None
+        await asyncio.to_thread(store.record, proc.id, offered=1, used=1, solved=int(ok))
+        trace.procedures_offered.append(proc.id)  # type: ignore[arg-type]
+        trace.procedures_used.append(proc.id)  # type: ignore[arg-type]
+        trace.tool_calls.append(ToolCall(node="procedures", kind="apply_procedure", ids=[proc.id], ok=ok,
+                                         input=f"{proc.name}{domain.procedure_args(problem)}",
+                                         output=answer or shown,
+                                         seconds=time.perf_counter() - t0))
+        if ok:
+            return answer, offered
+    return None, offered
+
+
+def answer_on(code: str, name: str, problem: Problem, limits: SandboxLimits = APPLY_LIMITS) -> tuple[str | None, str]:
+    """What the procedure returns on one problem, if its check accepts it, and how it read otherwise."""
+    domain = get_domain(problem.domain)
+    result = run_python(code, entry=name, calls=[domain.procedure_args(problem) or []], limits=limits)
+    call = result.calls[0] if result.calls else None
+    if call is None or not call.ok:
+        return None, (f"raised {call.error}: {call.message}" if call else f"{result.error}: {result.message}")[:200]
+    check = domain.verifier(problem)
+    verdict = check(call.value) if check is not None and isinstance(call.value, str) else Verdict(ok=False)
+    return (call.value if verdict.ok else None), repr(call.value)[:200]
+
+
+# --- learning -------------------------------------------------------------------------------------------
+
+@dataclass
+class FamilyRate:
+    """The model's own rate on a family: greedy programs that solved their problem, over those asked."""
+
+    solved: int = 0
+    tried: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.solved / self.tried if self.tried else 0.0
+
+
+@dataclass
+class Candidate:
+    code: str
+    origin: str
+    tokens: int
+    ok_here: bool = False
+    rate: float | None = None
+    check: CheckResult | None = None
+
+
+def _messages(prompt: str) -> list[ChatMessage]:
+    return [ChatMessage(role="user", content=prompt)]
+
+
+def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Domain, limit: int = 3) -> str:
+    lines = []
+    for problem, shown, feedback in failed[:limit]:
+        lines.append(f"- {name}({', '.join(map(repr, domain.procedure_args(problem) or []))}) returned {shown}: "
+                     f"{feedback}")
+    return "\n".join(lines)
+
+
+async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
+                           family: FamilyRate, trace: Trace, *, samples: int, max_tokens: int, temperature: float,
+                           seed: int) -> str | None:
+    """Ask for programs where memory failed; keep the best verified one. Returns an answer that verified here.
+
+    The greedy program measures the model's own rate on the family (``family``), which is
+    what an admitted procedure's cross-check rate must beat.
+    """
+    domain = get_domain(problem.domain)
+    signature = domain.procedure_signature
+    if signature is None or domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+        return None
+    name = function_name(signature)
+    pool = [p for p in check_problems if p.id != problem.id]
+    best = await asyncio.to_thread(store.best, problem.domain)
+    write = PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature, doc=domain.procedure_doc)
+    prompts = [llm.render_chat(_messages(write))] * (1 + samples)
+    params = [GenParams(max_tokens=max_tokens)] + [
+        GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed + i) for i in range(samples)]
+    origins = ["greedy"] + [f"sample{i}" for i in range(samples)]
+    if best is not None:
+        best_check = await asyncio.to_thread(run_procedure, best.code, name, [problem, *pool])
+        if best_check.failed:
+            repair = PROCEDURE_REPAIR_PROMPT.format(
+                problem=problem_text(problem), code=best.code, signature=signature, doc=domain.procedure_doc,
+                failures=_failures_text(name, best_check.failed, domain))
+            prompts.append(llm.render_chat(_messages(repair)))
+            params.append(GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed + samples))
+            origins.append(f"repair:P{best.id}")
+    outs = await asyncio.gather(*(llm.agenerate([p], q) for p, q in zip(prompts, params, strict=True)))
+    cands: list[Candidate] = []
+    for [out], origin in zip(outs, origins, strict=True):
+        trace.charge("learn_procedures", out.prompt_tokens, out.generated_tokens)
+        code = extract_function(out.text, name)
+        cand = Candidate(code=code or "", origin=origin, tokens=out.generated_tokens)
+        if code is not None:
+            cand.check = await asyncio.to_thread(run_procedure, code, name, [problem])
+            cand.ok_here = bool(cand.check.passed)
+        cands.append(cand)
+    family.tried += 1
+    family.solved += int(cands[0].ok_here)
+    answer: str | None = None
+    seen: set[str] = set()
+    for cand in cands:
+        if not cand.ok_here or cand.code in seen:
+            continue
+        seen.add(cand.code)
+        here, _ = await asyncio.to_thread(answer_on, cand.code, name, problem)
+        answer = answer or here
+        if looks_up_answers(cand.code, [here or ""]):
+            cand.rate = None
+            trace.notes.append(f"learn_procedures: {cand.origin} holds answers as literals; not admitted")
+            continue
+        cand.check = await asyncio.to_thread(run_procedure, cand.code, name, pool)
+        cand.rate = len(cand.check.passed) / cand.check.checked if cand.check.checked else 0.0
+    admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands, best,
+                                       family.rate, trace.thread_id or problem.id)
+    for cand in cands:
+        trace.tool_calls.append(ToolCall(
+            node="learn_procedures", kind="procedure_sample", input=cand.origin,
+            output=("no function" if not cand.code else f"here {'ok' if cand.ok_here else 'wrong'}"
+                    + (f", check {len(cand.check.passed)}/{cand.check.checked}" if cand.rate is not None and cand.check
+                       else "")),
+            ok=cand.ok_here, ids=[admitted.id] if admitted is not None and admitted.code == cand.code else []))
+    return answer
+
+
+def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],
+           best: Procedure | None, baseline: float, source: str) -> Procedure | None:
+    """Store the candidate with the highest cross-check if it beats the stored best (a repair supersedes it)."""
+    scored = [c for c in cands if c.rate is not None and c.check is not None]
+    if not scored:
+        return None
+    top = max(scored, key=lambda c: (c.rate, c.origin.startswith("repair")))
+    if top.rate is None or top.rate <= baseline or (best is not None and top.rate <= best.rate):
+        return None
+    assert top.check is not None
+    item = Procedure(name=name, signature=signature, docstring=doc, code=top.code, domain=problem.domain,
+                     evidence=[problem.id, *top.check.passed], checked=top.check.checked,
+                     passed=len(top.check.passed), baseline=baseline, source=f"{source} {top.origin}")
+    return store.supersede(best.id, item) if best is not None and best.id is not None else store.add(item)

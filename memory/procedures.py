@@ -1,0 +1,119 @@
+"""Procedures as code: Python functions of a family's inputs, kept with their cross-check and use counts.
+
+A procedure is offered only while its cross-check rate beats the model's own rate on
+its family (``baseline``), and it is demoted, then removed, when its solve rate when
+used falls below that baseline. A repair is stored as a new version of the same
+lineage and the old version is kept (``superseded``), so :meth:`ProcedureStore.undo`
+can bring it back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+
+from memory.merge import union
+from memory.models import ProcedureRow, text_key, utcnow
+from memory.schemas import Procedure
+from memory.vector_store import MemoryItemNotFound, VectorStore
+
+#: Uses after which a procedure's solve rate when used is judged against its baseline.
+JUDGE_AFTER = 5
+
+
+class ProcedureStore(VectorStore[Procedure]):
+    kind = "procedures"
+    item_type = "procedure"
+    row_cls = ProcedureRow
+    item_cls = Procedure
+    key_columns = ("code_key", "domain")
+
+    def _key(self, item: Procedure) -> dict[str, Any]:
+        return {"code_key": text_key(item.code), "domain": item.domain}
+
+    def _merge(self, existing: Procedure, new: Procedure) -> Procedure:
+        """The same code found again: one procedure, with the evidence of both and the larger cross-check."""
+        better = new if new.checked > existing.checked else existing
+        return existing.model_copy(update={"evidence": union(existing.evidence, new.evidence),
+                                           "checked": better.checked, "passed": better.passed})
+
+    def _similar_row(self, s: Any, item: Procedure, vec: Any, batch_rows: list, batch_vecs: Any) -> Any | None:
+        """Never by meaning: two versions of one procedure read alike and must stay two rows."""
+        return None
+
+    @staticmethod
+    def shown(id: int, item: Procedure) -> str:
+        """Signature and docstring only: the model calls it, it does not need to read it."""
+        return f"[P{id}] {item.signature}\n    {item.docstring}".rstrip()
+
+    @staticmethod
+    def line(item: Procedure) -> str:
+        return (f"{item.id:>6}  [{item.domain}] {item.signature} v{item.version} {item.status}  "
+                f"check {item.passed}/{item.checked}  offered {item.offered} used {item.used} solved {item.solved}")
+
+    def add(self, item: Procedure) -> Procedure:
+        if not item.lineage:
+            item = item.model_copy(update={"lineage": uuid.uuid4().hex[:16]})
+        return self.add_many([item])[0]
+
+    def offerable(self, domain: str, limit: int = 3) -> list[Procedure]:
+        """Active procedures of ``domain`` whose cross-check beats their baseline, best first."""
+        with self.db.session() as s:
+            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.domain == domain,
+                                                        ProcedureRow.status == "active"))
+            items = [self._to_item(r) for r in rows]
+        items = [p for p in items if p.rate > p.baseline]
+        return sorted(items, key=lambda p: (-p.rate, -p.solved, p.id or 0))[:limit]
+
+    def best(self, domain: str) -> Procedure | None:
+        """The active procedure of ``domain`` with the highest cross-check rate, offerable or not."""
+        with self.db.session() as s:
+            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.domain == domain,
+                                                        ProcedureRow.status == "active"))
+            items = [self._to_item(r) for r in rows]
+        return max(items, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
+
+    def record(self, id: int, *, offered: int = 0, used: int = 0, solved: int = 0) -> Procedure:
+        """Count offers, uses and solves; a procedure whose solve rate when used is below its baseline is demoted,
+        and a demoted one that stays below is removed."""
+        with self.db.write() as s:
+            row = s.scalars(select(ProcedureRow).where(ProcedureRow.id == int(id)).with_for_update()).first()
+            if row is None:
+                raise MemoryItemNotFound(f"no procedure with id {id}")
+            row.offered += offered
+            row.used += used
+            row.solved += solved
+            if row.used >= JUDGE_AFTER and row.solved / row.used < row.baseline:
+                row.status = "removed" if row.status == "demoted" or row.used >= 2 * JUDGE_AFTER else "demoted"
+            row.updated_at = utcnow()
+            s.flush()
+            return self._to_item(row)
+
+    def supersede(self, old_id: int, new: Procedure) -> Procedure:
+        """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""
+        old = self.get(old_id)
+        stored = self.add(new.model_copy(update={"lineage": old.lineage, "version": old.version + 1,
+                                                 "parent_id": old.id, "domain": old.domain}))
+        with self.db.write() as s:
+            s.execute(update(ProcedureRow).where(ProcedureRow.id == old.id)
+                      .values(status="superseded", updated_at=utcnow()))
+        return stored
+
+    def undo(self, id: int) -> Procedure:
+        """Retire version ``id`` and make its parent active again: a repair that turned out worse is undone."""
+        item = self.get(id)
+        if item.parent_id is None:
+            raise ValueError(f"procedure {id} is a first version; there is nothing to go back to")
+        with self.db.write() as s:
+            s.execute(update(ProcedureRow).where(ProcedureRow.id == item.id).values(status="removed",
+                                                                                   updated_at=utcnow()))
+            s.execute(update(ProcedureRow).where(ProcedureRow.id == item.parent_id).values(status="active",
+                                                                                          updated_at=utcnow()))
+        return self.get(item.parent_id)
+
+    def versions(self, lineage: str) -> list[Procedure]:
+        with self.db.session() as s:
+            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.lineage == lineage).order_by(ProcedureRow.version))
+            return [self._to_item(r) for r in rows]

@@ -1,0 +1,140 @@
+"""Procedures as code: extraction, the lookup rule, the jail cross-check, and learning/applying in the controller.
+
+The model is scripted (control flow only); every program really runs in the jail and every answer is
+really checked, so what is admitted, applied or refused is what the product would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agent.config import Settings
+from agent.controller import Controller
+from agent.controller.procedures import extract_function, looks_up_answers, run_procedure
+from agent.llm import GenParams
+from tests.fakes import ScriptedGenerator
+from memory.schemas import Procedure
+from tests.controller.programs24 import CORRECT, LEFT_TO_RIGHT, LOOKUP
+from tools.domains import get_domain
+from tools.sandbox.run import sandbox_problem
+from tools.tasks.game24 import make_problem
+
+needs_jail = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no jail here: {sandbox_problem()}")
+
+
+def test_extract_keeps_definitions_and_drops_top_level_calls():
+    code = extract_function(CORRECT, "solve")
+    assert code is not None and "def solve" in code and "print(" not in code.split("def solve")[0]
+    assert "print(solve" not in code
+    assert extract_function("no code here", "solve") is None
+    assert extract_function("```python\ndef solve(:\n```", "solve") is None
+    assert extract_function("```python\ndef other(x):\n    return x\n```", "solve") is None
+
+
+def test_programs_that_hold_answers_are_lookups():
+    assert looks_up_answers(extract_function(LOOKUP, "solve") or "")
+    assert not looks_up_answers(extract_function(CORRECT, "solve") or "")
+    assert not looks_up_answers(extract_function(LEFT_TO_RIGHT, "solve") or "")
+    assert looks_up_answers("def solve(n):\n    return '8/(3-8/3)'", ["8/(3-8/3)"])
+
+
+@needs_jail
+def test_cross_check_runs_in_the_jail_and_checks_every_answer():
+    checks = get_domain("game24").check_problems(24)
+    right = run_procedure(extract_function(CORRECT, "solve") or "", "solve", checks)
+    assert right.checked == 24 and len(right.passed) == 24
+    partial = run_procedure(extract_function(LEFT_TO_RIGHT, "solve") or "", "solve", checks)
+    assert 0 < len(partial.passed) < 24
+    hang = run_procedure("def solve(numbers):\n    while True:\n        pass\n", "solve", checks[:3])
+    assert hang.passed == [] and len(hang.failed) == 3
+    broken = run_procedure("def solve(numbers):\n    return 1/0\n", "solve", checks[:2])
+    assert broken.passed == [] and "ZeroDivisionError" in broken.failed[0][1]
+
+
+def _script(greedy: str, sampled: Callable[[int], str], repair: str = CORRECT) -> ScriptedGenerator:
+    def reply(prompt: str, params: GenParams) -> str:
+        if "write the corrected" in prompt:
+            return repair
+        if "Write a Python function" in prompt:
+            return greedy if params.temperature == 0 else sampled(params.seed or 0)
+        return "I am not sure. \\boxed{1+2+3}"
+    return ScriptedGenerator(reply)
+
+
+def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str, **budgets: int) -> Controller:
+    settings = Settings(home=tmp_path / "home", memory_mode=mode,  # type: ignore[arg-type]
+                        budgets={"procedure_samples": 2, "segments": 1, "segment_tokens": 32, "retries": 0,
+                                 **budgets})
+    return Controller(llm, memory, settings, InMemorySaver())
+
+
+@needs_jail
+def test_a_rare_correct_program_is_kept_and_then_solves_at_no_token_cost(memory, tmp_path: Path):
+    llm = _script(LEFT_TO_RIGHT, lambda seed: CORRECT if seed % 2 == 0 else LOOKUP)
+    learner = _controller(llm, memory, tmp_path, "learning")
+    first = learner.solve(make_problem([3, 3, 8, 8]))  # left to right cannot make 8/(3-8/3)
+    assert first.end_reason == "learned_procedure" and get_domain("game24").score(make_problem([3, 3, 8, 8]),
+                                                                                  first.attempts) == 1.0
+    [stored] = memory.procedures.list()
+    assert stored.rate == 1.0 and stored.status == "active" and stored.baseline == 0.0
+    assert "3-3-8-8" in stored.evidence and not looks_up_answers(stored.code)
+    assert "(8-4)*(7-1)" not in stored.code  # the lookup sample was never admitted
+    asked = len(llm.prompts)
+    again = learner.solve(make_problem([1, 2, 3, 4]))
+    assert again.end_reason == "procedure" and again.generated_tokens == 0 and len(llm.prompts) == asked
+    assert again.trace.procedures_used == [stored.id]
+    frozen = _controller(llm, memory, tmp_path, "frozen").solve(make_problem([2, 3, 4, 5]))
+    assert frozen.end_reason == "procedure" and frozen.verdict is not None and frozen.verdict.ok
+    assert memory.procedures.get(stored.id).used == 2 and memory.procedures.get(stored.id).solved == 2
+
+
+@needs_jail
+def test_a_partial_procedure_is_repaired_as_a_new_version_and_can_be_undone(memory, tmp_path: Path):
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers: list[int]) -> str | None",
+                                    code=extract_function(LEFT_TO_RIGHT, "solve") or "", domain="game24",
+                                    checked=24, passed=12, baseline=0.0))
+    llm = _script("no code", lambda seed: "no code either", repair=CORRECT)
+    result = _controller(llm, memory, tmp_path, "learning").solve(make_problem([3, 3, 8, 8]))
+    assert result.end_reason == "learned_procedure"
+    repair_prompt = next(p for p in llm.prompts if "write the corrected" in p)
+    assert "solve([3, 3, 8, 8]) returned None" in repair_prompt
+    old, new = memory.procedures.versions(memory.procedures.list()[0].lineage)
+    assert (old.status, new.status, new.version, new.parent_id) == ("superseded", "active", 2, old.id)
+    assert new.rate == 1.0 > old.rate
+    back = memory.procedures.undo(new.id)
+    assert back.id == old.id and back.status == "active" and memory.procedures.get(new.id).status == "removed"
+
+
+@needs_jail
+def test_a_wrong_procedure_is_never_used_and_the_scaffold_falls_back_to_reasoning(memory, tmp_path: Path):
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers)", code="def solve(numbers):\n    "
+                                    "return '+'.join(map(str, numbers))\n", domain="game24", checked=24, passed=1))
+    llm = _script("no code", lambda seed: "no code")
+    result = _controller(llm, memory, tmp_path, "frozen").solve(make_problem([1, 2, 3, 4]))
+    assert result.end_reason != "procedure" and result.answer == "1+2+3"  # the model's own (wrong) answer
+    assert result.trace.procedures_offered and result.trace.tool_calls[0].ok is False
+    head = llm.prompts[0]
+    assert "Procedures from memory" in head and "solve(numbers)" in head and "return '+'" not in head
+    assert "<python>" in head  # the tool to call them is offered with them
+
+
+def test_procedure_store_offers_only_above_baseline_and_demotes_on_failures(memory):
+    store = memory.procedures
+    weak = store.add(Procedure(name="solve", signature="solve(n)", code="def solve(n): return None", domain="game24",
+                               checked=24, passed=2, baseline=0.2))
+    good = store.add(Procedure(name="solve", signature="solve(n)", code="def solve(n): return '1'", domain="game24",
+                               checked=24, passed=20, baseline=0.2))
+    assert [p.id for p in store.offerable("game24")] == [good.id]
+    for _ in range(5):
+        store.record(good.id, offered=1, used=1, solved=0)
+    assert store.get(good.id).status == "demoted" and store.offerable("game24") == []
+    for _ in range(5):
+        store.record(good.id, offered=1, used=1, solved=0)
+    assert store.get(good.id).status == "removed" and store.get(weak.id).status == "active"
+    same = store.add(Procedure(name="solve", signature="solve(n)", code="def solve(n): return '1'", domain="game24",
+                               evidence=["x"], checked=30, passed=30))
+    assert same.id == good.id and "x" in same.evidence and same.checked == 30
