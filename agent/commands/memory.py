@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         p = actions.add_parser(name, help=help_text)
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.add_argument("--store", type=Path, default=None, metavar="DIR",
+                       help="another store: an evaluation's (runs/NAME/ARM-store, runs/NAME/train-store) or a "
+                       "snapshot's directory (read it, do not write to a snapshot)")
         p.set_defaults(func=run)
         return p
 
@@ -37,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = action("show", "show one item in full")
     p.add_argument("id", type=int)
     p.add_argument("--kind", choices=KINDS, default="concept")
+
+    p = action("undo", "retire a repaired procedure version and make the one it replaced active again")
+    p.add_argument("id", type=int, help="the procedure version to undo")
 
     p = action("search", "semantic search")
     p.add_argument("text")
@@ -73,8 +79,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from agent.memory_access import open_memory
     from memory import MemoryItemNotFound
 
+    from agent.evaluation.snapshot import store_paths
+
+    where: dict[str, Any] = {}
+    if args.store is not None:
+        if not (args.store / "memory.db").is_file():
+            raise FileNotFoundError(f"no memory store in {args.store} (expected {args.store / 'memory.db'})")
+        where["db_url"], where["index_dir"] = store_paths(args.store)
     try:
-        with open_memory(settings) as stores:
+        with open_memory(settings, **where) as stores:
             return _dispatch(args, stores)
     except MemoryItemNotFound as exc:
         print(f"mnemos: error: {exc}", file=sys.stderr)
@@ -106,6 +119,10 @@ def _dispatch(args: argparse.Namespace, stores) -> int:
     elif cmd == "show":
         item = store_of[args.kind].get(args.id)
         _emit(args, item.model_dump(mode="json"), json.dumps(item.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    elif cmd == "undo":
+        parent = stores.procedures.undo(args.id)
+        _emit(args, parent.model_dump(mode="json"), f"procedure {args.id} retired; active again: "
+              f"{stores.procedures.line(parent)}")
     elif cmd == "search":
         if args.k < 1:
             raise ValueError("-k must be at least 1")

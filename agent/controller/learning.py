@@ -70,6 +70,26 @@ def parse_concepts(text: str, problem: Problem) -> list[Concept]:
     return out
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
+#: Capitalised words that start sentences rather than name anything.
+_NOT_NAMES = frozenset("""The How What Why When Where Which Who Whose If In On At Each Every She He They It Its His Her
+Their There This That These Those Then After Before Find Calculate Give Answer For And But Also Per One Two Three Four
+Five Six Seven Eight Nine Ten Some All Many Most Half Twice Use Let Now Next First Second Third Last Total""".split())
+
+
+def specifics(text: str) -> set[str]:
+    """The numbers and names of a problem: what an abstract concept must not restate."""
+    return set(_NUMBER.findall(text)) | (set(_NAME.findall(text)) - _NOT_NAMES)
+
+
+def restates_source(concept: Concept, source: str, limit: int = 2) -> list[str]:
+    """The source problem's numbers and names a concept repeats, if there are ``limit`` or more (else [])."""
+    text = " ".join([concept.name, concept.description, *concept.cues, *concept.notes])
+    found = sorted(specifics(source) & (set(_NUMBER.findall(text)) | set(_NAME.findall(text))))
+    return found if len(found) >= limit else []
+
+
 def parse_pairs(text: str, problem: Problem, source: str) -> list[Subroutine]:
     return [
         Subroutine(question=q.strip(), procedure=p.strip(), domain=problem.domain, source=source)
@@ -149,7 +169,12 @@ async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: s
         _generate(llm, concept_prompt, CONCEPT_REGEX, 200), _generate(llm, pairs_prompt, DECOMPOSE_REGEX, 300))
     trace.charge("learn", c_pt + p_pt, c_gt + p_gt)
 
-    concepts = parse_concepts(c_text, problem)
+    concepts = []
+    for concept in parse_concepts(c_text, problem):
+        if repeated := restates_source(concept, f"{problem.prompt}\n{problem.context}"):
+            trace.notes.append(f"learn: concept {concept.name!r} restates the problem's {', '.join(repeated)}; rejected")
+        else:
+            concepts.append(concept)
     subs = trace_pairs(trace, problem, source) + parse_pairs(p_text, problem, source)
     if not subs and body:
         subs = [Subroutine(question=problem_text(problem)[:500], procedure=f"{body[-800:]} Answer: {answer}",

@@ -62,7 +62,8 @@ async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
         for h in hits
     ]
     outs = await ctx.llm.agenerate(prompts, GenParams(max_tokens=2, choice=CONCEPT_CHOICES))
-    chosen = [h for h, o in zip(hits, outs, strict=True) if o.text.strip().lower() == CONCEPT_CHOICES[0]]
+    chosen = _within_memory_budget(ctx, [h for h, o in zip(hits, outs, strict=True)
+                                         if o.text.strip().lower() == CONCEPT_CHOICES[0]])
     for o in outs:
         trace.charge("select_concepts", o.prompt_tokens, o.generated_tokens)
     trace.concepts_used = [h.id for h in chosen]
@@ -70,6 +71,22 @@ async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
                                      output=", ".join(h.item.name for h in chosen), ids=trace.concepts_used))
     return {"trace": trace, "concepts_text": "\n".join(
         ConceptStore.shown(h.id, h.item) for h in chosen)}
+
+
+#: Memory shown per prompt: at most this many entries and tokens (ArcMemo-sized; more crowds out the problem).
+MEMORY_ENTRIES, MEMORY_TOKENS = 3, 300
+
+
+def _within_memory_budget(ctx: RunContext, hits: list[Any]) -> list[Any]:
+    """The first hits (best first) that fit :data:`MEMORY_ENTRIES` and :data:`MEMORY_TOKENS`."""
+    kept, used = [], 0
+    for h in hits[:MEMORY_ENTRIES]:
+        cost = ctx.llm.count_tokens(ConceptStore.shown(h.id, h.item))
+        if used + cost > MEMORY_TOKENS:
+            break
+        kept.append(h)
+        used += cost
+    return kept
 
 
 async def prime(state: SolveState, runtime: Ctx) -> Update:
