@@ -34,16 +34,41 @@ def _ci(pair: list[float] | None, scale: float = 100, signed: bool = False) -> s
 
 def ablation(d: dict) -> str:
     arms = d.get("arms", d)
-    rows = ["| arm | n | solved | accuracy (95% CI) | Δ vs plain, points (95% CI) | McNemar p | tokens / problem |",
-            "|---|---:|---:|---|---|---:|---:|"]
+    vs_scaffold = any(isinstance(a, dict) and a.get("delta_vs_scaffold") is not None for a in arms.values())
+    head = "| arm | n | solved | accuracy (95% CI) | Δ vs plain, points (95% CI) | McNemar p |"
+    rule = "|---|---:|---:|---|---|---:|"
+    if vs_scaffold:
+        head, rule = head + " Δ vs scaffold, points (95% CI) |", rule + "---|"
+    rows = [head + " tokens / problem |", rule + "---:|"]
     for name, a in arms.items():
         if not isinstance(a, dict) or "accuracy" not in a:
             continue
-        delta = "–" if name == "plain" else f"{100 * a['delta_vs_plain']:+.1f} ({_ci(a.get('delta_ci95'), signed=True)})"
-        p = "–" if name == "plain" else f"{a['mcnemar_p']:.3g}"
-        rows.append(f"| {name} | {a.get('n', d.get('n'))} | {a.get('solved', '')} | {_pct(a['accuracy'])} "
-                    f"({_ci(a.get('ci95'))}) | {delta} | {p} | {a['tokens_per_problem']:,.0f} |")
-    return f"Model `{d.get('model')}`, {d.get('n')} dev problems.\n\n" + "\n".join(rows)
+        if name == "plain" or a.get("delta_vs_plain") is None:
+            delta, p = "–", "–"
+        else:
+            delta = f"{100 * a['delta_vs_plain']:+.1f} ({_ci(a.get('delta_ci95'), signed=True)})"
+            p = f"{a['mcnemar_p']:.3g}"
+        row = f"| {name} | {a.get('n', d.get('n'))} | {a.get('solved', '')} | {_pct(a['accuracy'])} " \
+              f"({_ci(a.get('ci95'))}) | {delta} | {p} |"
+        if vs_scaffold:
+            ds = a.get("delta_vs_scaffold")
+            row += " – |" if ds is None else f" {100 * ds:+.1f} ({_ci(a.get('delta_vs_scaffold_ci95'), signed=True)}) |"
+        rows.append(row + f" {a['tokens_per_problem']:,.0f} |")
+    return f"Model `{d.get('model')}`, {d.get('n')} dev problems.\n\n" + "\n".join(rows) + _learned(d)
+
+
+def _learned(d: dict) -> str:
+    """What the training pass stored and what finding it cost (procedure-learning evaluations only)."""
+    learned = (d.get("train") or {}).get("procedures")
+    if not learned:
+        return ""
+    counts = (d.get("snapshot") or {}).get("counts", {})
+    quarters = " → ".join(f"{t:,.0f}" for t in learned["tokens_by_quarter"])
+    return (f"\n\nTraining: {d['train']['problems']} problems, {learned['programs']} programs asked for, "
+            f"{learned['general']} general (passed every check problem; {learned['general_per_100']:.1f} per 100), "
+            f"greedy programs solved {learned['greedy_solved']} of {learned['greedy_asked']}; "
+            f"{counts.get('procedures', 0)} procedure version(s) stored; generated tokens per training problem by "
+            f"quarter of the stream: {quarters}.")
 
 
 def throughput(d: dict) -> str:
@@ -91,6 +116,7 @@ def sandbox(d: dict) -> str:
 
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
+    "game24_dev_ablation": ablation,
     "throughput": throughput,
     "sandbox_attacks": sandbox,
 }

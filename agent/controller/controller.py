@@ -172,7 +172,8 @@ class Controller:
             return None, {}
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
                       recall_mode=self.settings.recall_mode)
-        answer, offered = await apply_procedures(store, problem, self.budgets.procedures_shown, trace)
+        answer, offered = await apply_procedures(store, problem, self.budgets.procedures_shown, trace,
+                                                 record=learn)
         end = "procedure"
         if answer is None and learn:
             domain = get_domain(problem.domain)

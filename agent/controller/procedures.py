@@ -112,11 +112,13 @@ def preload(procedures: list[Procedure]) -> str:
     return "\n\n".join(p.code for p in procedures)
 
 
-async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, trace: Trace
+async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, trace: Trace, *, record: bool
                            ) -> tuple[str | None, list[Procedure]]:
     """Run the offerable procedures on the problem, best first; the first answer its check accepts wins.
 
-    Returns that answer (or None) and the procedures offered, whose counts are recorded here.
+    Returns that answer (or None) and the procedures offered. With ``record`` (a learning solve) their
+    offered/used/solved counts are written, which is what demotes a procedure that stops paying off;
+    a frozen memory is only read.
     """
     domain = get_domain(problem.domain)
     if domain.procedure_args(problem) is None or domain.verifier(problem) is None:
@@ -126,7 +128,8 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
         t0 = time.perf_counter()
         answer, shown = await asyncio.to_thread(answer_on, proc.code, proc.name, problem)
         ok = answer is not None
-        await asyncio.to_thread(store.record, proc.id, offered=1, used=1, solved=int(ok))
+        if record:
+            await asyncio.to_thread(store.record, proc.id, offered=1, used=1, solved=int(ok))
         trace.procedures_offered.append(proc.id)  # type: ignore[arg-type]
         trace.procedures_used.append(proc.id)  # type: ignore[arg-type]
         trace.tool_calls.append(ToolCall(node="procedures", kind="apply_procedure", ids=[proc.id], ok=ok,

@@ -89,7 +89,7 @@ def test_a_rare_correct_program_is_kept_and_then_solves_at_no_token_cost(memory,
     assert again.trace.procedures_used == [stored.id]
     frozen = _controller(llm, memory, tmp_path, "frozen").solve(make_problem([2, 3, 4, 5]))
     assert frozen.end_reason == "procedure" and frozen.verdict is not None and frozen.verdict.ok
-    assert memory.procedures.get(stored.id).used == 2 and memory.procedures.get(stored.id).solved == 2
+    assert memory.procedures.get(stored.id).used == 1 and memory.procedures.get(stored.id).solved == 1  # frozen reads
 
 
 @needs_jail
