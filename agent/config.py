@@ -16,10 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
-from agent.engine.cpu_plan import CpuSettings
 from agent.embedded import DEFAULT_MODEL
+from agent.engine.cpu_plan import CpuSettings
 from kvcache.budget import EnginePolicy as KVPolicy
 
 log = logging.getLogger(__name__)
@@ -165,7 +170,7 @@ class Settings(BaseSettings):
         return self.home / "runs"
 
     @classmethod
-    def load(cls, config_file: Path | None = None, **overrides: Any) -> "Settings":
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         """Build settings; ``overrides`` are CLI flags (None values are ignored).
 
         Unknown ``MNEMOS_*`` variables and a ``MNEMOS_CONFIG`` that names no file are

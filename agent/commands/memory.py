@@ -76,10 +76,9 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.evaluation.snapshot import store_paths
     from agent.memory_access import open_memory
     from memory import MemoryItemNotFound
-
-    from agent.evaluation.snapshot import store_paths
 
     where: dict[str, Any] = {}
     if args.store is not None:

@@ -21,7 +21,12 @@ from agent.controller.copying import EvidenceCopier, SentenceCopier, TokenCopier
 from agent.controller.diversity import Candidate, pick
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
-from agent.controller.procedures import FamilyRate, apply_procedures, learn_procedures, preload
+from agent.controller.procedures import (
+    FamilyRate,
+    apply_procedures,
+    learn_procedures,
+    preload,
+)
 from agent.controller.prompts import problem_text
 from agent.controller.state import NodeStat, SolveResult, SolveState, Trace
 from agent.controller.toolbox import BY_NAME, tag_table

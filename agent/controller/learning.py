@@ -73,9 +73,7 @@ def parse_concepts(text: str, problem: Problem) -> list[Concept]:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
 #: Capitalised words that start sentences rather than name anything.
-_NOT_NAMES = frozenset("""The How What Why When Where Which Who Whose If In On At Each Every She He They It Its His Her
-Their There This That These Those Then After Before Find Calculate Give Answer For And But Also Per One Two Three Four
-Five Six Seven Eight Nine Ten Some All Many Most Half Twice Use Let Now Next First Second Third Last Total""".split())
+_NOT_NAMES = frozenset(["The", "How", "What", "Why", "When", "Where", "Which", "Who", "Whose", "If", "In", "On", "At", "Each", "Every", "She", "He", "They", "It", "Its", "His", "Her", "Their", "There", "This", "That", "These", "Those", "Then", "After", "Before", "Find", "Calculate", "Give", "Answer", "For", "And", "But", "Also", "Per", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Some", "All", "Many", "Most", "Half", "Twice", "Use", "Let", "Now", "Next", "First", "Second", "Third", "Last", "Total"])
 
 
 def specifics(text: str) -> set[str]:

@@ -20,7 +20,11 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from agent.controller.prompts import PROCEDURE_REPAIR_PROMPT, PROCEDURE_WRITE_PROMPT, problem_text
+from agent.controller.prompts import (
+    PROCEDURE_REPAIR_PROMPT,
+    PROCEDURE_WRITE_PROMPT,
+    problem_text,
+)
 from agent.controller.state import ToolCall, Trace
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.procedures import ProcedureStore

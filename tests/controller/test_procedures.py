@@ -14,11 +14,15 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.config import Settings
 from agent.controller import Controller
-from agent.controller.procedures import extract_function, looks_up_answers, run_procedure
+from agent.controller.procedures import (
+    extract_function,
+    looks_up_answers,
+    run_procedure,
+)
 from agent.llm import GenParams
-from tests.fakes import ScriptedGenerator
 from memory.schemas import Procedure
 from tests.controller.programs24 import CORRECT, LEFT_TO_RIGHT, LOOKUP
+from tests.fakes import ScriptedGenerator
 from tools.domains import get_domain
 from tools.sandbox.run import sandbox_problem
 from tools.tasks.game24 import make_problem

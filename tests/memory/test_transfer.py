@@ -5,8 +5,8 @@ import json
 import pytest
 
 from memory import Concept, Episode, Subroutine, open_memory
-from memory.schemas import Procedure
 from memory.ingest import ingest_traces
+from memory.schemas import Procedure
 from memory.transfer import ImportFailed, export_jsonl, import_jsonl
 
 

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 from tools.domains.base import PLAIN_COT_USER, Domain
-from tools.domains.split import Split, SplitRecord, file_sha256, seeded_split
+from tools.domains.split import Split, SplitRecord, files_split, seeded_split
 from tools.problem import Problem, Verifier
 from tools.tasks import game24, mathx
 
@@ -84,13 +84,7 @@ class Game24Domain(Domain):
         if args.train is not None or args.dev is not None:
             if args.dev is None:
                 raise ValueError("--train needs --dev (the puzzles the arms are compared on)")
-            train = game24.load_jsonl(args.train) if args.train is not None else []
-            dev = game24.load_jsonl(args.dev)
-            sources = {"dev": str(args.dev), **({"train": str(args.train)} if args.train else {})}
-            shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
-            record = SplitRecord(kind=self.name, method="files", sources=sources, source_sha256=shas)
-            split = Split(train=train, dev=dev, record=record)
-            label = args.dev.stem
+            split, label = files_split(self.name, args.train, args.dev, game24.load_jsonl), args.dev.stem
         else:
             problems = game24.open_puzzles()
             dev_size = args.dev_size or (2 * self.small_sizes[1] if args.small else DEFAULT_DEV_SIZE)

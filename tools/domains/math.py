@@ -10,7 +10,13 @@ import argparse
 from pathlib import Path
 
 from tools.domains.base import BOXED_GUIDE, Domain
-from tools.domains.split import Split, SplitRecord, file_sha256, seeded_split
+from tools.domains.split import (
+    Split,
+    SplitRecord,
+    file_sha256,
+    files_split,
+    seeded_split,
+)
 from tools.problem import Problem
 from tools.tasks import mathx
 
@@ -61,12 +67,7 @@ class MathDomain(Domain):
                 raise ValueError("--train needs --dev (the problems the arms are compared on)")
             if args.dev_size is not None:
                 raise ValueError("--dev-size splits one FILE; with --train/--dev use --limit")
-            train = mathx.load_jsonl(args.train) if args.train is not None else []
-            dev = mathx.load_jsonl(args.dev)
-            sources = {"dev": str(args.dev), **({"train": str(args.train)} if args.train else {})}
-            shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
-            record = SplitRecord(kind=self.name, method="files", sources=sources, source_sha256=shas)
-            return Split(train=train, dev=dev, record=record), args.dev.stem
+            return files_split(self.name, args.train, args.dev, mathx.load_jsonl), args.dev.stem
         if args.generate is None and args.file is None and args.small:
             args.generate = 2 * self.small_sizes[1]
         if len(single) > 1 or (args.generate is None and args.file is None):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -46,6 +47,14 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def files_split(kind: str, train: Path | None, dev: Path, load: Callable[[Path], list[Problem]]) -> Split:
+    """The split given as files (train optional), recorded with each file's hash."""
+    sources = {"dev": str(dev), **({"train": str(train)} if train else {})}
+    shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
+    record = SplitRecord(kind=kind, method="files", sources=sources, source_sha256=shas)
+    return Split(train=load(train) if train is not None else [], dev=load(dev), record=record)
 
 
 def seeded_split(problems: list[Problem], dev_size: int, seed: int) -> tuple[list[Problem], list[Problem]]:
