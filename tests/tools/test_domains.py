@@ -72,4 +72,4 @@ def test_solve_and_eval_sub_commands_are_the_registered_domains():
     eval_cmd.register(sub)
     for command in ("solve", "eval"):
         kinds = next(a for a in sub.choices[command]._actions if isinstance(a, argparse._SubParsersAction))
-        assert list(kinds.choices) == [d.name for d in command_domains(command)] == ["arc", "math"]
+        assert list(kinds.choices) == [d.name for d in command_domains(command)] == ["arc", "math", "game24"]
