@@ -40,6 +40,8 @@ APPLY_LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_mb=768, max_
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 #: A string literal that is itself arithmetic over numbers ("(8-4)*(7-1)"): a stored answer, not a procedure.
 _ANSWER_LITERAL = re.compile(r"\d\s*[-+*/]\s*[\d(]|\)\s*[-+*/]")
+#: How much of each written program a trace keeps, so traces show what the model wrote.
+PROGRAM_CHARS = 3000
 _KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
 
@@ -250,9 +252,9 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
         cand.rate = len(cand.check.passed) / cand.check.checked if cand.check.checked else 0.0
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands, best,
                                        family.rate, trace.thread_id or problem.id)
-    for cand in cands:
+    for cand, [out] in zip(cands, outs, strict=True):
         trace.tool_calls.append(ToolCall(
-            node="learn_procedures", kind="procedure_sample", input=cand.origin,
+            node="learn_procedures", kind="procedure_sample", input=f"{cand.origin}\n{out.text[:PROGRAM_CHARS]}",
             output=("no function" if not cand.code else f"here {'ok' if cand.ok_here else 'wrong'}"
                     + (f", check {len(cand.check.passed)}/{cand.check.checked}" if cand.rate is not None and cand.check
                        else "")),

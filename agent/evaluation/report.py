@@ -145,6 +145,10 @@ def versus_scaffold(row: ArmResult, episodes: list[Episode], scaffold: list[Epis
 _CHECK = re.compile(r"check (\d+)/(\d+)")
 
 
+def _origin(call: dict[str, Any]) -> str:
+    return str(call.get("input", "")).split("\n", 1)[0]
+
+
 def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
     """What learning procedures cost and found over a training stream (episodes in the order they were written).
 
@@ -164,8 +168,8 @@ def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
         "solved_their_problem": sum(bool(c.get("ok")) for c in samples),
         "general": general,
         "general_per_100": 100 * general / len(samples),
-        "greedy_solved": sum(bool(c.get("ok")) for c in samples if c.get("input") == "greedy"),
-        "greedy_asked": sum(c.get("input") == "greedy" for c in samples),
+        "greedy_solved": sum(bool(c.get("ok")) for c in samples if _origin(c) == "greedy"),
+        "greedy_asked": sum(_origin(c) == "greedy" for c in samples),
         "tokens_by_quarter": [sum(e.generated_tokens for e in q) / len(q) if q else 0.0 for q in quarters],
         "end_reasons": dict(by_end),
     }
