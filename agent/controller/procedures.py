@@ -6,10 +6,12 @@ check accepts is the answer, at no generation cost. A partial procedure therefor
 where it is right and is never used where it is wrong.
 
 Learning, where the stored procedures fail: one greedy and k sampled programs are asked
-for (the stored best is also shown its failures and asked for a repair). A program that
-solves this problem, is not a lookup of answers, and beats the best stored cross-check
-rate on the family's check problems is stored (a repair as a new version). So the
-rare correct general program, once seen, is kept, and training tries it first.
+for (the stored best is also shown its failures and asked for a repair). Every program
+that runs and is not a lookup of answers is cross-checked on the family's check
+problems; the best is stored if it beats the model's own greedy rate and the stored
+best (a repair as a new version). A partly right program is kept too, because repairs
+start from it; it is only ever used where the checker accepts its answer. So the rare
+correct general program, once seen, is kept, and training tries it first.
 """
 
 from __future__ import annotations
@@ -220,7 +222,8 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
         if best_check.failed:
             repair = PROCEDURE_REPAIR_PROMPT.format(
                 problem=problem_text(problem), code=best.code, signature=signature, doc=domain.procedure_doc,
-                failures=_failures_text(name, best_check.failed, domain))
+                failures=_failures_text(name, best_check.failed, domain), passed=len(best_check.passed),
+                checked=best_check.checked)
             prompts.append(llm.render_chat(_messages(repair)))
             params.append(GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed + samples))
             origins.append(f"repair:P{best.id}")
@@ -239,15 +242,16 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     answer: str | None = None
     seen: set[str] = set()
     for cand in cands:
-        if not cand.ok_here or cand.code in seen:
+        if not cand.code or cand.code in seen:
             continue
         seen.add(cand.code)
-        here, _ = await asyncio.to_thread(answer_on, cand.code, name, problem)
+        here = (await asyncio.to_thread(answer_on, cand.code, name, problem))[0] if cand.ok_here else None
         answer = answer or here
         if looks_up_answers(cand.code, [here or ""]):
             cand.rate = None
             trace.notes.append(f"learn_procedures: {cand.origin} holds answers as literals; not admitted")
             continue
+        # Partly right programs are checked too: a stored 60% solver is what repairs start from.
         cand.check = await asyncio.to_thread(run_procedure, cand.code, name, pool)
         cand.rate = len(cand.check.passed) / cand.check.checked if cand.check.checked else 0.0
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands, best,
@@ -273,6 +277,6 @@ def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, d
         return None
     assert top.check is not None
     item = Procedure(name=name, signature=signature, docstring=doc, code=top.code, domain=problem.domain,
-                     evidence=[problem.id, *top.check.passed], checked=top.check.checked,
+                     evidence=[*([problem.id] if top.ok_here else []), *top.check.passed], checked=top.check.checked,
                      passed=len(top.check.passed), baseline=baseline, source=f"{source} {top.origin}")
     return store.supersede(best.id, item) if best is not None and best.id is not None else store.add(item)

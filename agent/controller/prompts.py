@@ -159,7 +159,7 @@ PROCEDURE_REPAIR_PROMPT = """This function is meant to solve every problem of th
 ```
 
 It must: {doc}
-Where it fails:
+It is right on {passed} of the {checked} problems it was checked on. Where it fails:
 {failures}
 
 Find what is wrong and write the corrected `def {signature}`. Use only the standard library. Reply with one ```python code block and nothing else."""
