@@ -24,7 +24,7 @@ class Game24Domain(Domain):
     name = "game24"
     intro = ("Use each of the four numbers exactly once, with + - * / and parentheses, to make 24. "
              "The answer is the expression, for example (8-4)*(7-1).")
-    answer_guide = "Think step by step, then give the final expression as \\boxed{expression}."
+    answer_guide = "Think step by step, then give the final answer as \\boxed{expression}."
     forced_answer = ("\n\nFinal answer: \\boxed{", "}")
     solve_help = "Game of 24 puzzles (all solvable sets of four numbers 1..13, or a JSONL file)"
     eval_help = "Game of 24 (the open 1,101 puzzles split by a seed, or --train/--dev JSONL files)"
