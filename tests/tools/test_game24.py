@@ -87,3 +87,11 @@ def test_domain_reads_the_boxed_expression_and_scores_with_the_checker():
     assert domain.verifier(problem)("8/(3-8/3)").ok
     assert domain.procedure_args(problem) == [[3, 3, 8, 8]]
     assert "Numbers: 3 3 8 8" in domain.plain_prompt(problem) and "\\boxed{expression}" in domain.plain_prompt(problem)
+
+
+def test_controller_without_memory_shows_the_model_exactly_the_plain_prompt():
+    from agent.controller.prompts import solve_messages
+
+    problem = game24.make_problem([4, 7, 8, 8])
+    [user] = solve_messages(problem)
+    assert user.content == get_domain("game24").plain_prompt(problem)
