@@ -66,6 +66,9 @@ class EvalReport(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     bootstrap: dict[str, int] = Field(default_factory=dict)
     scores: dict[str, dict[str, float]] = Field(default_factory=dict, description="Arm -> problem id -> score.")
+    groups: dict[str, dict[str, dict[str, float]]] = Field(
+        default_factory=dict, description="Meta key -> value -> arm -> accuracy (and 'n'), for the family's "
+        "report groups such as hop count and context length.")
 
 
 def _walk_segments(trace: dict[str, Any]) -> list[dict[str, Any]]:
@@ -175,6 +178,23 @@ def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
     }
 
 
+def group_accuracy(keys: tuple[str, ...], problems: list[Any], scores: dict[str, dict[str, float]]
+                   ) -> dict[str, dict[str, dict[str, float]]]:
+    """Accuracy per arm within each value of each ``problem.meta`` key (problems an arm has not finished are left out)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for key in keys:
+        values = sorted({p.meta[key] for p in problems if key in p.meta}, key=lambda v: (str(type(v)), v))
+        for value in values:
+            ids = [p.id for p in problems if p.meta.get(key) == value]
+            cell: dict[str, float] = {"n": float(len(ids))}
+            for arm, by_id in scores.items():
+                done = [by_id[i] for i in ids if i in by_id]
+                if done:
+                    cell[arm] = sum(done) / len(done)
+            out.setdefault(key, {})[str(value)] = cell
+    return out
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
@@ -212,6 +232,10 @@ def format_table(report: EvalReport) -> str:
             lines.append(f"  {r.arm}: " + "; ".join(filter(None, [", ".join(used) and "tags: " + ", ".join(used),
                                                                      ", ".join(mem) and "memory: " + ", ".join(mem),
                                                                      *extra])))
+    for key, cells in report.groups.items():
+        lines.append(f"  by {key}: " + "; ".join(
+            f"{value} (n={cell['n']:.0f}) " + " ".join(f"{a} {_pct(v)}" for a, v in cell.items() if a != "n")
+            for value, cell in cells.items()))
     return "\n".join(lines)
 
 
@@ -231,6 +255,7 @@ def published(report: EvalReport) -> dict[str, Any]:
         "train": report.train,
         "settings": report.settings,
         "bootstrap": report.bootstrap,
+        **({"groups": report.groups} if report.groups else {}),
     }
 
 

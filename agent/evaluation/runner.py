@@ -22,6 +22,7 @@ from agent.evaluation.report import (
     EvalReport,
     arm_result,
     format_table,
+    group_accuracy,
     procedure_training,
     published,
     versus_scaffold,
@@ -41,7 +42,7 @@ from agent.evaluation.snapshot import (
 )
 from agent.llm import TextGenerator
 from memory.schemas import Episode
-from tools.domains import VerifyMode
+from tools.domains import VerifyMode, get_domain
 from tools.domains.split import Split, SplitRecord
 from tools.problem import Problem
 
@@ -299,6 +300,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
                  "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify}
         if (learned := procedure_training(train_eps)) is not None:
             train["procedures"] = learned
+    scores = {arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()}
     keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "budgets", "solve_mode", "prime_recall",
             "kv_policy", "kv_budget")
     return EvalReport(
@@ -306,7 +308,8 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         split=split.record, snapshot=manifest.model_dump(mode="json", exclude={"files"}) if manifest else None,
         train=train, settings=settings.model_dump(mode="json", include=set(keep)),
         bootstrap={"resamples": options.resamples, "seed": options.seed},
-        scores={arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()},
+        scores=scores,
+        groups=group_accuracy(get_domain(split.record.kind).report_groups, split.dev, scores),
     )
 
 

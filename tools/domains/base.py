@@ -53,6 +53,8 @@ class Domain:
     eval_help: ClassVar[str | None] = None
     #: (train, dev) problems of ``mnemos eval --small``.
     small_sizes: ClassVar[tuple[int, int]] = (4, 4)
+    #: Problem ``meta`` keys the eval report breaks accuracy down by (e.g. hop count, context length).
+    report_groups: ClassVar[tuple[str, ...]] = ()
     #: Procedures as code: the function a stored procedure of this family defines, and what it must return.
     #: None where a family's problems are not a function of a few inputs (its memory is concepts).
     procedure_signature: ClassVar[str | None] = None

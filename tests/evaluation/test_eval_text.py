@@ -1,0 +1,63 @@
+"""`mnemos eval text`: generated long-context items, every arm, accuracy by hop count and by length."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from agent.cli import main
+from tests.controller.conftest import HashEncoder
+from tests.fakes import ScriptedGenerator
+from tools.tasks import longctx
+
+
+def test_generated_items_hide_their_facts_and_cycle_through_buckets():
+    items = longctx.generate(24, seed=3)
+    assert [(p.meta["hops"], p.meta["length"]) for p in items[:12]] == [
+        (h, n) for n in longctx.LENGTHS for h in longctx.HOPS]
+    assert items == longctx.generate(24, seed=3)
+    for p in items:
+        words = len(p.context.split())
+        assert 0.8 * p.meta["length"] < words * longctx.TOKENS_PER_WORD < 1.3 * p.meta["length"]
+        if p.meta["answer_type"] == "number" and p.meta["hops"] < 3:
+            assert re.search(rf"keeps {p.gold} ", p.context)
+        else:
+            assert str(p.gold) in p.context
+
+
+def test_three_hop_counts_are_only_reachable_through_the_relative_fact():
+    item = next(p for p in longctx.generate(60, seed=1) if p.meta["hops"] == 3 and p.meta["answer_type"] == "number")
+    town = re.search(r"born in (.+?) keep", item.prompt).group(1)
+    person = re.search(rf"([A-Z]\w+ [A-Z]\w+) was born in {town}\.", item.context).group(1)
+    rel = re.search(rf"{person} keeps (\d+) more [a-z ]+ than ([A-Z]\w+ [A-Z]\w+)\.", item.context)
+    base = re.search(rf"{rel.group(2)} keeps (\d+) ", item.context)
+    assert int(rel.group(1)) + int(base.group(1)) == int(item.gold)
+    assert not re.search(rf"{person} keeps {item.gold} ", item.context)
+
+
+def test_eval_text_reports_accuracy_by_hops_and_length(tmp_path, monkeypatch):
+    import agent.engine
+    import retrieval.embedder
+
+    items = {p.prompt: p for p in longctx.generate(8, 0, (300,), (1, 2))}
+
+    def reply(prompt, params):
+        for question, p in items.items():
+            if question in prompt:
+                if not params.stop:  # plain: right on one-hop items only
+                    return f"\\boxed{{{p.gold if p.meta['hops'] == 1 else 'nobody'}}}"
+                return f"<answer>{p.gold}</answer>"
+        return "<answer>?</answer>"
+
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(lambda cls, s, **kw: ScriptedGenerator(reply)))
+    monkeypatch.setattr(retrieval.embedder, "Embedder", lambda *a, **kw: HashEncoder())
+    pub = tmp_path / "pub"
+    args = ["--home", str(tmp_path / "home"), "eval", "text", "--generate", "8", "--lengths", "300", "--hops", "1,2",
+            "--dev-size", "4", "--arms", "plain,off", "--no-progress", "--resamples", "200", "--publish", "r",
+            "--publish-dir", str(pub)]
+    assert main(args) == 0
+    report = json.loads((pub / "r.json").read_text())
+    assert report["arms"]["off"]["accuracy"] == 1.0
+    hops = report["groups"]["hops"]
+    assert hops["1"]["plain"] == 1.0 and hops["2"]["plain"] == 0.0 and hops["2"]["off"] == 1.0
+    assert hops["1"]["n"] + hops["2"]["n"] == 4 and set(report["groups"]["length"]) == {"300"}
