@@ -41,7 +41,7 @@ CHECK_LIMITS = SandboxLimits(cpu_seconds=30, wall_seconds=60, memory_mb=768, max
 APPLY_LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_mb=768, max_output_chars=2000)
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 #: A string literal that is itself arithmetic over numbers ("(8-4)*(7-1)"): a stored answer, not a procedure.
-_ANSWER_LITERAL = re.compile(r"\d\s*[-+*/]\s*[\d(]|\)\s*[-+*/]")
+_ANSWER_LITERAL = re.compile(r"\d\s*\)?\s*[-+*/]\s*\(?\s*\d")
 #: How much of each written program a trace keeps, so traces show what the model wrote.
 PROGRAM_CHARS = 3000
 _KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
@@ -79,10 +79,11 @@ def looks_up_answers(code: str, answers: list[str] | None = None) -> bool:
 
 @dataclass
 class CheckResult:
-    """A procedure run on some problems: which passed, and what it returned where it failed."""
+    """A procedure run on some problems: which passed (with the accepted answers), and how the others failed."""
 
     passed: list[str] = field(default_factory=list)
     failed: list[tuple[Problem, str, str]] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
     error: str = ""
 
     @property
@@ -110,8 +111,12 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
         verdict = check(value) if check is not None and isinstance(value, str) else Verdict(ok=False)
         if verdict.ok:
             out.passed.append(problem.id)
+            out.answers[problem.id] = value
         else:
-            out.failed.append((problem, shown, verdict.feedback or "no answer"))
+            feedback = verdict.feedback or "no answer"
+            if value is None and call is not None and call.ok and domain.always_solvable:
+                feedback = "every problem of this kind has an answer"
+            out.failed.append((problem, shown, feedback))
     return out
 
 
@@ -177,12 +182,22 @@ class FamilyRate:
 
 @dataclass
 class Candidate:
-    code: str
+    """One written program and what checking it found."""
+
+    text: str
     origin: str
-    tokens: int
-    ok_here: bool = False
-    rate: float | None = None
+    code: str = ""
+    here: str | None = None
+    lookup: bool = False
+    whole: CheckResult | None = None
+    """The run on this problem and the check problems."""
     check: CheckResult | None = None
+    """The check problems only: what ``rate`` is from."""
+    rate: float | None = None
+
+    @property
+    def ok_here(self) -> bool:
+        return self.here is not None
 
 
 def _messages(prompt: str) -> list[ChatMessage]:
@@ -200,10 +215,12 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            family: FamilyRate, trace: Trace, *, samples: int, max_tokens: int, temperature: float,
                            seed: int) -> str | None:
-    """Ask for programs where memory failed; keep the best verified one. Returns an answer that verified here.
+    """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
-    The greedy program measures the model's own rate on the family (``family``), which is
-    what an admitted procedure's cross-check rate must beat.
+    One greedy and ``samples`` sampled programs are asked for, plus a repair of the stored best
+    where it fails. When none of them solves this problem or beats what is stored, the best of
+    them is shown its failures and repaired once more. The greedy program measures the model's
+    own rate on the family (``family``), which an admitted procedure's cross-check must beat.
     """
     domain = get_domain(problem.domain)
     signature = domain.procedure_signature
@@ -212,58 +229,69 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     name = function_name(signature)
     pool = [p for p in check_problems if p.id != problem.id]
     best = await asyncio.to_thread(store.best, problem.domain)
-    write = PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature, doc=domain.procedure_doc)
-    prompts = [llm.render_chat(_messages(write))] * (1 + samples)
-    params = [GenParams(max_tokens=max_tokens)] + [
-        GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed + i) for i in range(samples)]
-    origins = ["greedy"] + [f"sample{i}" for i in range(samples)]
+    write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
+                                                                    doc=domain.procedure_doc)))
+    sampled = GenParams(max_tokens=max_tokens, temperature=temperature)
+    asks = [(write, GenParams(max_tokens=max_tokens), "greedy")]
+    asks += [(write, sampled.model_copy(update={"seed": seed + i}), f"sample{i}") for i in range(samples)]
     if best is not None:
         best_check = await asyncio.to_thread(run_procedure, best.code, name, [problem, *pool])
         if best_check.failed:
-            repair = PROCEDURE_REPAIR_PROMPT.format(
-                problem=problem_text(problem), code=best.code, signature=signature, doc=domain.procedure_doc,
-                failures=_failures_text(name, best_check.failed, domain), passed=len(best_check.passed),
-                checked=best_check.checked)
-            prompts.append(llm.render_chat(_messages(repair)))
-            params.append(GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed + samples))
-            origins.append(f"repair:P{best.id}")
-    outs = await asyncio.gather(*(llm.agenerate([p], q) for p, q in zip(prompts, params, strict=True)))
-    cands: list[Candidate] = []
-    for [out], origin in zip(outs, origins, strict=True):
-        trace.charge("learn_procedures", out.prompt_tokens, out.generated_tokens)
-        code = extract_function(out.text, name)
-        cand = Candidate(code=code or "", origin=origin, tokens=out.generated_tokens)
-        if code is not None:
-            cand.check = await asyncio.to_thread(run_procedure, code, name, [problem])
-            cand.ok_here = bool(cand.check.passed)
-        cands.append(cand)
+            asks.append((_repair_prompt(llm, problem, domain, best.code, best_check),
+                         sampled.model_copy(update={"seed": seed + samples}), f"repair:P{best.id}"))
+    cands = await _ask(llm, asks, name, problem, pool, trace)
     family.tried += 1
     family.solved += int(cands[0].ok_here)
-    answer: str | None = None
-    seen: set[str] = set()
-    for cand in cands:
-        if not cand.code or cand.code in seen:
-            continue
-        seen.add(cand.code)
-        here = (await asyncio.to_thread(answer_on, cand.code, name, problem))[0] if cand.ok_here else None
-        answer = answer or here
-        if looks_up_answers(cand.code, [here or ""]):
-            cand.rate = None
-            trace.notes.append(f"learn_procedures: {cand.origin} holds answers as literals; not admitted")
-            continue
-        # Partly right programs are checked too: a stored 60% solver is what repairs start from.
-        cand.check = await asyncio.to_thread(run_procedure, cand.code, name, pool)
-        cand.rate = len(cand.check.passed) / cand.check.checked if cand.check.checked else 0.0
+    bar = max(family.rate, best.rate if best is not None else 0.0)
+    if not any(c.ok_here or (c.rate or 0.0) > bar for c in cands):
+        runnable = [c for c in cands if c.rate is not None and c.check is not None]
+        if runnable:
+            base = max(runnable, key=lambda c: c.rate or 0.0)
+            assert base.whole is not None
+            asks = [(_repair_prompt(llm, problem, domain, base.code, base.whole),
+                     sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
+            cands += await _ask(llm, asks, name, problem, pool, trace)
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands, best,
                                        family.rate, trace.thread_id or problem.id)
-    for cand, [out] in zip(cands, outs, strict=True):
+    for cand in cands:
+        summary = "no function" if not cand.code else ("holds answers as literals" if cand.lookup else (
+            f"here {'ok' if cand.ok_here else 'wrong'}, check {len(cand.check.passed)}/{cand.check.checked}"
+            if cand.check is not None else f"here {'ok' if cand.ok_here else 'wrong'}"))
         trace.tool_calls.append(ToolCall(
-            node="learn_procedures", kind="procedure_sample", input=f"{cand.origin}\n{out.text[:PROGRAM_CHARS]}",
-            output=("no function" if not cand.code else f"here {'ok' if cand.ok_here else 'wrong'}"
-                    + (f", check {len(cand.check.passed)}/{cand.check.checked}" if cand.rate is not None and cand.check
-                       else "")),
-            ok=cand.ok_here, ids=[admitted.id] if admitted is not None and admitted.code == cand.code else []))
-    return answer
+            node="learn_procedures", kind="procedure_sample", input=f"{cand.origin}\n{cand.text[:PROGRAM_CHARS]}",
+            output=summary, ok=cand.ok_here,
+            ids=[admitted.id] if admitted is not None and admitted.id is not None and admitted.code == cand.code
+            else []))
+    return next((c.here for c in cands if c.here), None)
+
+
+def _repair_prompt(llm: TextGenerator, problem: Problem, domain: Domain, code: str, check: CheckResult) -> str:
+    name = function_name(domain.procedure_signature or "solve")
+    return llm.render_chat(_messages(PROCEDURE_REPAIR_PROMPT.format(
+        problem=problem_text(problem), code=code, signature=domain.procedure_signature, doc=domain.procedure_doc,
+        failures=_failures_text(name, check.failed, domain), passed=len(check.passed), checked=check.checked)))
+
+
+async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name: str, problem: Problem,
+               pool: list[Problem], trace: Trace) -> list[Candidate]:
+    """Generate every asked program at once, then check each in the jail: here, and on the check problems."""
+    outs = await asyncio.gather(*(llm.agenerate([prompt], params) for prompt, params, _ in asks))
+    cands = []
+    for [out], (_, _, origin) in zip(outs, asks, strict=True):
+        trace.charge("learn_procedures", out.prompt_tokens, out.generated_tokens)
+        cand = Candidate(text=out.text, origin=origin, code=extract_function(out.text, name) or "")
+        if cand.code:
+            cand.whole = whole = await asyncio.to_thread(run_procedure, cand.code, name, [problem, *pool])
+            cand.here = whole.answers.get(problem.id)
+            cand.lookup = looks_up_answers(cand.code, [cand.here or ""])
+            if cand.lookup:
+                trace.notes.append(f"learn_procedures: {origin} holds answers as literals; not admitted")
+            else:
+                cand.check = CheckResult(passed=[i for i in whole.passed if i != problem.id],
+                                         failed=[f for f in whole.failed if f[0].id != problem.id])
+                cand.rate = len(cand.check.passed) / cand.check.checked if cand.check.checked else 0.0
+        cands.append(cand)
+    return cands
 
 
 def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],

@@ -105,7 +105,7 @@ def test_a_partial_procedure_is_repaired_as_a_new_version_and_can_be_undone(memo
     result = _controller(llm, memory, tmp_path, "learning").solve(make_problem([3, 3, 8, 8]))
     assert result.end_reason == "learned_procedure"
     repair_prompt = next(p for p in llm.prompts if "write the corrected" in p)
-    assert "solve([3, 3, 8, 8]) returned None" in repair_prompt
+    assert "solve([3, 3, 8, 8]) returned None: every problem of this kind has an answer" in repair_prompt
     old, new = memory.procedures.versions(memory.procedures.list()[0].lineage)
     assert (old.status, new.status, new.version, new.parent_id) == ("superseded", "active", 2, old.id)
     assert new.rate == 1.0 > old.rate
@@ -142,3 +142,22 @@ def test_procedure_store_offers_only_above_baseline_and_demotes_on_failures(memo
     same = store.add(Procedure(name="solve", signature="solve(n)", code="def solve(n): return '1'", domain="game24",
                                evidence=["x"], checked=30, passed=30))
     assert same.id == good.id and "x" in same.evidence and same.checked == 30
+
+
+@needs_jail
+def test_when_nothing_works_the_best_program_of_the_round_is_repaired_from_its_failures(memory, tmp_path: Path):
+    gives_up = "```python\ndef solve(numbers):\n    return None\n```"
+    llm = _script(gives_up, lambda seed: "no code", repair=CORRECT)
+    result = _controller(llm, memory, tmp_path, "learning").solve(make_problem([3, 3, 8, 8]))
+    repair_prompt = next(p for p in llm.prompts if "write the corrected" in p)
+    assert "right on 0 of the 2" in repair_prompt and "return None" in repair_prompt
+    assert result.end_reason == "learned_procedure"
+    origins = [c.input.split("\n", 1)[0] for c in result.trace.tool_calls if c.kind == "procedure_sample"]
+    assert origins == ["greedy", "sample0", "sample1", "repair:greedy"]
+    [stored] = memory.procedures.list()
+    assert stored.rate == 1.0 and "repair:greedy" in stored.source
+
+
+def test_format_templates_are_not_answer_literals():
+    assert not looks_up_answers("def solve(n):\n    t = '({}{}{})*{}({})'\n    return t")
+    assert looks_up_answers("def solve(n):\n    return {'a': '8/(3-8/3)'}['a']")

@@ -59,6 +59,8 @@ class Domain:
     #: None where a family's problems are not a function of a few inputs (its memory is concepts).
     procedure_signature: ClassVar[str | None] = None
     procedure_doc: ClassVar[str] = ""
+    #: Every problem of the family has an answer (a procedure returning None is wrong, and is told so).
+    always_solvable: ClassVar[bool] = False
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
         """The arguments a stored procedure is called with on ``problem``; None when it has no such inputs."""

@@ -30,6 +30,7 @@ class Game24Domain(Domain):
     eval_help = "Game of 24 (the open 1,101 puzzles split by a seed, or --train/--dev JSONL files)"
     small_sizes = (4, 4)
     procedure_signature = "solve(numbers: list[int]) -> str | None"
+    always_solvable = True
     procedure_doc = ("Return an expression that uses each of the given numbers exactly once, with + - * / and "
                      "parentheses, and equals 24 exactly; None when there is none.")
 
