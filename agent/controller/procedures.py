@@ -139,7 +139,8 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
     offered = await asyncio.to_thread(store.offerable, problem.domain, limit)
     for proc in offered:
         t0 = time.perf_counter()
-        answer, shown = await asyncio.to_thread(answer_on, proc.code, proc.name, problem)
+        res = await asyncio.to_thread(run_procedure, proc.code, proc.name, [problem], APPLY_LIMITS)
+        answer = res.answers.get(problem.id)
         ok = answer is not None
         if record:
             await asyncio.to_thread(store.record, proc.id, offered=1, used=1, solved=int(ok))
@@ -147,23 +148,11 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
         trace.procedures_used.append(proc.id)  # type: ignore[arg-type]
         trace.tool_calls.append(ToolCall(node="procedures", kind="apply_procedure", ids=[proc.id], ok=ok,
                                          input=f"{proc.name}{domain.procedure_args(problem)}",
-                                         output=answer or shown,
+                                         output=answer or (res.failed[0][1] if res.failed else res.error),
                                          seconds=time.perf_counter() - t0))
         if ok:
             return answer, offered
     return None, offered
-
-
-def answer_on(code: str, name: str, problem: Problem, limits: SandboxLimits = APPLY_LIMITS) -> tuple[str | None, str]:
-    """What the procedure returns on one problem, if its check accepts it, and how it read otherwise."""
-    domain = get_domain(problem.domain)
-    result = run_python(code, entry=name, calls=[domain.procedure_args(problem) or []], limits=limits)
-    call = result.calls[0] if result.calls else None
-    if call is None or not call.ok:
-        return None, (f"raised {call.error}: {call.message}" if call else f"{result.error}: {result.message}")[:200]
-    check = domain.verifier(problem)
-    verdict = check(call.value) if check is not None and isinstance(call.value, str) else Verdict(ok=False)
-    return (call.value if verdict.ok else None), repr(call.value)[:200]
 
 
 # --- learning -------------------------------------------------------------------------------------------
