@@ -213,7 +213,7 @@ class Engine:
 
     def sampling_params(self, params: GenParams, *, stream: bool = False) -> SamplingParams:
         """vLLM's sampling parameters for ``params`` (FINAL_ONLY outputs, or DELTA ones for a stream)."""
-        return sampling_params(params, stream=stream)
+        return sampling_params(params, stream=stream, request_seed=self.device != "cpu")
 
     def _params_list(self, prompts: list[str], params: GenParams | list[GenParams] | None) -> list[GenParams]:
         plist = params if isinstance(params, list) else [params or self.defaults] * len(prompts)
