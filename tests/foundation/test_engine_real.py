@@ -141,6 +141,17 @@ def test_regex_constraint_and_token_counts(engine: Engine) -> None:
     assert out.generated_tokens >= 1 and out.finish_reason == "stop"
 
 
+def test_seeded_sampling_survives_chunked_prefill_on_cpu(engine: Engine) -> None:
+    """vLLM 0.32's CPU worker died on a seeded request whose prefill was split ('CPU Generator does not use
+    offset'); 16 seeded, sampled requests of ~600 tokens each are more than one step's batch."""
+    long = " ".join(f"item {i} is a small red box." for i in range(90))
+    prompts = [chat_prompt(engine, f"{long} Which item is number {i}?") for i in range(16)]
+    outs = engine.generate(prompts, [GenParams(max_tokens=4, temperature=0.8, seed=i) for i in range(16)])
+    assert len(outs) == 16 and all(o.generated_tokens > 0 for o in outs)
+    assert sum(o.prompt_tokens for o in outs) > 8192
+    assert engine.generate(["Say hi."], GenParams(max_tokens=3))[0].generated_tokens > 0  # still alive
+
+
 def test_prefix_cache_hits_are_counted(engine: Engine) -> None:
     """A second request with the same long prefix reuses the first one's KV (the benchmark reports this rate)."""
     head = chat_prompt(engine, "Here is a long shared context. " + "The archive holds many maps and letters. " * 60)
