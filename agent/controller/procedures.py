@@ -285,11 +285,15 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
 
 def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],
            best: Procedure | None, baseline: float, source: str) -> Procedure | None:
-    """Store the candidate with the highest cross-check if it beats the stored best (a repair supersedes it)."""
+    """Store the candidate with the highest cross-check if it beats the stored best (a repair supersedes it).
+
+    The stored best is read again here, so problems learned from at once never replace a better version.
+    """
     scored = [c for c in cands if c.rate is not None and c.check is not None]
     if not scored:
         return None
     top = max(scored, key=lambda c: (c.rate, c.origin.startswith("repair")))
+    best = store.best(problem.domain) or best  # another problem may have stored a better one meanwhile
     if top.rate is None or top.rate <= baseline or (best is not None and top.rate <= best.rate):
         return None
     assert top.check is not None
