@@ -103,6 +103,17 @@ def cpu_knobs(d: dict) -> str:
     return "\n\n" + "\n".join(rows)
 
 
+def procedure_writing(d: dict) -> str:
+    rows = ["| writing prompt | programs | general (every check passed) | per 100 | partly right | mean check rate |"
+            " best |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, v in d["variants"].items():
+        rows.append(f"| {name} | {v['samples']} | {v['general']} | {v['general_per_100']:.1f} | {v['partial']} | "
+                    f"{v['mean_check_rate']:.2f} | {v['best_check_rate']:.2f} |")
+    return (f"Model `{d['model']}`, temperature {d['temperature']}, {d['samples_per_puzzle']} programs per prompt on "
+            f"each of {len(d['puzzles'])} training puzzles, each checked on {d['check_problems']} others.\n\n"
+            + "\n".join(rows))
+
+
 def sandbox(d: dict) -> str:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(d["by_outcome"].items()))
     jail = d.get("jail_only", {})
@@ -117,6 +128,7 @@ def sandbox(d: dict) -> str:
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
+    "procedure_writing": procedure_writing,
     "throughput": throughput,
     "sandbox_attacks": sandbox,
 }
