@@ -58,22 +58,21 @@ class ProcedureStore(VectorStore[Procedure]):
             item = item.model_copy(update={"lineage": uuid.uuid4().hex[:16]})
         return self.add_many([item])[0]
 
+    def active(self, domain: str) -> list[Procedure]:
+        """Every active procedure of ``domain`` (one version per lineage), in id order."""
+        with self.db.session() as s:
+            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.domain == domain, ProcedureRow.status == "active")
+                             .order_by(ProcedureRow.id))
+            return [self._to_item(r) for r in rows]
+
     def offerable(self, domain: str, limit: int = 3) -> list[Procedure]:
         """Active procedures of ``domain`` whose cross-check beats their baseline, best first."""
-        with self.db.session() as s:
-            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.domain == domain,
-                                                        ProcedureRow.status == "active"))
-            items = [self._to_item(r) for r in rows]
-        items = [p for p in items if p.rate > p.baseline]
+        items = [p for p in self.active(domain) if p.rate > p.baseline]
         return sorted(items, key=lambda p: (-p.rate, -p.solved, p.id or 0))[:limit]
 
     def best(self, domain: str) -> Procedure | None:
         """The active procedure of ``domain`` with the highest cross-check rate, offerable or not."""
-        with self.db.session() as s:
-            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.domain == domain,
-                                                        ProcedureRow.status == "active"))
-            items = [self._to_item(r) for r in rows]
-        return max(items, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
+        return max(self.active(domain), key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
 
     def record(self, id: int, *, offered: int = 0, used: int = 0, solved: int = 0) -> Procedure:
         """Count offers, uses and solves; a procedure whose solve rate when used is below its baseline is demoted,

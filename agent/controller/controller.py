@@ -191,7 +191,7 @@ class Controller:
                 self.llm, store, problem, self._checks[problem.domain],
                 self._family.setdefault(problem.domain, FamilyRate()), trace,
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
-                temperature=max(self.settings.temperature, 0.8), seed=seed)
+                temperature=max(self.settings.temperature, 0.8), seed=seed, portfolio=self.budgets.procedures_shown)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"

@@ -203,7 +203,7 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
 
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            family: FamilyRate, trace: Trace, *, samples: int, max_tokens: int, temperature: float,
-                           seed: int) -> str | None:
+                           seed: int, portfolio: int = 3) -> str | None:
     """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
     One greedy and ``samples`` sampled programs are asked for, plus a repair of the stored best
@@ -240,8 +240,8 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
             asks = [(_repair_prompt(llm, problem, domain, base.code, base.whole),
                      sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
             cands += await _ask(llm, asks, name, problem, pool, trace)
-    admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands, best,
-                                       family.rate, trace.thread_id or problem.id)
+    admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
+                                       family.rate, trace.thread_id or problem.id, portfolio)
     for cand in cands:
         summary = "no function" if not cand.code else ("holds answers as literals" if cand.lookup else (
             f"here {'ok' if cand.ok_here else 'wrong'}, check {len(cand.check.passed)}/{cand.check.checked}"
@@ -283,21 +283,38 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
     return cands
 
 
-def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],
-           best: Procedure | None, baseline: float, source: str) -> Procedure | None:
-    """Store the candidate with the highest cross-check if it beats the stored best (a repair supersedes it).
+#: Check problems a new procedure must solve that no stored one does, to be kept beside them.
+NEW_COVERAGE = 2
 
-    The stored best is read again here, so problems learned from at once never replace a better version.
+
+def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],
+           baseline: float, source: str, portfolio: int) -> Procedure | None:
+    """Store what the round found, if anything beats what is stored.
+
+    The candidate with the highest cross-check replaces the stored best when it beats it (as its
+    next version). Otherwise a candidate that solves at least :data:`NEW_COVERAGE` problems (check
+    problems, and the one at hand) no stored procedure solves is kept beside them, up to ``portfolio`` procedures: partial
+    solvers that cover different problems add up, since each answer is checked before use.
+    The store is read again here, so problems learned from at once never replace a better version.
     """
-    scored = [c for c in cands if c.rate is not None and c.check is not None]
+    scored = [c for c in cands if c.rate is not None and c.check is not None and c.rate > baseline]
     if not scored:
         return None
-    top = max(scored, key=lambda c: (c.rate, c.origin.startswith("repair")))
-    best = store.best(problem.domain) or best  # another problem may have stored a better one meanwhile
-    if top.rate is None or top.rate <= baseline or (best is not None and top.rate <= best.rate):
-        return None
+    active = store.active(problem.domain)
+    best = max(active, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
+    top = max(scored, key=lambda c: (c.rate or 0.0, c.origin.startswith("repair")))
+    replace = best is None or (top.rate or 0.0) > best.rate
+    if not replace:
+        covered = {i for p in active for i in p.evidence}
+        gains = [(len({*c.check.passed, *([problem.id] if c.ok_here else [])} - covered), c)
+                 for c in scored if c.check is not None]
+        gain, top = max(gains, key=lambda g: (g[0], g[1].rate or 0.0))
+        if gain < NEW_COVERAGE or len(active) >= portfolio:
+            return None
     assert top.check is not None
     item = Procedure(name=name, signature=signature, docstring=doc, code=top.code, domain=problem.domain,
                      evidence=[*([problem.id] if top.ok_here else []), *top.check.passed], checked=top.check.checked,
                      passed=len(top.check.passed), baseline=baseline, source=f"{source} {top.origin}")
-    return store.supersede(best.id, item) if best is not None and best.id is not None else store.add(item)
+    if replace and best is not None and best.id is not None:
+        return store.supersede(best.id, item)
+    return store.add(item)

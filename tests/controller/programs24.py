@@ -56,3 +56,19 @@ def solve(numbers):
     table = {(1, 4, 7, 8): "(8-4)*(7-1)"}
     return table.get(tuple(sorted(numbers)), "(8-4)*(7-1)")
 ```'''
+
+#: Only the (a?b)?(c?d) grouping: right where the answer pairs the numbers, as the model's partial solvers are.
+PAIRS_ONLY = '''```python
+from itertools import permutations, product
+
+def solve(numbers):
+    for a, b, c, d in permutations(numbers):
+        for x, y, z in product("+-*/", repeat=3):
+            expr = f"({a}{x}{b}){y}({c}{z}{d})"
+            try:
+                if abs(eval(expr) - 24) < 1e-9:
+                    return expr
+            except ZeroDivisionError:
+                pass
+    return None
+```'''

@@ -161,3 +161,23 @@ def test_when_nothing_works_the_best_program_of_the_round_is_repaired_from_its_f
 def test_format_templates_are_not_answer_literals():
     assert not looks_up_answers("def solve(n):\n    t = '({}{}{})*{}({})'\n    return t")
     assert looks_up_answers("def solve(n):\n    return {'a': '8/(3-8/3)'}['a']")
+
+
+@needs_jail
+def test_partial_procedures_covering_other_problems_are_kept_side_by_side(memory, tmp_path: Path):
+    checks = get_domain("game24").check_problems(24)
+    big_only = CORRECT.replace("def solve(numbers):\n", "def solve(numbers):\n    if min(numbers) < 5:\n"
+                               "        return None\n")
+    left = run_procedure(extract_function(LEFT_TO_RIGHT, "solve") or "", "solve", checks)
+    big = run_procedure(extract_function(big_only, "solve") or "", "solve", checks)
+    only_big = set(big.passed) - set(left.passed)
+    assert len(only_big) >= 2 and len(big.passed) < len(left.passed) < 24  # worse alone, yet covers others
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers)", domain="game24",
+                                    code=extract_function(LEFT_TO_RIGHT, "solve") or "", evidence=left.passed,
+                                    checked=24, passed=len(left.passed)))
+    llm = _script("no code", lambda seed: big_only, repair="no code")
+    _controller(llm, memory, tmp_path, "learning").solve(make_problem([6, 6, 8, 8]))
+    assert len(memory.procedures.active("game24")) == 2  # kept beside the better-rated one, not replacing it
+    hard = next(p for p in checks if p.id in only_big)
+    solved = _controller(llm, memory, tmp_path, "frozen").solve(make_problem(hard.meta["numbers"]))
+    assert solved.end_reason == "procedure" and len(solved.trace.procedures_used) == 2
