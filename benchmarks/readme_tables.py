@@ -114,6 +114,14 @@ def procedure_writing(d: dict) -> str:
             + "\n".join(rows))
 
 
+def concurrent_api(d: dict) -> str:
+    rows = ["| phase | wall s (from a fresh Agent) | solved | engines started |", "|---|---:|---:|---:|"]
+    for p in d["phases"]:
+        rows.append(f"| {p['name']} | {p['seconds']:.0f} | {p['solved']}/{p['problems']} | {p['engines']} |")
+    return (f"Model `{d['model']}`, {d['problems']} RULER-style problems with {d['filler_tokens']} filler tokens "
+            f"each, max_tokens {d['max_tokens']}.\n\n" + "\n".join(rows))
+
+
 def sandbox(d: dict) -> str:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(d["by_outcome"].items()))
     jail = d.get("jail_only", {})
@@ -129,6 +137,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
     "procedure_writing": procedure_writing,
+    "concurrent_api": concurrent_api,
     "throughput": throughput,
     "sandbox_attacks": sandbox,
 }

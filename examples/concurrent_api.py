@@ -107,7 +107,11 @@ def main() -> None:
     for p in phases:
         print(f"{p.name:<12} {p.seconds:>8.1f} {p.solved:>4}/{p.problems:<3} {p.engines:>8}")
     if args.json:
-        args.json.write_text(json.dumps([p.model_dump() for p in phases], indent=2))
+        record = {"model": args.model or "default", "problems": args.problems, "filler_tokens": args.filler_tokens,
+                  "max_tokens": args.max_tokens, "memory_mode": args.memory_mode,
+                  "phases": [p.model_dump() for p in phases]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":  # vLLM starts its engine process with spawn
