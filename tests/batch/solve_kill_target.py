@@ -14,6 +14,7 @@ concept was stored, so a SIGKILL lands mid-solve and mid-learn deterministically
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 
@@ -23,6 +24,8 @@ from tests.fakes import ScriptedGenerator
 from tools.tasks.mathgen import generate
 
 SEED = 7
+WORDS = ["harbour", "violin", "glacier", "pepper", "lantern", "orchid", "falcon", "quartz", "meadow", "saddle",
+         "thimble", "walrus"]
 
 
 class ParkingModel(ScriptedGenerator):
@@ -42,8 +45,12 @@ class ParkingModel(ScriptedGenerator):
         if p is None:
             return "<answer>0</answer>"
         if kind == "concept":
-            return (f"concept: rule {p.id}\nkind: routine\ndescription: {p.prompt[:120]}\n"
-                    f"cues: {p.meta.get('template', 'sum')}\nnotes: from {p.id}\n")
+            # Abstract, as learning requires (a concept restating the problem's numbers is rejected), and
+            # distinct per problem, so no two merge.
+            word = WORDS[self.problems.index(p) % len(WORDS)]
+            return (f"concept: rule {p.id}\nkind: routine\ndescription: the {word} rule for "
+                    f"{re.sub(r'[0-9]+', 'a number', p.prompt[:120])}\n"
+                    f"cues: {p.meta.get('template', 'sum')} {word}\nnotes: from {p.id}\n")
         if kind == "decompose":
             return f"Q: {p.prompt[:200]}\nP: the answer of {p.id} is {p.gold}\n"
         return f"Let me think. <answer>{p.gold}</answer>"
