@@ -14,6 +14,7 @@ from agent.evaluation.snapshot import (
     snapshot_root,
     working_copy,
 )
+from memory.kinds import KINDS
 from memory.schemas import Concept, Subroutine
 from tests.controller.conftest import HashEncoder
 
@@ -35,7 +36,7 @@ def test_snapshot_copies_counts_and_hashes_the_store(tmp_path):
     root = snapshot_root(tmp_path / "home") / "s1"
     assert manifest.counts["concepts"] == 2 and manifest.counts["subroutines"] == 1
     assert manifest.source == {"eval": "e"}
-    assert set(manifest.files) == {"memory.db", "indexes/concepts.index", "indexes/subroutines.index"}
+    assert set(manifest.files) == {"memory.db", *(f"indexes/{k.kind}.index" for k in KINDS)}
     assert memory_content(root / "memory.db") == (manifest.counts, manifest.content_sha256)
     assert not (root / "memory.db").stat().st_mode & 0o222
     assert load_snapshot(tmp_path / "home", "s1") == manifest
