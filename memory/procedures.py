@@ -23,6 +23,11 @@ from memory.vector_store import MemoryItemNotFound, VectorStore
 JUDGE_AFTER = 5
 
 
+def best_of(procedures: list[Procedure]) -> Procedure | None:
+    """The highest cross-check rate, then the most checked, then the oldest."""
+    return max(procedures, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
+
+
 class ProcedureStore(VectorStore[Procedure]):
     kind = "procedures"
     item_type = "procedure"
@@ -72,7 +77,7 @@ class ProcedureStore(VectorStore[Procedure]):
 
     def best(self, domain: str) -> Procedure | None:
         """The active procedure of ``domain`` with the highest cross-check rate, offerable or not."""
-        return max(self.active(domain), key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
+        return best_of(self.active(domain))
 
     def record(self, id: int, *, offered: int = 0, used: int = 0, solved: int = 0) -> Procedure:
         """Count offers, uses and solves; a procedure whose solve rate when used is below its baseline is demoted,

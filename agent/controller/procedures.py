@@ -29,7 +29,7 @@ from agent.controller.prompts import (
 )
 from agent.controller.state import ToolCall, Trace
 from agent.llm import ChatMessage, GenParams, TextGenerator
-from memory.procedures import ProcedureStore
+from memory.procedures import ProcedureStore, best_of
 from memory.schemas import Procedure
 from tools.domains import get_domain
 from tools.domains.base import Domain
@@ -301,7 +301,7 @@ def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, d
     if not scored:
         return None
     active = store.active(problem.domain)
-    best = max(active, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
+    best = best_of(active)
     top = max(scored, key=lambda c: (c.rate or 0.0, c.origin.startswith("repair")))
     replace = best is None or (top.rate or 0.0) > best.rate
     if not replace:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 from typing import ClassVar
 
 from tools.domains.split import Split
@@ -110,6 +111,12 @@ class Domain:
 
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
         """Flags of ``mnemos eval NAME`` that choose the train and dev problems."""
+
+    @staticmethod
+    def add_split_file_options(parser: argparse.ArgumentParser, what: str = "problems") -> None:
+        """``--train``/``--dev``: the split given as JSONL files (read by :func:`~tools.domains.split.files_split`)."""
+        parser.add_argument("--train", type=Path, default=None, help=f"JSONL file of training {what}")
+        parser.add_argument("--dev", type=Path, default=None, help=f"JSONL file of dev {what}")
 
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
         """The train/dev split the flags ask for (the family's split rule) and a label for the default name."""

@@ -74,8 +74,7 @@ class Game24Domain(Domain):
         return game24.load_jsonl(args.file, args.limit), f"game24-{args.file.stem}"
 
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--train", type=Path, default=None, help="JSONL file of training puzzles")
-        parser.add_argument("--dev", type=Path, default=None, help="JSONL file of dev puzzles")
+        self.add_split_file_options(parser, "puzzles")
         parser.add_argument("--dev-size", type=int, default=None, metavar="N",
                             help=f"dev puzzles drawn from the open ones (default {DEFAULT_DEV_SIZE})")
         parser.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the train/dev split")
@@ -83,8 +82,6 @@ class Game24Domain(Domain):
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
         """Given files, or the 1,101 open puzzles split by a seed. Reserved puzzles are refused either way."""
         if args.train is not None or args.dev is not None:
-            if args.dev is None:
-                raise ValueError("--train needs --dev (the puzzles the arms are compared on)")
             split, label = files_split(self.name, args.train, args.dev, game24.load_jsonl), args.dev.stem
         else:
             problems = game24.open_puzzles()

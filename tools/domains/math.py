@@ -51,8 +51,7 @@ class MathDomain(Domain):
 
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("file", type=Path, nargs="?", help="one JSONL file to split into train and dev (with --dev-size)")
-        parser.add_argument("--train", type=Path, default=None, help="JSONL file of training problems")
-        parser.add_argument("--dev", type=Path, default=None, help="JSONL file of dev problems")
+        self.add_split_file_options(parser)
         parser.add_argument("--generate", type=int, default=None, metavar="N", help="split N generated problems instead")
         parser.add_argument("--dev-size", type=int, default=None, metavar="N", help="dev problems taken from FILE/--generate")
         parser.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the train/dev split (default 0)")
@@ -63,8 +62,6 @@ class MathDomain(Domain):
         if args.train is not None or args.dev is not None:
             if single:
                 raise ValueError("give either --train/--dev files or one FILE/--generate to split, not both")
-            if args.dev is None:
-                raise ValueError("--train needs --dev (the problems the arms are compared on)")
             if args.dev_size is not None:
                 raise ValueError("--dev-size splits one FILE; with --train/--dev use --limit")
             return files_split(self.name, args.train, args.dev, mathx.load_jsonl), args.dev.stem

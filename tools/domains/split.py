@@ -49,8 +49,10 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def files_split(kind: str, train: Path | None, dev: Path, load: Callable[[Path], list[Problem]]) -> Split:
-    """The split given as files (train optional), recorded with each file's hash."""
+def files_split(kind: str, train: Path | None, dev: Path | None, load: Callable[[Path], list[Problem]]) -> Split:
+    """The split given as files (train optional, dev required), recorded with each file's hash."""
+    if dev is None:
+        raise ValueError("--train needs --dev (the problems the arms are compared on)")
     sources = {"dev": str(dev), **({"train": str(train)} if train else {})}
     shas = {role: file_sha256(Path(path)) for role, path in sources.items()}
     record = SplitRecord(kind=kind, method="files", sources=sources, source_sha256=shas)

@@ -58,8 +58,7 @@ class TextDomain(Domain):
         return mathx.last_boxed(text) or mathx.tagged_answer(text)
 
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--train", type=Path, default=None, help="JSONL file of training problems")
-        parser.add_argument("--dev", type=Path, default=None, help="JSONL file of dev problems")
+        self.add_split_file_options(parser)
         parser.add_argument("--generate", type=int, default=None, metavar="N",
                             help=f"generate N long-context items (default {DEFAULT_ITEMS})")
         parser.add_argument("--lengths", default=",".join(map(str, longctx.LENGTHS)),
@@ -71,8 +70,6 @@ class TextDomain(Domain):
 
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
         if args.train is not None or args.dev is not None:
-            if args.dev is None:
-                raise ValueError("--train needs --dev (the problems the arms are compared on)")
             return files_split(self.name, args.train, args.dev, load_jsonl), args.dev.stem
         lengths = tuple(int(x) for x in args.lengths.split(",") if x.strip())
         hops = tuple(int(x) for x in args.hops.split(",") if x.strip())
