@@ -31,26 +31,22 @@ def system_prompt(tools: list[str]) -> str | None:
 
 def problem_text(problem: Problem) -> str:
     """The problem as the model reads it: its family's instruction (if any) and then its own text."""
-    intro = get_domain(problem.domain).intro
-    return f"{intro}\n\n{problem.prompt}" if intro else problem.prompt
+    return get_domain(problem.domain).problem_text(problem)
 
 
 def user_prompt(problem: Problem, concepts: str = "", retry: str = "", procedures: str = "") -> str:
     """The user turn: concepts, document, the problem, then the family's answer guide (and a retry note).
 
-    Without a document or concepts this is exactly the model-alone prompt for math (``Domain.plain_prompt``).
+    Without concepts, procedures or a retry note this is exactly the model-alone prompt (``Domain.plain_prompt``).
     """
     parts = []
     if concepts:
         parts.append(f"Concepts that may help:\n{concepts}")
     if procedures:
         parts.append(PROCEDURES_SHOWN.format(procedures=procedures))
-    if problem.context:
-        parts.append(f"Document:\n{problem.context}")
-        parts.append(f"Question:\n{problem_text(problem)}")
-    else:
-        parts.append(problem_text(problem))
-    if guide := get_domain(problem.domain).answer_guide:
+    domain = get_domain(problem.domain)
+    parts.extend(domain.question_parts(problem))
+    if guide := domain.answer_guide:
         parts.append(guide)
     if retry:
         parts.append(retry)

@@ -11,8 +11,8 @@ from agent.controller.prompts import TOOLS_INTRO
 from agent.llm import ChatMessage
 from memory.schemas import Subroutine
 from tests.fakes import ScriptedGenerator
+from tools.domains import get_domain
 from tools.domains.arc import ArcDomain
-from tools.domains.base import PLAIN_COT_USER
 from tools.problem import Problem
 
 ARC_TASK_INTRO = ArcDomain.intro
@@ -23,7 +23,7 @@ MATH = Problem(id="m1", domain="math", prompt="Tom has 3 boxes of 4 pens. How ma
 def test_plain_math_gets_exactly_the_model_alone_prompt(make_controller, memory):
     llm = ScriptedGenerator(["3 boxes of 4 pens is 12 pens. \\boxed{12}"])
     res = make_controller(llm, memory, prime=True).solve(MATH)
-    alone = llm.render_chat([ChatMessage(role="user", content=PLAIN_COT_USER.format(question=MATH.prompt))])
+    alone = llm.render_chat([ChatMessage(role="user", content=get_domain("math").plain_prompt(MATH))])
     assert llm.prompts[0] == alone  # no system menu, no priming, no empty <options> block
     assert TOOLS_INTRO not in llm.prompts[0] and "<options>" not in llm.prompts[0]
     assert res.answer == "12" and res.end_reason == "answer"

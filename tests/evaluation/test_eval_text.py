@@ -61,3 +61,16 @@ def test_eval_text_reports_accuracy_by_hops_and_length(tmp_path, monkeypatch):
     hops = report["groups"]["hops"]
     assert hops["1"]["plain"] == 1.0 and hops["2"]["plain"] == 0.0 and hops["2"]["off"] == 1.0
     assert hops["1"]["n"] + hops["2"]["n"] == 4 and set(report["groups"]["length"]) == {"300"}
+
+
+def test_plain_and_controller_read_the_same_document_question_and_answer_form():
+    """Recall is the only difference between the arms: same layout, same <answer> form, read back by both."""
+    from agent.controller.prompts import user_prompt
+    from tools.domains import get_domain
+
+    item = longctx.generate(1, 0, (300,), (1,))[0]
+    text = get_domain("text")
+    assert text.plain_prompt(item) == user_prompt(item)
+    assert text.plain_prompt(item).startswith(f"Document:\n{item.context}\n\nQuestion:\n{item.prompt}")
+    said = "The first fact gives it. <answer>Mira Okafor</answer>"
+    assert text.plain_answer(said, item) == text.final_answer(said) == "Mira Okafor"

@@ -20,8 +20,6 @@ _ANSWER_OPEN, _ANSWER_CLOSE = f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>"
 TAGGED_GUIDE = f"Think step by step, then give the final answer inside {_ANSWER_OPEN}...{_ANSWER_CLOSE}."
 #: The model-alone answer guide every family without its own plain prompt gets (standard chain of thought).
 BOXED_GUIDE = "Think step by step, then give the final answer as \\boxed{N}."
-#: The model alone: a standard chain-of-thought turn, graded from ``\boxed{}`` or the last number.
-PLAIN_COT_USER = "{question}\n\n" + BOXED_GUIDE.replace("{", "{{").replace("}", "}}")
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
@@ -93,9 +91,22 @@ class Domain:
         """The problem as the plain arm solves and scores it (another family when it answers in another form)."""
         return problem
 
+    def problem_text(self, problem: Problem) -> str:
+        """The family's instruction (if any), then the problem's own text."""
+        return f"{self.intro}\n\n{problem.prompt}" if self.intro else problem.prompt
+
+    def question_parts(self, problem: Problem) -> list[str]:
+        """The problem as every arm shows it: the family's instruction and text, after its document if any.
+
+        The controller's user turn and the plain arm's both start from these parts, so the model alone and
+        the controller read the same problem and differ only in what the controller adds.
+        """
+        text = self.problem_text(problem)
+        return [f"Document:\n{problem.context}", f"Question:\n{text}"] if problem.context else [text]
+
     def plain_prompt(self, problem: Problem) -> str:
-        question = f"{problem.context}\n\n{problem.prompt}" if problem.context else problem.prompt
-        return PLAIN_COT_USER.format(question=question)
+        """The model alone: the problem and the family's answer guide, in one user turn."""
+        return "\n\n".join([*self.question_parts(problem), self.answer_guide])
 
     def plain_answer(self, text: str, problem: Problem) -> str | None:
         return boxed_or_last_number(text)

@@ -11,7 +11,7 @@ import argparse
 import random
 from pathlib import Path
 
-from tools.domains.base import PLAIN_COT_USER, Domain
+from tools.domains.base import Domain
 from tools.domains.split import Split, SplitRecord, files_split, seeded_split
 from tools.problem import Problem, Verifier
 from tools.tasks import game24, mathx
@@ -52,10 +52,6 @@ class Game24Domain(Domain):
 
     def final_answer(self, text: str) -> str | None:
         return mathx.last_boxed(text) or mathx.tagged_answer(text)
-
-    def plain_prompt(self, problem: Problem) -> str:
-        return PLAIN_COT_USER.replace("\\boxed{{N}}", "\\boxed{{expression}}").format(
-            question=f"{self.intro}\n\n{problem.prompt}")
 
     def plain_answer(self, text: str, problem: Problem) -> str | None:
         return mathx.last_boxed(text)

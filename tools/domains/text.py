@@ -55,7 +55,7 @@ class TextDomain(Domain):
         return mathx.tagged_answer(text)
 
     def plain_answer(self, text: str, problem: Problem) -> str | None:
-        return mathx.last_boxed(text) or mathx.tagged_answer(text)
+        return mathx.tagged_answer(text) or mathx.last_boxed(text)
 
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
         self.add_split_file_options(parser)
