@@ -133,9 +133,19 @@ def sandbox(d: dict) -> str:
             f"| {d['attacks']} | {d['escapes']} | {outcomes} | {alone} | {rss} | {stored} |")
 
 
+def procedures_alone(d: dict) -> str:
+    rows = "\n".join(f"| {p['id']} (v{p['version']}) | {p['check']} | {p['tried']} | {p['solved']} |"
+                     for p in d["procedures"])
+    return (f"Snapshot `{d['snapshot']}`, {d['dev']} dev puzzles (split seed {d['split_seed']}): "
+            f"**{d['solved']}/{d['dev']} solved ({_pct(d['accuracy'])}) at 0 generated tokens.**\n\n"
+            "| procedure | training check | tried | solved |\n|---|---:|---:|---:|\n" + rows)
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
+    "game24_pilot": ablation,
+    "game24_procedures_alone": procedures_alone,
     "procedure_writing": procedure_writing,
     "concurrent_api": concurrent_api,
     "throughput": throughput,
