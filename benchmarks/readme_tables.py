@@ -87,6 +87,11 @@ def throughput(d: dict) -> str:
     return head + "\n\n" + "\n".join(rows) + cpu_knobs(d)
 
 
+def _times(x: float | None) -> str:
+    """A speed-up, or a dash where vLLM's defaults generated nothing to divide by."""
+    return "–" if x is None else f"{x:.2f}"
+
+
 def cpu_knobs(d: dict) -> str:
     """The raw phase under vLLM's CPU defaults, each single change from them, and the engine's own choice."""
     knobs = d.get("knobs") or {}
@@ -97,8 +102,8 @@ def cpu_knobs(d: dict) -> str:
         if k.get("tok_s") is None:
             rows.append(f"| {name} | failed: {k.get('error', '?')} | | |")
             continue
-        rows.append(f"| {name} | {k['tok_s']:.1f} | {k['speedup_vs_default']:.2f} | {k['score']:.3f} |")
-    rows.append(f"| **the engine's choice** | **{d['raw_tuned_tok_s']:.1f}** | **{d['speedup_vs_default']:.2f}** | "
+        rows.append(f"| {name} | {k['tok_s']:.1f} | {_times(k['speedup_vs_default'])} | {k['score']:.3f} |")
+    rows.append(f"| **the engine's choice** | **{d['raw_tuned_tok_s']:.1f}** | **{_times(d['speedup_vs_default'])}** | "
                 f"{d['raw']['score']:.3f} |")
     return "\n\n" + "\n".join(rows)
 
@@ -149,17 +154,22 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "procedure_writing": procedure_writing,
     "concurrent_api": concurrent_api,
     "throughput": throughput,
+    "throughput_full_attempts": lambda d: throughput(d["full_attempts"]),
     "sandbox_attacks": sandbox,
 }
 
 
+#: Tables drawn from part of another table's file: marker name -> file stem.
+SOURCES = {"throughput_full_attempts": "throughput"}
+
+
 def render(readme: str) -> str:
     for name, fn in TABLES.items():
-        path = RESULTS / f"{name}.json"
+        path = RESULTS / f"{SOURCES.get(name, name)}.json"
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.DOTALL)
         if not path.is_file() or not pattern.search(readme):
             continue
-        table = fn(json.loads(path.read_text())) + f"\n\n_Source: `docs/results/{name}.json`._"
+        table = fn(json.loads(path.read_text())) + f"\n\n_Source: `docs/results/{path.name}`._"
         readme = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
     return readme
 

@@ -113,7 +113,8 @@ def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int, ti
 
     With ``time_cap`` the requests still running after that many seconds are aborted: tok/s is then the tokens
     the engine generated in the window (its own step counters), and unfinished problems score 0. A slow setting
-    (e.g. bf16 emulated on an AVX2 CPU) is measured without costing the whole run.
+    (e.g. bf16 emulated on an AVX2 CPU) is measured without costing the whole run; failed requests (an engine
+    that died mid-phase) are counted in ``error``.
     """
     from agent.llm import GenParams
     from tools.domains import get_domain
@@ -134,8 +135,10 @@ def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int, ti
         for t in tasks:
             t.cancel()  # aborts the request in the engine
         await asyncio.gather(*tasks, return_exceptions=True)
+        errors.extend(repr(t.exception()) for t in tasks if not t.cancelled() and t.exception() is not None)
         return [t.result() if t.done() and not t.cancelled() and t.exception() is None else None for t in tasks]
 
+    errors: list[str] = []
     before = engine.stats()
     t0 = time.perf_counter()
     outs = engine.run_coroutine(batch())
@@ -148,6 +151,7 @@ def run_raw(engine: Any, problems: list, prompts: list[str], max_tokens: int, ti
     figures["finished"] = len(done)
     if len(done) < len(outs):
         figures["capped_after_s"] = time_cap
+    figures.update({"error": f"{len(errors)} requests failed, e.g. {errors[0][:300]}"} if errors else {})
     return figures
 
 
