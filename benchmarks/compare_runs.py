@@ -22,7 +22,11 @@ from typing import Any
 
 
 def latest(db: Path, run_id: str) -> dict[str, tuple[float, str | None, int]]:
-    """Problem id -> (score, answer, generated tokens) of a run's latest episode per problem."""
+    """Problem id -> (score, answer, generated tokens) of a run's latest episode per problem.
+
+    Read-only SQL, not :class:`memory.episodes.EpisodeStore`: opening a store migrates it, and the old
+    commit's database must stay as that commit wrote it.
+    """
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         rows = con.execute("select problem_id, score, answer, generated_tokens from episodes where run_id = ? "
                            "order by id", (run_id,)).fetchall()

@@ -18,7 +18,7 @@ from tools.problem import ANSWER_TAG, Problem, Verifier
 _ANSWER_OPEN, _ANSWER_CLOSE = f"<{ANSWER_TAG}>", f"</{ANSWER_TAG}>"
 #: How a family without an idiom of its own asks for its answer: inside the answer tag.
 TAGGED_GUIDE = f"Think step by step, then give the final answer inside {_ANSWER_OPEN}...{_ANSWER_CLOSE}."
-#: The model-alone answer guide every family without its own plain prompt gets (standard chain of thought).
+#: Math's answer guide, for the model alone and the controller alike (the idiom the model was trained on).
 BOXED_GUIDE = "Think step by step, then give the final answer as \\boxed{N}."
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -109,7 +109,10 @@ class Domain:
         return "\n\n".join([*self.question_parts(problem), self.answer_guide])
 
     def plain_answer(self, text: str, problem: Problem) -> str | None:
-        return boxed_or_last_number(text)
+        """What the plain arm answered, read in the form ``answer_guide`` asks for (the answer tag), else boxed."""
+        from tools.tasks.mathx import last_boxed, tagged_answer
+
+        return tagged_answer(text) or last_boxed(text)
 
     # --- the command line -------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tools.domains.base import BOXED_GUIDE, Domain
+from tools.domains.base import BOXED_GUIDE, Domain, boxed_or_last_number
 from tools.domains.split import (
     Split,
     SplitRecord,
@@ -34,6 +34,9 @@ class MathDomain(Domain):
 
     def final_answer(self, text: str) -> str | None:
         return mathx.final_number(text)
+
+    def plain_answer(self, text: str, problem: Problem) -> str | None:
+        return boxed_or_last_number(text)
 
     def add_solve_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("file", type=Path, nargs="?", help="JSONL file of problems")

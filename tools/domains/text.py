@@ -54,9 +54,6 @@ class TextDomain(Domain):
     def final_answer(self, text: str) -> str | None:
         return mathx.tagged_answer(text)
 
-    def plain_answer(self, text: str, problem: Problem) -> str | None:
-        return mathx.tagged_answer(text) or mathx.last_boxed(text)
-
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
         self.add_split_file_options(parser)
         parser.add_argument("--generate", type=int, default=None, metavar="N",
