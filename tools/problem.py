@@ -12,7 +12,9 @@ ANSWER_TAG = "answer"
 
 
 class Problem(BaseModel):
-    """One thing to solve. ``gold`` is never shown to the model or to ``verify``; only scoring reads it."""
+    """One thing to solve. ``gold`` is never shown to the model or to ``verify`` while this problem is solved;
+    scoring reads it, and a training problem's gold may be shown as an expected output when a
+    procedure that failed on it is repaired (never a dev problem's)."""
 
     id: str
     domain: str = Field("text", description="'arc', 'math' or 'text'.")

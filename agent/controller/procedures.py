@@ -193,11 +193,13 @@ def _messages(prompt: str) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=prompt)]
 
 
-def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Domain, limit: int = 3) -> str:
+def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Domain, known: set[str],
+                   limit: int = 3) -> str:
     lines = []
     for problem, shown, feedback in failed[:limit]:
+        right = f"; a right answer is {problem.gold}" if problem.id in known and problem.gold else ""
         lines.append(f"- {name}({', '.join(map(repr, domain.procedure_args(problem) or []))}) returned {shown}: "
-                     f"{feedback}")
+                     f"{feedback}{right}")
     return "\n".join(lines)
 
 
@@ -217,6 +219,7 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
         return None
     name = function_name(signature)
     pool = [p for p in check_problems if p.id != problem.id]
+    known = {p.id for p in pool}
     best = await asyncio.to_thread(store.best, problem.domain)
     write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
                                                                     doc=domain.procedure_doc)))
@@ -226,7 +229,7 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     if best is not None:
         best_check = await asyncio.to_thread(run_procedure, best.code, name, [problem, *pool])
         if best_check.failed:
-            asks.append((_repair_prompt(llm, problem, domain, best.code, best_check),
+            asks.append((repair_prompt(llm, problem, domain, best.code, best_check, known),
                          sampled.model_copy(update={"seed": seed + samples}), f"repair:P{best.id}"))
     cands = await _ask(llm, asks, name, problem, pool, trace)
     family.tried += 1
@@ -237,7 +240,7 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
         if runnable:
             base = max(runnable, key=lambda c: c.rate or 0.0)
             assert base.whole is not None
-            asks = [(_repair_prompt(llm, problem, domain, base.code, base.whole),
+            asks = [(repair_prompt(llm, problem, domain, base.code, base.whole, known),
                      sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
             cands += await _ask(llm, asks, name, problem, pool, trace)
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
@@ -254,11 +257,19 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     return next((c.here for c in cands if c.here), None)
 
 
-def _repair_prompt(llm: TextGenerator, problem: Problem, domain: Domain, code: str, check: CheckResult) -> str:
+def repair_prompt(llm: TextGenerator, problem: Problem, domain: Domain, code: str, check: CheckResult,
+                  known: set[str]) -> str:
+    """Ask for a corrected ``code``, shown where it failed.
+
+    A failing input in ``known`` (the training-side check problems) also shows its answer
+    from the training data, as a failing unit test shows the expected value; the problem
+    being solved is never in ``known``, so a dev problem's answer is never shown.
+    """
     name = function_name(domain.procedure_signature or "solve")
     return llm.render_chat(_messages(PROCEDURE_REPAIR_PROMPT.format(
         problem=problem_text(problem), code=code, signature=domain.procedure_signature, doc=domain.procedure_doc,
-        failures=_failures_text(name, check.failed, domain), passed=len(check.passed), checked=check.checked)))
+        failures=_failures_text(name, check.failed, domain, known), passed=len(check.passed),
+        checked=check.checked)))
 
 
 async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name: str, problem: Problem,

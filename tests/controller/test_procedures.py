@@ -6,6 +6,7 @@ really checked, so what is admitted, applied or refused is what the product woul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.controller.programs24 import CORRECT, LEFT_TO_RIGHT, LOOKUP
 from tests.fakes import ScriptedGenerator
 from tools.domains import get_domain
 from tools.sandbox.run import sandbox_problem
+from tools.tasks import game24
 from tools.tasks.game24 import make_problem
 
 needs_jail = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no jail here: {sandbox_problem()}")
@@ -105,7 +107,11 @@ def test_a_partial_procedure_is_repaired_as_a_new_version_and_can_be_undone(memo
     result = _controller(llm, memory, tmp_path, "learning").solve(make_problem([3, 3, 8, 8]))
     assert result.end_reason == "learned_procedure"
     repair_prompt = next(p for p in llm.prompts if "write the corrected" in p)
-    assert "solve([3, 3, 8, 8]) returned None: every problem of this kind has an answer" in repair_prompt
+    here, *others = [line for line in repair_prompt.splitlines() if line.startswith("- solve(")]
+    assert here == "- solve([3, 3, 8, 8]) returned None: every problem of this kind has an answer"
+    # a failing training-side check problem shows its answer from the data, checked right; the one solved never does
+    assert others and all(game24.check(line.split("a right answer is ")[1], json.loads(line[8:line.index(")")])).ok
+                          for line in others)
     old, new = memory.procedures.versions(memory.procedures.list()[0].lineage)
     assert (old.status, new.status, new.version, new.parent_id) == ("superseded", "active", 2, old.id)
     assert new.rate == 1.0 > old.rate
