@@ -177,8 +177,8 @@ class Controller:
             return None, {}
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
                       recall_mode=self.settings.recall_mode)
-        answer, offered = await apply_procedures(store, problem, self.budgets.procedures_shown, trace,
-                                                 record=learn)
+        answer, unchecked = await apply_procedures(store, problem, self.budgets.procedures_shown, trace,
+                                                   record=learn)
         end = "procedure"
         if answer is None and learn:
             domain = get_domain(problem.domain)
@@ -200,10 +200,10 @@ class Controller:
             trace.end_reason = end if answer is not None else "no_procedure"
             verdict = Verdict(ok=True, score=1.0) if answer is not None else None
             return SolveResult.of(problem.id, trace, answer, [answer] if answer else [], verdict), {}
-        if not offered:
+        if not unchecked:
             return None, {"trace": trace}
-        shown = "\n".join(ProcedureStore.shown(p.id, p) for p in offered if p.id is not None)
-        return None, {"trace": trace, "procedures_text": shown, "preload": preload(offered)}
+        shown = "\n".join(ProcedureStore.shown(p.id, p) for p in unchecked if p.id is not None)
+        return None, {"trace": trace, "procedures_text": shown, "preload": preload(unchecked)}
 
     def _result(self, state: SolveState) -> SolveResult:
         t = state.trace

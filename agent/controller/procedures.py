@@ -3,7 +3,8 @@
 Applying: a family with inputs (``Domain.procedure_args``) and a gold-free check gets
 its offerable procedures run in the jail on the problem's inputs; the first answer the
 check accepts is the answer, at no generation cost. A partial procedure therefore helps
-where it is right and is never used where it is wrong.
+where it is right and is never used where it is wrong; one the check refused here is not
+shown to the model afterwards, since it has just failed on these very inputs.
 
 Learning, where the stored procedures fail: one greedy and k sampled programs are asked
 for (the stored best is also shown its failures and asked for a repair). Every program
@@ -129,14 +130,21 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
                            ) -> tuple[str | None, list[Procedure]]:
     """Run the offerable procedures on the problem, best first; the first answer its check accepts wins.
 
-    Returns that answer (or None) and the procedures offered. With ``record`` (a learning solve) their
-    offered/used/solved counts are written, which is what demotes a procedure that stops paying off;
-    a frozen memory is only read.
+    Returns that answer (or None) and the procedures still worth showing the model. Where the
+    family has a gold-free check that is none: each one was run on these very inputs and its
+    answer refused, so showing it only costs prompt tokens (in the Game of 24 pilot the fallback
+    with failed procedures shown solved 0 of 16, and doubled plain's tokens). Without a check
+    they are shown and preloaded unapplied, for the model to call. With ``record`` (a learning
+    solve) their offered/used/solved counts are written, which is what demotes a procedure that
+    stops paying off; a frozen memory is only read.
     """
     domain = get_domain(problem.domain)
-    if domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+    if domain.procedure_args(problem) is None:
         return None, []
     offered = await asyncio.to_thread(store.offerable, problem.domain, limit)
+    if domain.verifier(problem) is None:
+        trace.procedures_offered.extend(p.id for p in offered)  # type: ignore[misc]
+        return None, offered
     for proc in offered:
         t0 = time.perf_counter()
         res = await asyncio.to_thread(run_procedure, proc.code, proc.name, [problem], APPLY_LIMITS)
@@ -151,8 +159,8 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
                                          output=answer or (res.failed[0][1] if res.failed else res.error),
                                          seconds=time.perf_counter() - t0))
         if ok:
-            return answer, offered
-    return None, offered
+            return answer, []
+    return None, []
 
 
 # --- learning -------------------------------------------------------------------------------------------

@@ -120,13 +120,29 @@ def test_a_partial_procedure_is_repaired_as_a_new_version_and_can_be_undone(memo
 
 
 @needs_jail
-def test_a_wrong_procedure_is_never_used_and_the_scaffold_falls_back_to_reasoning(memory, tmp_path: Path):
+def test_a_wrong_procedure_is_never_used_and_the_fallback_is_the_model_alone_prompt(memory, tmp_path: Path):
     memory.procedures.add(Procedure(name="solve", signature="solve(numbers)", code="def solve(numbers):\n    "
                                     "return '+'.join(map(str, numbers))\n", domain="game24", checked=24, passed=1))
     llm = _script("no code", lambda seed: "no code")
     result = _controller(llm, memory, tmp_path, "frozen").solve(make_problem([1, 2, 3, 4]))
     assert result.end_reason != "procedure" and result.answer == "1+2+3"  # the model's own (wrong) answer
     assert result.trace.procedures_offered and result.trace.tool_calls[0].ok is False
+    # it just failed on these very inputs, so it is not shown: the model sees what it sees without memory
+    alone = _script("no code", lambda seed: "no code")
+    _controller(alone, memory, tmp_path, "off").solve(make_problem([1, 2, 3, 4]))
+    assert llm.prompts[0] == alone.prompts[0] and "Procedures from memory" not in llm.prompts[0]
+
+
+def test_without_a_check_procedures_are_shown_by_signature_and_preloaded_for_the_model(
+        memory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(type(get_domain("game24")), "verifier", lambda self, problem: None)
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers)", code="def solve(numbers):\n    "
+                                    "return '+'.join(map(str, numbers))\n", domain="game24", checked=24, passed=1))
+    llm = _script("no code", lambda seed: "no code")
+    result = _controller(llm, memory, tmp_path, "frozen").solve(make_problem([1, 2, 3, 4]))
+    [stored] = memory.procedures.list()
+    assert result.trace.procedures_offered == [stored.id]
+    assert not [c for c in result.trace.tool_calls if c.kind == "apply_procedure"]  # nothing could check it here
     head = llm.prompts[0]
     assert "Procedures from memory" in head and "solve(numbers)" in head and "return '+'" not in head
     assert "<python>" in head  # the tool to call them is offered with them
