@@ -109,14 +109,18 @@ def cpu_knobs(d: dict) -> str:
 
 
 def procedure_writing(d: dict) -> str:
-    rows = ["| writing prompt | programs | general (every check passed) | per 100 | partly right | mean check rate |"
-            " best |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| prompt | programs | general (all held-out puzzles) | per 100 | partly right | mean rate | best | "
+            "beat the stored best |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, v in d["variants"].items():
+        beat = "–" if v["beat_stored"] is None else str(v["beat_stored"])
         rows.append(f"| {name} | {v['samples']} | {v['general']} | {v['general_per_100']:.1f} | {v['partial']} | "
-                    f"{v['mean_check_rate']:.2f} | {v['best_check_rate']:.2f} |")
+                    f"{_pct(v['mean_rate'])} | {_pct(v['best_rate'])} | {beat} |")
+    stored = d.get("stored_best")
+    base = (f" The repairs start from snapshot `{d['snapshot']}`'s best (procedure {stored['id']} v{stored['version']}, "
+            f"{stored['solved_eval']}/{d['eval_puzzles']} of the same puzzles)." if stored else "")
     return (f"Model `{d['model']}`, temperature {d['temperature']}, {d['samples_per_puzzle']} programs per prompt on "
-            f"each of {len(d['puzzles'])} training puzzles, each checked on {d['check_problems']} others.\n\n"
-            + "\n".join(rows))
+            f"each of {len(d['write_puzzles'])} training puzzles, each run on {d['eval_puzzles']} held-out training "
+            f"puzzles.{base}\n\n" + "\n".join(rows))
 
 
 def concurrent_api(d: dict) -> str:

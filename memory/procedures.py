@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from memory.db import insert_ignore
 from memory.merge import union
-from memory.models import ProcedureRow, text_key, utcnow
+from memory.models import MetaRow, ProcedureRow, text_key, utcnow
 from memory.schemas import Procedure
 from memory.vector_store import MemoryItemNotFound, VectorStore
 
@@ -94,6 +95,32 @@ class ProcedureStore(VectorStore[Procedure]):
             row.updated_at = utcnow()
             s.flush()
             return self._to_item(row)
+
+    def family_rate(self, domain: str) -> float:
+        """The model's own rate on ``domain``: greedy programs that solved their problem, over those asked.
+
+        It is the bar a new procedure's cross-check must beat, so it is kept with the store and
+        survives a resumed run, instead of starting again at 0 and admitting weaker programs.
+        """
+        solved, tried = self._family(domain)
+        return solved / tried if tried else 0.0
+
+    def count_family(self, domain: str, *, solved: bool) -> float:
+        """Count one greedy program on ``domain``; returns the new rate."""
+        key = f"family_rate:{domain}"[:64]
+        with self.db.write() as s:
+            insert_ignore(s, MetaRow, {"key": key, "value": "0/0"}, ("key",))
+            row = s.get(MetaRow, key, with_for_update=True, populate_existing=True)
+            assert row is not None
+            done, tried = (int(n) for n in row.value.split("/"))
+            row.value = f"{done + int(solved)}/{tried + 1}"
+        return (done + int(solved)) / (tried + 1)
+
+    def _family(self, domain: str) -> tuple[int, int]:
+        with self.db.session() as s:
+            value = s.scalar(select(MetaRow.value).where(MetaRow.key == f"family_rate:{domain}"[:64]))
+        solved, tried = (int(n) for n in (value or "0/0").split("/"))
+        return solved, tried
 
     def supersede(self, old_id: int, new: Procedure) -> Procedure:
         """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""

@@ -22,7 +22,6 @@ from agent.controller.diversity import Candidate, pick
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.procedures import (
-    FamilyRate,
     apply_procedures,
     learn_procedures,
     preload,
@@ -61,7 +60,6 @@ class Controller:
         self._index: tuple[str, EvidenceIndex] | None = None
         #: Observer called with (node name, state update) as each node finishes, for live display.
         self.on_node: Callable[[str, Any], None] | None = None
-        self._family: dict[str, FamilyRate] = {}
         self._checks: dict[str, list[Problem]] = {}
 
     def _make_copier(self) -> tuple[EvidenceCopier | None, str]:
@@ -189,7 +187,7 @@ class Controller:
             t0 = time.perf_counter()
             answer = await learn_procedures(
                 self.llm, store, problem, self._checks[problem.domain],
-                self._family.setdefault(problem.domain, FamilyRate()), trace,
+                trace,
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
                 temperature=max(self.settings.temperature, 0.8), seed=seed, portfolio=self.budgets.procedures_shown)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0

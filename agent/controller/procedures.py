@@ -166,18 +166,6 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
 # --- learning -------------------------------------------------------------------------------------------
 
 @dataclass
-class FamilyRate:
-    """The model's own rate on a family: greedy programs that solved their problem, over those asked."""
-
-    solved: int = 0
-    tried: int = 0
-
-    @property
-    def rate(self) -> float:
-        return self.solved / self.tried if self.tried else 0.0
-
-
-@dataclass
 class Candidate:
     """One written program and what checking it found."""
 
@@ -212,14 +200,15 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
 
 
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
-                           family: FamilyRate, trace: Trace, *, samples: int, max_tokens: int, temperature: float,
+                           trace: Trace, *, samples: int, max_tokens: int, temperature: float,
                            seed: int, portfolio: int = 3) -> str | None:
     """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
     One greedy and ``samples`` sampled programs are asked for, plus a repair of the stored best
     where it fails. When none of them solves this problem or beats what is stored, the best of
     them is shown its failures and repaired once more. The greedy program measures the model's
-    own rate on the family (``family``), which an admitted procedure's cross-check must beat.
+    own rate on the family (``ProcedureStore.family_rate``), which an admitted procedure's cross-check
+    must beat.
     """
     domain = get_domain(problem.domain)
     signature = domain.procedure_signature
@@ -240,9 +229,8 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
             asks.append((repair_prompt(llm, problem, domain, best.code, best_check, known),
                          sampled.model_copy(update={"seed": seed + samples}), f"repair:P{best.id}"))
     cands = await _ask(llm, asks, name, problem, pool, trace)
-    family.tried += 1
-    family.solved += int(cands[0].ok_here)
-    bar = max(family.rate, best.rate if best is not None else 0.0)
+    family = await asyncio.to_thread(store.count_family, problem.domain, solved=cands[0].ok_here)
+    bar = max(family, best.rate if best is not None else 0.0)
     if not any(c.ok_here or (c.rate or 0.0) > bar for c in cands):
         runnable = [c for c in cands if c.rate is not None and c.check is not None]
         if runnable:
@@ -252,7 +240,7 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
                      sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
             cands += await _ask(llm, asks, name, problem, pool, trace)
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
-                                       family.rate, trace.thread_id or problem.id, portfolio)
+                                       family, trace.thread_id or problem.id, portfolio)
     for cand in cands:
         summary = "no function" if not cand.code else ("holds answers as literals" if cand.lookup else (
             f"here {'ok' if cand.ok_here else 'wrong'}, check {len(cand.check.passed)}/{cand.check.checked}"

@@ -166,6 +166,22 @@ def test_procedure_store_offers_only_above_baseline_and_demotes_on_failures(memo
     assert same.id == good.id and "x" in same.evidence and same.checked == 30
 
 
+def test_the_models_own_rate_on_a_family_is_kept_with_the_store_across_a_reopen(tmp_path: Path, hash_encoder):
+    from memory import open_memory
+
+    def store_at() -> object:
+        return open_memory(f"sqlite:///{tmp_path / 'rate.db'}", tmp_path / "idx", hash_encoder)
+
+    first = store_at()
+    assert first.procedures.family_rate("game24") == 0.0
+    first.procedures.count_family("game24", solved=True)
+    assert first.procedures.count_family("game24", solved=False) == 0.5
+    first.close()
+    again = store_at()  # a resumed run: the admission bar does not fall back to 0
+    assert again.procedures.family_rate("game24") == 0.5 and again.procedures.family_rate("math") == 0.0
+    again.close()
+
+
 @needs_jail
 def test_when_nothing_works_the_best_program_of_the_round_is_repaired_from_its_failures(memory, tmp_path: Path):
     gives_up = "```python\ndef solve(numbers):\n    return None\n```"
