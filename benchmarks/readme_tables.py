@@ -39,7 +39,9 @@ def ablation(d: dict) -> str:
     rule = "|---|---:|---:|---|---|---:|"
     if vs_scaffold:
         head, rule = head + " Δ vs scaffold, points (95% CI) |", rule + "---|"
-    rows = [head + " tokens / problem |", rule + "---:|"]
+    generated = any(isinstance(a, dict) and a.get("generated_tokens_per_problem") is not None for a in arms.values())
+    rows = [head + " tokens / problem |" + (" generated / problem |" if generated else ""),
+            rule + "---:|" + ("---:|" if generated else "")]
     for name, a in arms.items():
         if not isinstance(a, dict) or "accuracy" not in a:
             continue
@@ -53,7 +55,11 @@ def ablation(d: dict) -> str:
         if vs_scaffold:
             ds = a.get("delta_vs_scaffold")
             row += " – |" if ds is None else f" {100 * ds:+.1f} ({_ci(a.get('delta_vs_scaffold_ci95'), signed=True)}) |"
-        rows.append(row + f" {a['tokens_per_problem']:,.0f} |")
+        row += f" {a['tokens_per_problem']:,.0f} |"
+        if generated:
+            g = a.get("generated_tokens_per_problem")
+            row += " – |" if g is None else f" {g:,.0f} |"
+        rows.append(row)
     return f"Model `{d.get('model')}`, {d.get('n')} dev problems.\n\n" + "\n".join(rows) + _learned(d)
 
 
