@@ -51,12 +51,19 @@ from tools.tasks import game24  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 _REPLY = "Reply with one ```python code block and nothing else."
 #: Write prompts; "current" is the one the controller uses.
+def _edit(text: str, old: str, new: str) -> str:
+    """A variant of a controller prompt; an anchor that is gone fails loudly instead of measuring the original."""
+    if old not in text:
+        raise ValueError(f"prompt variant anchor {old!r} is no longer in the controller's prompt")
+    return text.replace(old, new)
+
+
 WRITES = {
     "current": PROCEDURE_WRITE_PROMPT,
-    "plan_first": PROCEDURE_WRITE_PROMPT.replace(
-        _REPLY, "First write a short plan as comments at the top of the code: what the function has to try, and how "
-        "it checks a candidate. Then write the code. " + _REPLY),
-    "example_io": PROCEDURE_WRITE_PROMPT.replace("It must: {doc}", "It must: {doc}\nFor example, {example}"),
+    "plan_first": _edit(
+        PROCEDURE_WRITE_PROMPT, _REPLY, "First write a short plan as comments at the top of the code: what the "
+        "function has to try, and how it checks a candidate. Then write the code. " + _REPLY),
+    "example_io": _edit(PROCEDURE_WRITE_PROMPT, "It must: {doc}", "It must: {doc}\nFor example, {example}"),
 }
 REPAIRS = ("repair", "repair_known", "repair_diagnose")
 _DIAGNOSE = ("Before the code, write one comment line that names what the function cannot do that the right answers "
@@ -74,7 +81,7 @@ def _prompt(llm: TextGenerator, variant: str, puzzle: Problem, best: Procedure |
     assert best is not None
     found = run_procedure(best.code, best.name, [puzzle, *checks])
     text = repair_prompt(llm, puzzle, domain, best.code, found, set() if variant == "repair" else {p.id for p in checks})
-    return text.replace("Use only the standard library.", _DIAGNOSE + "Use only the standard library.") \
+    return _edit(text, "Use only the standard library.", _DIAGNOSE + "Use only the standard library.") \
         if variant == "repair_diagnose" else text
 
 
@@ -130,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
     llm = make_engine(settings)
     try:
-        asks = [(v, p, _prompt(llm, v, p, best, checks, example))
-                for v in variants for p in on["write" if v in WRITES else "repair"] for _ in range(args.samples)]
+        prompts = [(v, p, _prompt(llm, v, p, best, checks, example))
+                   for v in variants for p in on["write" if v in WRITES else "repair"]]
+        asks = [ask for ask in prompts for _ in range(args.samples)]
         params = [GenParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed + i)
                   for i in range(len(asks))]
         t0 = time.perf_counter()

@@ -29,6 +29,16 @@ def best_of(procedures: list[Procedure]) -> Procedure | None:
     return max(procedures, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
 
 
+def _family_key(domain: str) -> str:
+    return f"family_rate:{domain}"[:64]
+
+
+def _ratio(value: str) -> float:
+    """``"solved/tried"`` as a rate (0 before anything was tried)."""
+    solved, tried = (int(n) for n in value.split("/"))
+    return solved / tried if tried else 0.0
+
+
 class ProcedureStore(VectorStore[Procedure]):
     kind = "procedures"
     item_type = "procedure"
@@ -102,25 +112,20 @@ class ProcedureStore(VectorStore[Procedure]):
         It is the bar a new procedure's cross-check must beat, so it is kept with the store and
         survives a resumed run, instead of starting again at 0 and admitting weaker programs.
         """
-        solved, tried = self._family(domain)
-        return solved / tried if tried else 0.0
+        with self.db.session() as s:
+            value = s.scalar(select(MetaRow.value).where(MetaRow.key == _family_key(domain)))
+        return _ratio(value or "0/0")
 
     def count_family(self, domain: str, *, solved: bool) -> float:
         """Count one greedy program on ``domain``; returns the new rate."""
-        key = f"family_rate:{domain}"[:64]
+        key = _family_key(domain)
         with self.db.write() as s:
             insert_ignore(s, MetaRow, {"key": key, "value": "0/0"}, ("key",))
             row = s.get(MetaRow, key, with_for_update=True, populate_existing=True)
             assert row is not None
             done, tried = (int(n) for n in row.value.split("/"))
             row.value = f"{done + int(solved)}/{tried + 1}"
-        return (done + int(solved)) / (tried + 1)
-
-    def _family(self, domain: str) -> tuple[int, int]:
-        with self.db.session() as s:
-            value = s.scalar(select(MetaRow.value).where(MetaRow.key == f"family_rate:{domain}"[:64]))
-        solved, tried = (int(n) for n in (value or "0/0").split("/"))
-        return solved, tried
+            return _ratio(row.value)
 
     def supersede(self, old_id: int, new: Procedure) -> Procedure:
         """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""
