@@ -78,7 +78,11 @@ class Budgets(BaseModel):
                                  "needs before it is offered; below it nothing is shown.")
     fold_keep_parts: int = Field(2, ge=0, description="Most recent transcript parts never folded.")
     copy_span_tokens: int = Field(128, gt=0, description="Hard cap on a model-copied evidence span (RecaLLM's 128).")
-    procedures_shown: int = Field(3, ge=0, description="Stored procedures applied, then shown, per problem.")
+    procedures_shown: int = Field(3, ge=0, description="Stored procedures shown to the model per problem, where "
+                                  "the family has no check to apply them with.")
+    procedure_portfolio: int = Field(32, ge=0, description="Active procedures kept per family; where the family has a "
+                                     "check, each is applied (its answer checked) before any reasoning, at no "
+                                     "generation cost.")
     procedure_samples: int = Field(4, ge=0, description="Programs sampled (besides the greedy one) when learning "
                                    "procedures on a problem memory did not solve.")
     procedure_tokens: int = Field(512, gt=0, description="Max tokens of one written or repaired procedure.")

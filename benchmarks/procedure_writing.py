@@ -7,10 +7,14 @@ appears. This asks one engine, all prompts in one batch, for sampled Game of 24 
 - repair prompts of a snapshot's stored best (``--snapshot``), on training puzzles it fails:
   ``repair`` (shown its failing check problems, as the controller did before), ``repair_known``
   (the controller's: each failing check problem also shows its answer from the training data),
-  and ``repair_diagnose`` (the same, asked to name the flaw in a comment before the code).
+  ``repair_diagnose`` (the same, asked to name the flaw in a comment before the code), and
+  ``complement`` (a fresh program, shown six check problems the stored best fails with their
+  answers, but not its code: a partial solver of another shape adds to the portfolio).
 
 Every program runs in the jail on ``--eval`` training puzzles that are neither prompt puzzles
-nor check problems (never dev), and each answer is checked. "General" solves all of them.
+nor check problems (never dev), and each answer is checked. "General" solves all of them;
+"adds" counts the ones a program solves that the stored best does not, and "union" what a
+variant's programs solve together.
 
     python benchmarks/procedure_writing.py --snapshot g24-train12 --puzzles 4 --samples 4
 """
@@ -28,8 +32,8 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.config import Settings  # noqa: E402
-from agent.controller.procedures import (  # noqa: E402
+from agent.config import Settings
+from agent.controller.procedures import (
     CHECK_LIMITS,
     extract_function,
     function_name,
@@ -37,16 +41,16 @@ from agent.controller.procedures import (  # noqa: E402
     repair_prompt,
     run_procedure,
 )
-from agent.controller.prompts import PROCEDURE_WRITE_PROMPT, problem_text  # noqa: E402
-from agent.evaluation.snapshot import load_snapshot, store_paths, working_copy  # noqa: E402
-from agent.llm import ChatMessage, GenParams, TextGenerator  # noqa: E402
-from memory.schemas import Procedure  # noqa: E402
-from memory.stores import open_memory  # noqa: E402
-from tools.domains import get_domain  # noqa: E402
-from tools.domains.game24 import DEFAULT_DEV_SIZE  # noqa: E402
-from tools.domains.split import seeded_split  # noqa: E402
-from tools.problem import Problem  # noqa: E402
-from tools.tasks import game24  # noqa: E402
+from agent.controller.prompts import PROCEDURE_WRITE_PROMPT, problem_text
+from agent.evaluation.snapshot import load_snapshot, store_paths, working_copy
+from agent.llm import ChatMessage, GenParams, TextGenerator
+from memory.schemas import Procedure
+from memory.stores import open_memory
+from tools.domains import get_domain
+from tools.domains.game24 import DEFAULT_DEV_SIZE
+from tools.domains.split import seeded_split
+from tools.problem import Problem
+from tools.tasks import game24
 
 ROOT = Path(__file__).resolve().parents[1]
 _REPLY = "Reply with one ```python code block and nothing else."
@@ -65,7 +69,12 @@ WRITES = {
         "function has to try, and how it checks a candidate. Then write the code. " + _REPLY),
     "example_io": _edit(PROCEDURE_WRITE_PROMPT, "It must: {doc}", "It must: {doc}\nFor example, {example}"),
 }
-REPAIRS = ("repair", "repair_known", "repair_diagnose")
+REPAIRS = ("repair", "repair_known", "repair_diagnose", "complement")
+#: A fresh program aimed at what the stored best fails: its failing check problems with their answers, no code shown.
+_COMPLEMENT = _edit(
+    PROCEDURE_WRITE_PROMPT, "Use only the standard library.",
+    "The functions written so far fail on these problems; a right answer to each:\n{examples}\n"
+    "Your function must also find answers like these. Use only the standard library.")
 _DIAGNOSE = ("Before the code, write one comment line that names what the function cannot do that the right answers "
              "above need. ")
 EVAL_LIMITS = CHECK_LIMITS.model_copy(update={"cpu_seconds": 120, "wall_seconds": 180})
@@ -80,6 +89,12 @@ def _prompt(llm: TextGenerator, variant: str, puzzle: Problem, best: Procedure |
             example=example))])
     assert best is not None
     found = run_procedure(best.code, best.name, [puzzle, *checks])
+    if variant == "complement":
+        examples = "\n".join(f"- {best.name}({domain.procedure_args(p)!r}) -> {p.gold!r}"
+                             for p, _, _ in [f for f in found.failed if f[0].id != puzzle.id and f[0].gold][:6])
+        return llm.render_chat([ChatMessage(role="user", content=_COMPLEMENT.format(
+            problem=problem_text(puzzle), signature=domain.procedure_signature, doc=domain.procedure_doc,
+            examples=examples))])
     text = repair_prompt(llm, puzzle, domain, best.code, found, set() if variant == "repair" else {p.id for p in checks})
     return _edit(text, "Use only the standard library.", _DIAGNOSE + "Use only the standard library.") \
         if variant == "repair_diagnose" else text
@@ -148,14 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         llm.close()
 
-    best_solved = len(run_procedure(best.code, name, held, EVAL_LIMITS).passed) if best is not None else None
+    best_passed = set(run_procedure(best.code, name, held, EVAL_LIMITS).passed) if best is not None else set()
+    best_solved = len(best_passed) if best is not None else None
     rows = []
     for (variant, puzzle, _), out in zip(asks, outs, strict=True):
         code = extract_function(out.text, name) or ""
         lookup = bool(code) and looks_up_answers(code)
-        solved = len(run_procedure(code, name, held, EVAL_LIMITS).passed) if code and not lookup else 0
+        passed = set(run_procedure(code, name, held, EVAL_LIMITS).passed) if code and not lookup else set()
         rows.append({"variant": variant, "puzzle": puzzle.id, "function": bool(code), "lookup": lookup,
-                     "solved": solved, "truncated": out.finish_reason == "length",
+                     "solved": len(passed), "adds": len(passed - best_passed), "passed": sorted(passed), "truncated": out.finish_reason == "length",
                      "generated_tokens": out.generated_tokens, "code": code[:2000]})
     results = {}
     for variant in variants:
@@ -163,12 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         rates = [r["solved"] / len(held) for r in mine]
         general = sum(r == 1.0 for r in rates)
         top = max(mine, key=lambda r: r["solved"])
+        union = set().union(*(r["passed"] for r in mine))
         results[variant] = {
             "samples": len(mine), "functions": sum(r["function"] for r in mine),
             "lookups": sum(r["lookup"] for r in mine), "truncated": sum(r["truncated"] for r in mine),
             "general": general, "general_per_100": round(100 * general / len(mine), 1),
             "partial": sum(0 < r < 1 for r in rates), "mean_rate": round(sum(rates) / len(rates), 4),
             "best_rate": round(max(rates), 4), "best_program": top["code"] if top["solved"] else None,
+            "union": len(union), "union_with_stored": len(union | best_passed),
+            "adds_to_stored": sum(r["adds"] > 0 for r in mine),
             "beat_stored": sum(r["solved"] > best_solved for r in mine) if best_solved is not None else None,
             "mean_generated_tokens": round(sum(r["generated_tokens"] for r in mine) / len(mine), 1)}
         print(f"{variant}: {general}/{len(mine)} general, {results[variant]['partial']} partial, mean "

@@ -41,11 +41,14 @@ class _ControllerPool:
                 self._idle.append(controller)
 
 
-def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings, run_id: str) -> Solver:
+def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings, run_id: str,
+                      references: bool = False) -> Solver:
     """An async solver lending each problem a Controller of its own while it runs.
 
     The LangGraph thread id is ``<run_id>:<problem_id>``, so a problem cut off
-    mid-solve resumes from its last checkpoint when the run is resumed.
+    mid-solve resumes from its last checkpoint when the run is resumed. With ``references``
+    (the set is checked against its gold answers anyway) a learning solve is also given
+    the problem's gold answer to distill into a procedure.
     """
     from agent.controller.checkpoint import default_checkpointer
     from agent.controller.controller import Controller
@@ -56,7 +59,8 @@ def controller_solver(llm: TextGenerator, memory: Any | None, settings: Settings
     pool = _ControllerPool(lambda: Controller(llm, use_memory, settings, checkpointer))
 
     def kwargs(problem: Problem, verifier: Verifier | None) -> dict[str, Any]:
-        return {"verifier": verifier, "thread_id": f"{run_id}:{problem.id}", "learn": learn}
+        reference = str(problem.gold) if references and learn and problem.gold is not None else None
+        return {"verifier": verifier, "thread_id": f"{run_id}:{problem.id}", "learn": learn, "reference": reference}
 
     async def solve(problem: Problem, verifier: Verifier | None) -> Any:
         with pool.lend() as controller:
@@ -101,7 +105,7 @@ async def asolve_set(
                 on_plan(plan)
         config = BatchConfig(run_id=run_id, memory_mode=settings.memory_mode, concurrency=concurrency, progress=progress,
                              verify=verify)
-        solve = solver or controller_solver(llm, memory, settings, run_id)
+        solve = solver or controller_solver(llm, memory, settings, run_id, references=verify == "gold")
         summary = await arun_batch(problems, solve, memory.episodes, config)
         save_summary(summary, settings.runs_dir)
         return summary

@@ -133,8 +133,12 @@ class Controller:
         return SolveState(problem=problem, trace=trace, learn=learn, **extra)
 
     async def asolve(self, problem: Problem, verifier: Verifier | None = None, thread_id: str | None = None,
-                     learn: bool | None = None) -> SolveResult:
+                     learn: bool | None = None, reference: str | None = None) -> SolveResult:
         """Solve one problem; with a ``thread_id`` that crashed before, continue from its last checkpoint.
+
+        ``reference`` is a right answer the caller vouches for (a training problem's reference
+        solution, never a dev problem's): a learning solve distills it into a procedure. It is
+        never shown to the solve itself.
 
         Many ``asolve`` calls may run concurrently on one event loop: each is
         its own graph run, and their engine requests share one continuous batch.
@@ -143,7 +147,7 @@ class Controller:
         learn = (self.settings.memory_mode == "learning") if learn is None else learn
         learn = learn and self.read_memory
         thread_id = thread_id or f"{problem.id}:{uuid.uuid4().hex[:12]}"
-        done, extra = await self._procedures_first(problem, thread_id, learn)
+        done, extra = await self._procedures_first(problem, thread_id, learn, reference)
         if done is not None:
             result = done
         elif self.settings.solve_mode == "diversity":
@@ -162,7 +166,7 @@ class Controller:
             return None
         return store
 
-    async def _procedures_first(self, problem: Problem, thread_id: str, learn: bool
+    async def _procedures_first(self, problem: Problem, thread_id: str, learn: bool, reference: str | None = None
                                 ) -> tuple[SolveResult | None, dict[str, Any]]:
         """Stored procedures, then (learning) newly written ones, before any reasoning; see ``procedures``.
 
@@ -175,8 +179,8 @@ class Controller:
             return None, {}
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
                       recall_mode=self.settings.recall_mode)
-        answer, unchecked = await apply_procedures(store, problem, self.budgets.procedures_shown, trace,
-                                                   record=learn)
+        answer, unchecked = await apply_procedures(store, problem, self.budgets.procedure_portfolio, trace,
+                                                   record=learn, shown=self.budgets.procedures_shown)
         end = "procedure"
         if answer is None and learn:
             domain = get_domain(problem.domain)
@@ -189,7 +193,8 @@ class Controller:
                 self.llm, store, problem, self._checks[problem.domain],
                 trace,
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
-                temperature=max(self.settings.temperature, 0.8), seed=seed, portfolio=self.budgets.procedures_shown)
+                temperature=max(self.settings.temperature, 0.8), seed=seed, portfolio=self.budgets.procedure_portfolio,
+                reference=reference)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"

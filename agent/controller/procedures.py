@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from agent.controller.prompts import (
+    PROCEDURE_DISTILL_PROMPT,
     PROCEDURE_REPAIR_PROMPT,
     PROCEDURE_WRITE_PROMPT,
     problem_text,
@@ -126,15 +127,15 @@ def preload(procedures: list[Procedure]) -> str:
     return "\n\n".join(p.code for p in procedures)
 
 
-async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, trace: Trace, *, record: bool
-                           ) -> tuple[str | None, list[Procedure]]:
-    """Run the offerable procedures on the problem, best first; the first answer its check accepts wins.
+async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, trace: Trace, *, record: bool,
+                           shown: int = 3) -> tuple[str | None, list[Procedure]]:
+    """Run up to ``limit`` offerable procedures on the problem, best first; the first answer its check accepts wins.
 
     Returns that answer (or None) and the procedures still worth showing the model. Where the
     family has a gold-free check that is none: each one was run on these very inputs and its
     answer refused, so showing it only costs prompt tokens (in the Game of 24 pilot the fallback
     with failed procedures shown solved 0 of 16, and doubled plain's tokens). Without a check
-    they are shown and preloaded unapplied, for the model to call. With ``record`` (a learning
+    the best ``shown`` are shown and preloaded unapplied, for the model to call. With ``record`` (a learning
     solve) their offered/used/solved counts are written, which is what demotes a procedure that
     stops paying off; a frozen memory is only read.
     """
@@ -143,6 +144,7 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
         return None, []
     offered = await asyncio.to_thread(store.offerable, problem.domain, limit)
     if domain.verifier(problem) is None:
+        offered = offered[:shown]
         trace.procedures_offered.extend(p.id for p in offered)  # type: ignore[misc]
         return None, offered
     for proc in offered:
@@ -201,14 +203,20 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
 
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            trace: Trace, *, samples: int, max_tokens: int, temperature: float,
-                           seed: int, portfolio: int = 3) -> str | None:
+                           seed: int, portfolio: int = 3, reference: str | None = None) -> str | None:
     """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
-    One greedy and ``samples`` sampled programs are asked for, plus a repair of the stored best
-    where it fails. When none of them solves this problem or beats what is stored, the best of
-    them is shown its failures and repaired once more. The greedy program measures the model's
-    own rate on the family (``ProcedureStore.family_rate``), which an admitted procedure's cross-check
-    must beat.
+    With ``reference`` (a right answer to this problem: a training problem's reference solution)
+    the model first rewrites that answer as a function of the inputs (``distill``): writing
+    one answer's form as a search is within a small model's reach where a general solver
+    is not, and such partial procedures add up in the portfolio. When one solves this problem,
+    nothing else is asked.
+
+    Otherwise one greedy and ``samples`` sampled programs are asked for, plus a repair of the
+    stored best where it fails. When none of them solves this problem or beats what is stored,
+    the best of them is shown its failures and repaired once more. The greedy program measures
+    the model's own rate on the family (``ProcedureStore.family_rate``), which an admitted
+    procedure's cross-check must beat.
     """
     domain = get_domain(problem.domain)
     signature = domain.procedure_signature
@@ -217,6 +225,19 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     name = function_name(signature)
     pool = [p for p in check_problems if p.id != problem.id]
     known = {p.id for p in pool}
+    source = trace.thread_id or problem.id
+    if reference:
+        prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
+            problem=problem_text(problem), answer=reference, signature=signature, doc=domain.procedure_doc)))
+        asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
+                (prompt, GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed), "distill:sample")]
+        cands = await _ask(llm, asks, name, problem, pool, trace, [reference])
+        family = await asyncio.to_thread(store.family_rate, problem.domain)
+        admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
+                                           family, source, portfolio)
+        _record(trace, cands, admitted)
+        if answer := next((c.here for c in cands if c.here), None):
+            return answer
     best = await asyncio.to_thread(store.best, problem.domain)
     write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
                                                                     doc=domain.procedure_doc)))
@@ -240,7 +261,13 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
                      sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
             cands += await _ask(llm, asks, name, problem, pool, trace)
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
-                                       family, trace.thread_id or problem.id, portfolio)
+                                       family, source, portfolio)
+    _record(trace, cands, admitted)
+    return next((c.here for c in cands if c.here), None)
+
+
+def _record(trace: Trace, cands: list[Candidate], admitted: Procedure | None) -> None:
+    """One tool call per written program: what it was asked as, what checking found, and whether it was kept."""
     for cand in cands:
         summary = "no function" if not cand.code else ("holds answers as literals" if cand.lookup else (
             f"here {'ok' if cand.ok_here else 'wrong'}, check {len(cand.check.passed)}/{cand.check.checked}"
@@ -250,7 +277,6 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
             output=summary, ok=cand.ok_here,
             ids=[admitted.id] if admitted is not None and admitted.id is not None and admitted.code == cand.code
             else []))
-    return next((c.here for c in cands if c.here), None)
 
 
 def repair_prompt(llm: TextGenerator, problem: Problem, domain: Domain, code: str, check: CheckResult,
@@ -269,7 +295,7 @@ def repair_prompt(llm: TextGenerator, problem: Problem, domain: Domain, code: st
 
 
 async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name: str, problem: Problem,
-               pool: list[Problem], trace: Trace) -> list[Candidate]:
+               pool: list[Problem], trace: Trace, shown: list[str] | None = None) -> list[Candidate]:
     """Generate every asked program at once, then check each in the jail: here, and on the check problems."""
     outs = await asyncio.gather(*(llm.agenerate([prompt], params) for prompt, params, _ in asks))
     cands = []
@@ -279,7 +305,7 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
         if cand.code:
             cand.whole = whole = await asyncio.to_thread(run_procedure, cand.code, name, [problem, *pool])
             cand.here = whole.answers.get(problem.id)
-            cand.lookup = looks_up_answers(cand.code, [cand.here or ""])
+            cand.lookup = looks_up_answers(cand.code, [cand.here or "", *(shown or [])])
             if cand.lookup:
                 trace.notes.append(f"learn_procedures: {origin} holds answers as literals; not admitted")
             else:
@@ -290,38 +316,55 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
     return cands
 
 
-#: Check problems a new procedure must solve that no stored one does, to be kept beside them.
-NEW_COVERAGE = 2
+#: Problems (check problems, and the one at hand) a new procedure must solve that no stored one does, to be kept
+#: beside them: the one at hand is new by construction (learning runs where the stored ones failed), so one suffices.
+NEW_COVERAGE = 1
 
 
 def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],
            baseline: float, source: str, portfolio: int) -> Procedure | None:
     """Store what the round found, if anything beats what is stored.
 
-    The candidate with the highest cross-check replaces the stored best when it beats it (as its
-    next version). Otherwise a candidate that solves at least :data:`NEW_COVERAGE` problems (check
-    problems, and the one at hand) no stored procedure solves is kept beside them, up to ``portfolio`` procedures: partial
-    solvers that cover different problems add up, since each answer is checked before use.
-    The store is read again here, so problems learned from at once never replace a better version.
+    Only candidates whose cross-check beats ``baseline`` count. One replaces the stored best (as
+    its next version) when its cross-check is higher and it is a repair of that best or solves
+    every check problem the best solves; a better-rated program of another form would otherwise
+    lose the problems only the old one solves. Else the candidate that solves the most problems
+    no stored procedure solves (check problems, and the one at hand) is kept beside them, if that
+    is at least :data:`NEW_COVERAGE`, up to ``portfolio`` procedures: partial solvers of different
+    forms add up, since each answer is checked before use. The store is read again here, so
+    problems learned from at once never replace a better version.
     """
     scored = [c for c in cands if c.rate is not None and c.check is not None and c.rate > baseline]
     if not scored:
         return None
+
+    def item(c: Candidate) -> Procedure:
+        assert c.check is not None
+        return Procedure(name=name, signature=signature, docstring=doc, code=c.code, domain=problem.domain,
+                         evidence=[*([problem.id] if c.ok_here else []), *c.check.passed], checked=c.check.checked,
+                         passed=len(c.check.passed), baseline=baseline, source=f"{source} {c.origin}")
+
+    def rank(c: Candidate) -> tuple[float, bool]:
+        return c.rate or 0.0, c.origin.startswith("repair")
+
     active = store.active(problem.domain)
     best = best_of(active)
-    top = max(scored, key=lambda c: (c.rate or 0.0, c.origin.startswith("repair")))
-    replace = best is None or (top.rate or 0.0) > best.rate
-    if not replace:
-        covered = {i for p in active for i in p.evidence}
-        gains = [(len({*c.check.passed, *([problem.id] if c.ok_here else [])} - covered), c)
-                 for c in scored if c.check is not None]
-        gain, top = max(gains, key=lambda g: (g[0], g[1].rate or 0.0))
-        if gain < NEW_COVERAGE or len(active) >= portfolio:
-            return None
-    assert top.check is not None
-    item = Procedure(name=name, signature=signature, docstring=doc, code=top.code, domain=problem.domain,
-                     evidence=[*([problem.id] if top.ok_here else []), *top.check.passed], checked=top.check.checked,
-                     passed=len(top.check.passed), baseline=baseline, source=f"{source} {top.origin}")
-    if replace and best is not None and best.id is not None:
-        return store.supersede(best.id, item)
-    return store.add(item)
+    if best is None or best.id is None:
+        return store.add(item(max(scored, key=rank)))
+    better = [c for c in scored if (c.rate or 0.0) > best.rate and (
+        c.origin == f"repair:P{best.id}" or _covers(c, set(best.evidence)))]
+    if better:
+        return store.supersede(best.id, item(max(better, key=rank)))
+    if len(active) >= portfolio:
+        return None
+    covered = {i for p in active for i in p.evidence}
+    gain, top = max(((len({*c.check.passed, *([problem.id] if c.ok_here else [])} - covered), c)
+                     for c in scored if c.check is not None), key=lambda g: (g[0], rank(g[1])))
+    return store.add(item(top)) if gain >= NEW_COVERAGE else None
+
+
+def _covers(cand: Candidate, evidence: set[str]) -> bool:
+    """Whether ``cand`` solves every check problem in ``evidence`` (a stored procedure's)."""
+    assert cand.check is not None
+    checked = {*cand.check.passed, *(f[0].id for f in cand.check.failed)}
+    return evidence & checked <= set(cand.check.passed)

@@ -160,5 +160,16 @@ It is right on {passed} of the {checked} problems it was checked on. Where it fa
 
 Find what is wrong and write the corrected `def {signature}`. Use only the standard library. Reply with one ```python code block and nothing else."""
 
+PROCEDURE_DISTILL_PROMPT = """Here is a problem and a right answer to it.
+
+{problem}
+
+Right answer: {answer}
+
+Write a Python function that finds an answer of this same form for any problem of this kind. Where the answer uses this problem's values, use the function's inputs instead; try every way of placing them, check each candidate, and return None when none fits.
+Write `def {signature}`.
+It must: {doc}
+Use only the standard library. Reply with one ```python code block and nothing else."""
+
 #: The memory block that lists stored procedures; they are defined already when the model runs ``<python>``.
 PROCEDURES_SHOWN = "Procedures from memory, already defined in <python> (call them there):\n{procedures}"

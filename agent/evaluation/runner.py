@@ -123,8 +123,11 @@ def _check_setup(eval_dir: Path, record: SplitRecord, settings: Settings) -> Non
     if path.is_file():
         old = SplitRecord.model_validate_json(path.read_text())
         if old.fingerprint() != record.fingerprint():
-            raise ValueError(f"evaluation {eval_dir.name!r} was run on a different split ({path}); "
-                             "use the same data and split flags to resume, or another --name")
+            if not _extends(old, record):
+                raise ValueError(f"evaluation {eval_dir.name!r} was run on a different split ({path}); "
+                                 "use the same data and split flags to resume, or another --name")
+            if len(record.dev_ids) > len(old.dev_ids):
+                path.write_text(record.model_dump_json(indent=2))
     if setup_path.is_file():
         old_setup = json.loads(setup_path.read_text())
         changed = sorted(k for k in SETUP_FIELDS if old_setup.get(k) != setup.get(k))
@@ -137,6 +140,14 @@ def _check_setup(eval_dir: Path, record: SplitRecord, settings: Settings) -> Non
         path.write_text(record.model_dump_json(indent=2))
     if not setup_path.is_file():
         setup_path.write_text(json.dumps(setup, indent=2))
+
+
+def _extends(old: SplitRecord, new: SplitRecord) -> bool:
+    """The same split with a larger or smaller ``--limit``: training and the choice the same, one dev list a prefix
+    of the other. A run can then grow (its arms solve only the new problems) or report on its first problems."""
+    same = old.model_dump(exclude={"dev_ids"}) == new.model_dump(exclude={"dev_ids"})
+    n = min(len(old.dev_ids), len(new.dev_ids))
+    return same and old.dev_ids[:n] == new.dev_ids[:n]
 
 
 def _pending(store: Any, rid: str, problems: list[Problem]) -> int:

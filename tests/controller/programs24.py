@@ -72,3 +72,20 @@ def solve(numbers):
                 pass
     return None
 ```'''
+
+#: What a model writes when asked to turn the answer (13-1)*(3-1) into a function: that form, every order of the inputs.
+FORM_MINUS_TIMES_MINUS = '''```python
+from itertools import permutations
+
+def solve(numbers):
+    for a, b, c, d in permutations(numbers):
+        if (a - b) * (c - d) == 24:
+            return f"({a}-{b})*({c}-{d})"
+    return None
+```'''
+
+#: The answer itself returned as a literal: it only ever solves the problem it was shown.
+REFERENCE_LITERAL = '''```python
+def solve(numbers):
+    return "(13-1)*(3-1)"
+```'''

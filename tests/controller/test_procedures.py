@@ -22,7 +22,7 @@ from agent.controller.procedures import (
 )
 from agent.llm import GenParams
 from memory.schemas import Procedure
-from tests.controller.programs24 import CORRECT, LEFT_TO_RIGHT, LOOKUP
+from tests.controller.programs24 import CORRECT, FORM_MINUS_TIMES_MINUS, LEFT_TO_RIGHT, LOOKUP, REFERENCE_LITERAL
 from tests.fakes import ScriptedGenerator
 from tools.domains import get_domain
 from tools.sandbox.run import sandbox_problem
@@ -61,8 +61,11 @@ def test_cross_check_runs_in_the_jail_and_checks_every_answer():
     assert broken.passed == [] and "ZeroDivisionError" in broken.failed[0][1]
 
 
-def _script(greedy: str, sampled: Callable[[int], str], repair: str = CORRECT) -> ScriptedGenerator:
+def _script(greedy: str, sampled: Callable[[int], str], repair: str = CORRECT, distill: str = "no code"
+            ) -> ScriptedGenerator:
     def reply(prompt: str, params: GenParams) -> str:
+        if "Right answer:" in prompt:
+            return distill if params.temperature == 0 else REFERENCE_LITERAL
         if "write the corrected" in prompt:
             return repair
         if "Write a Python function" in prompt:
@@ -219,3 +222,70 @@ def test_partial_procedures_covering_other_problems_are_kept_side_by_side(memory
     hard = next(p for p in checks if p.id in only_big)
     solved = _controller(llm, memory, tmp_path, "frozen").solve(make_problem(hard.meta["numbers"]))
     assert solved.end_reason == "procedure" and len(solved.trace.procedures_used) == 2
+
+
+@needs_jail
+def test_a_reference_answer_is_distilled_into_a_procedure_of_its_form_and_then_no_program_is_written(
+        memory, tmp_path: Path):
+    checks = get_domain("game24").check_problems(24)
+    form = run_procedure(extract_function(FORM_MINUS_TIMES_MINUS, "solve") or "", "solve", checks)
+    assert 0 < len(form.passed) < 24  # a partial solver: one form of answer
+    llm = _script("no code", lambda seed: "no code", distill=FORM_MINUS_TIMES_MINUS)
+    learner = _controller(llm, memory, tmp_path, "learning")
+    result = learner.solve(make_problem([1, 1, 3, 13]), reference="(13-1)*(3-1)")
+    assert result.end_reason == "learned_procedure" and result.answer is not None
+    assert game24.check(result.answer, [1, 1, 3, 13]).ok
+    distill_prompt = next(p for p in llm.prompts if "Right answer:" in p)
+    assert "Right answer: (13-1)*(3-1)" in distill_prompt
+    assert not any("Write a Python function that solves every" in p for p in llm.prompts)  # solved: nothing else asked
+    [stored] = memory.procedures.list()
+    assert stored.source.endswith(" distill") and stored.passed == len(form.passed) and "1-1-3-13" in stored.evidence
+    # the sampled distill returned the reference as a literal: recorded, never admitted
+    calls = {c.input.split("\n", 1)[0]: c for c in result.trace.tool_calls if c.kind == "procedure_sample"}
+    assert calls["distill:sample"].output == "holds answers as literals" and calls["distill"].ids == [stored.id]
+    # without a reference, the same learning solve writes programs as before and shows no answer
+    llm2 = _script("no code", lambda seed: "no code", distill=FORM_MINUS_TIMES_MINUS)
+    _controller(llm2, memory, tmp_path, "learning").solve(make_problem([2, 2, 5, 13]))
+    assert not any("Right answer:" in p for p in llm2.prompts)
+    assert any("Write a Python function that solves every" in p for p in llm2.prompts)
+
+
+@needs_jail
+def test_a_higher_rated_program_of_another_form_is_kept_beside_the_best_not_replacing_it(memory, tmp_path: Path):
+    checks = get_domain("game24").check_problems(24)
+    form = run_procedure(extract_function(FORM_MINUS_TIMES_MINUS, "solve") or "", "solve", checks)
+    no_ones = CORRECT.replace("def solve(numbers):\n", "def solve(numbers):\n    if 1 in numbers:\n"
+                              "        return None\n")
+    other = run_procedure(extract_function(no_ones, "solve") or "", "solve", checks)
+    assert set(form.passed) - set(other.passed) and len(other.passed) > len(form.passed)
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers)", domain="game24", evidence=form.passed,
+                                    code=extract_function(FORM_MINUS_TIMES_MINUS, "solve") or "", checked=24,
+                                    passed=len(form.passed)))
+    llm = _script("no code", lambda seed: no_ones, repair="no code")
+    _controller(llm, memory, tmp_path, "learning").solve(make_problem([3, 3, 8, 8]))
+    active = memory.procedures.active("game24")
+    assert len(active) == 2 and all(p.status == "active" for p in active)  # the form's own puzzles stay solved
+    assert max(active, key=lambda p: p.rate).code == extract_function(no_ones, "solve")
+
+
+def test_only_a_gold_checked_learning_set_hands_its_gold_answers_over_as_references(settings, monkeypatch):
+    import asyncio
+
+    import agent.controller.controller as controller_mod
+    from agent.batch.session import controller_solver
+
+    seen: list[object] = []
+
+    class _Recorder:
+        def __init__(self, *args: object) -> None:
+            pass
+
+        async def asolve(self, problem: object, **kwargs: object) -> None:
+            seen.append(kwargs["reference"])
+
+    monkeypatch.setattr(controller_mod, "Controller", _Recorder)
+    problem = make_problem([1, 1, 3, 13])
+    for mode, references in (("learning", True), ("learning", False), ("frozen", True)):
+        s = settings.model_copy(update={"memory_mode": mode})
+        asyncio.run(controller_solver(object(), object(), s, "r", references=references)(problem, None))  # type: ignore[arg-type]
+    assert seen == [problem.gold, None, None]

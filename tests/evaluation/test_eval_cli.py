@@ -236,3 +236,21 @@ def test_an_interrupted_eval_resumes_where_it_stopped(tmp_path, monkeypatch, cap
     assert result["arms"]["plain"]["n"] == result["arms"]["off"]["n"] == 4
     assert result["arms"]["off"]["accuracy"] == 1.0
     assert calls["n"] == 3 + left + 4  # the plain problems left, then the off arm: nothing finished is redone
+
+
+def test_eval_grows_with_a_larger_limit_and_reports_a_smaller_one_on_its_first_problems(tmp_path, fake_engine, capsys):
+    home = tmp_path / "home"
+    base = ["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--no-progress",
+            "--name", "grow", "--arms", "plain", "--resamples", "200"]
+    assert main([*base, "--limit", "3"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--limit", "5"]) == 0
+    assert "arm plain: run grow-plain, 2 of 5 problems to solve" in capsys.readouterr().err
+    assert json.loads((home / "runs" / "grow" / "eval.json").read_text())["n"] == 5
+    assert main([*base, "--limit", "2"]) == 0
+    assert "0 of 2 problems to solve" in capsys.readouterr().err
+    assert json.loads((home / "runs" / "grow" / "eval.json").read_text())["n"] == 2
+    assert main(base) == 0  # the recorded split stays the largest one asked for
+    assert json.loads((home / "runs" / "grow" / "eval.json").read_text())["n"] == 5
+    assert main([*base, "--limit", "4", "--split-seed", "1"]) == 1
+    assert "different split" in capsys.readouterr().err

@@ -66,6 +66,9 @@ def test_default_split_is_deterministic_disjoint_and_never_reserved():
     again, _ = domain.eval_split(_args())
     assert len(split.dev) == 200 and len(split.train) == 901
     assert [p.id for p in split.dev] == [p.id for p in again.dev]
+    assert [p.id for p in split.train] == [p.id for p in again.train]
+    # training comes in a seeded order, so --train-limit 40 is not forty 1-1-x-y puzzles
+    assert len({p.id.split("-")[0] for p in split.train[:40]}) >= 5
     assert not {p.id for p in split.dev} & {p.id for p in split.train}
     assert not any(game24.is_reserved(p.id) for p in [*split.train, *split.dev])
     assert not {p.id for p in domain.check_problems(24)} & {p.id for p in split.dev}

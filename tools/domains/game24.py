@@ -76,13 +76,16 @@ class Game24Domain(Domain):
         parser.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the train/dev split")
 
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
-        """Given files, or the 1,101 open puzzles split by a seed. Reserved puzzles are refused either way."""
+        """Given files, or the 1,101 open puzzles split by a seed (training in a seeded order, dev in source order).
+        Reserved puzzles are refused either way."""
         if args.train is not None or args.dev is not None:
             split, label = files_split(self.name, args.train, args.dev, game24.load_jsonl), args.dev.stem
         else:
             problems = game24.open_puzzles()
             dev_size = args.dev_size or (2 * self.small_sizes[1] if args.small else DEFAULT_DEV_SIZE)
             train, dev = seeded_split(problems, dev_size, args.split_seed)
+            # Source order is sorted by number: --train-limit would learn from 1-1-x-y puzzles only.
+            random.Random(args.split_seed).shuffle(train)
             record = SplitRecord(kind=self.name, method="seeded", sources={"all": "game24 open puzzles (1101)"},
                                  seed=args.split_seed)
             split, label = Split(train=train, dev=dev, record=record), "open"
