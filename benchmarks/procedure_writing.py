@@ -8,8 +8,8 @@ appears. This asks one engine, all prompts in one batch, for sampled Game of 24 
   ``repair`` (shown its failing check problems, as the controller did before), ``repair_known``
   (the controller's: each failing check problem also shows its answer from the training data),
   ``repair_diagnose`` (the same, asked to name the flaw in a comment before the code), and
-  ``complement`` (a fresh program, shown six check problems the stored best fails with their
-  answers, but not its code: a partial solver of another shape adds to the portfolio).
+  ``complement`` (the controller's sampled prompt once procedures are stored: a fresh program,
+  shown six check problems the stored best fails with their answers, but not its code).
 
 Every program runs in the jail on ``--eval`` training puzzles that are neither prompt puzzles
 nor check problems (never dev), and each answer is checked. "General" solves all of them;
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.config import Settings
 from agent.controller.procedures import (
     CHECK_LIMITS,
+    complement_prompt,
     extract_function,
     function_name,
     looks_up_answers,
@@ -70,11 +71,6 @@ WRITES = {
     "example_io": _edit(PROCEDURE_WRITE_PROMPT, "It must: {doc}", "It must: {doc}\nFor example, {example}"),
 }
 REPAIRS = ("repair", "repair_known", "repair_diagnose", "complement")
-#: A fresh program aimed at what the stored best fails: its failing check problems with their answers, no code shown.
-_COMPLEMENT = _edit(
-    PROCEDURE_WRITE_PROMPT, "Use only the standard library.",
-    "The functions written so far fail on these problems; a right answer to each:\n{examples}\n"
-    "Your function must also find answers like these. Use only the standard library.")
 _DIAGNOSE = ("Before the code, write one comment line that names what the function cannot do that the right answers "
              "above need. ")
 EVAL_LIMITS = CHECK_LIMITS.model_copy(update={"cpu_seconds": 120, "wall_seconds": 180})
@@ -90,11 +86,9 @@ def _prompt(llm: TextGenerator, variant: str, puzzle: Problem, best: Procedure |
     assert best is not None
     found = run_procedure(best.code, best.name, [puzzle, *checks])
     if variant == "complement":
-        examples = "\n".join(f"- {best.name}({domain.procedure_args(p)!r}) -> {p.gold!r}"
-                             for p, _, _ in [f for f in found.failed if f[0].id != puzzle.id and f[0].gold][:6])
-        return llm.render_chat([ChatMessage(role="user", content=_COMPLEMENT.format(
-            problem=problem_text(puzzle), signature=domain.procedure_signature, doc=domain.procedure_doc,
-            examples=examples))])
+        text = complement_prompt(llm, puzzle, domain, [p for p, _, _ in found.failed])
+        assert text is not None, "the stored best solves every check problem: nothing to complement"
+        return text
     text = repair_prompt(llm, puzzle, domain, best.code, found, set() if variant == "repair" else {p.id for p in checks})
     return _edit(text, "Use only the standard library.", _DIAGNOSE + "Use only the standard library.") \
         if variant == "repair_diagnose" else text

@@ -23,6 +23,7 @@ from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.procedures import (
     apply_procedures,
+    distill_procedure,
     learn_procedures,
     preload,
 )
@@ -155,8 +156,33 @@ class Controller:
         else:
             state = await self._run(self._initial(problem, thread_id, learn, "inject", **extra), verifier, thread_id)
             result = self._result(state)
+            if learn and result.answer and result.verdict is not None and result.verdict.ok:
+                await self._distill(problem, result)
         result.seconds = time.perf_counter() - t0
         return result
+
+    async def _distill(self, problem: Problem, result: SolveResult) -> None:
+        """A checked answer of the model's own reasoning is the rare success a procedure is distilled from."""
+        store = self._procedure_store(problem)
+        if store is None or get_domain(problem.domain).verifier(problem) is None:
+            return
+        t0 = time.perf_counter()
+        await distill_procedure(self.llm, store, problem, str(result.answer), await self._check_problems(problem),
+                                result.trace, max_tokens=self.budgets.procedure_tokens,
+                                temperature=max(self.settings.temperature, 0.8), seed=self._seed(problem),
+                                portfolio=self.budgets.procedure_portfolio)
+        result.trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
+        result.trace.path.append("distill_procedure")
+        result.prompt_tokens, result.generated_tokens = result.trace.prompt_tokens, result.trace.generated_tokens
+
+    async def _check_problems(self, problem: Problem) -> list[Problem]:
+        if problem.domain not in self._checks:
+            self._checks[problem.domain] = await asyncio.to_thread(get_domain(problem.domain).check_problems,
+                                                                   self.budgets.procedure_checks)
+        return self._checks[problem.domain]
+
+    def _seed(self, problem: Problem) -> int:
+        return self.settings.seed + int(hashlib.sha1(problem.id.encode()).hexdigest()[:6], 16)
 
     solve = blocking(asolve)
 
@@ -183,18 +209,12 @@ class Controller:
                                                    record=learn, shown=self.budgets.procedures_shown)
         end = "procedure"
         if answer is None and learn:
-            domain = get_domain(problem.domain)
-            if problem.domain not in self._checks:
-                self._checks[problem.domain] = await asyncio.to_thread(domain.check_problems,
-                                                                       self.budgets.procedure_checks)
-            seed = self.settings.seed + int(hashlib.sha1(problem.id.encode()).hexdigest()[:6], 16)
             t0 = time.perf_counter()
             answer = await learn_procedures(
-                self.llm, store, problem, self._checks[problem.domain],
-                trace,
+                self.llm, store, problem, await self._check_problems(problem), trace,
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
-                temperature=max(self.settings.temperature, 0.8), seed=seed, portfolio=self.budgets.procedure_portfolio,
-                reference=reference)
+                temperature=max(self.settings.temperature, 0.8), seed=self._seed(problem),
+                portfolio=self.budgets.procedure_portfolio, reference=reference)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from agent.controller.prompts import (
+    PROCEDURE_COMPLEMENT_PROMPT,
     PROCEDURE_DISTILL_PROMPT,
     PROCEDURE_REPAIR_PROMPT,
     PROCEDURE_WRITE_PROMPT,
@@ -72,10 +73,10 @@ def looks_up_answers(code: str, answers: list[str] | None = None) -> bool:
     computing them: such a program only repeats the problems it has seen."""
     answers = [a for a in (answers or []) if a]
     for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if _ANSWER_LITERAL.search(node.value) or any(a.replace(" ", "") in node.value.replace(" ", "")
-                                                         for a in answers):
-                return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                _ANSWER_LITERAL.search(node.value)
+                or any(a.replace(" ", "") in node.value.replace(" ", "") for a in answers)):
+            return True
     return False
 
 
@@ -213,7 +214,9 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     nothing else is asked.
 
     Otherwise one greedy and ``samples`` sampled programs are asked for, plus a repair of the
-    stored best where it fails. When none of them solves this problem or beats what is stored,
+    stored best where it fails. Once procedures are stored, the sampled ones are asked to
+    complement them: shown check problems none of them solves, with their answers, and not
+    their code (shown the code, the model mostly wrote it again). When none of them solves this problem or beats what is stored,
     the best of them is shown its failures and repaired once more. The greedy program measures
     the model's own rate on the family (``ProcedureStore.family_rate``), which an admitted
     procedure's cross-check must beat.
@@ -226,24 +229,20 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     pool = [p for p in check_problems if p.id != problem.id]
     known = {p.id for p in pool}
     source = trace.thread_id or problem.id
-    if reference:
-        prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
-            problem=problem_text(problem), answer=reference, signature=signature, doc=domain.procedure_doc)))
-        asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
-                (prompt, GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed), "distill:sample")]
-        cands = await _ask(llm, asks, name, problem, pool, trace, [reference])
-        family = await asyncio.to_thread(store.family_rate, problem.domain)
-        admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
-                                           family, source, portfolio)
-        _record(trace, cands, admitted)
-        if answer := next((c.here for c in cands if c.here), None):
-            return answer
-    best = await asyncio.to_thread(store.best, problem.domain)
+    if reference and (answer := await distill_procedure(llm, store, problem, reference, check_problems, trace,
+                                                        max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                                        portfolio=portfolio)):
+        return answer
+    active = await asyncio.to_thread(store.active, problem.domain)
+    best = best_of(active)
     write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
                                                                     doc=domain.procedure_doc)))
+    covered = {i for a in active for i in a.evidence}
+    complement = complement_prompt(llm, problem, domain, [p for p in pool if p.id not in covered]) if active else None
     sampled = GenParams(max_tokens=max_tokens, temperature=temperature)
     asks = [(write, GenParams(max_tokens=max_tokens), "greedy")]
-    asks += [(write, sampled.model_copy(update={"seed": seed + i}), f"sample{i}") for i in range(samples)]
+    asks += [(complement or write, sampled.model_copy(update={"seed": seed + i}),
+              f"{'complement' if complement else 'sample'}{i}") for i in range(samples)]
     if best is not None:
         best_check = await asyncio.to_thread(run_procedure, best.code, name, [problem, *pool])
         if best_check.failed:
@@ -262,6 +261,33 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
             cands += await _ask(llm, asks, name, problem, pool, trace)
     admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
                                        family, source, portfolio)
+    _record(trace, cands, admitted)
+    return next((c.here for c in cands if c.here), None)
+
+
+async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: Problem, answer: str,
+                            check_problems: list[Problem], trace: Trace, *, max_tokens: int, temperature: float,
+                            seed: int, portfolio: int) -> str | None:
+    """Ask for ``answer``'s form as a function of the inputs (greedy, and one sample) and keep it if it checks.
+
+    ``answer`` is right for ``problem``: a training problem's reference solution, or an answer
+    the gold-free check accepted (a rare success of the model's own reasoning). Returns an
+    answer a distilled program gave here that the check accepts, if any.
+    """
+    domain = get_domain(problem.domain)
+    signature = domain.procedure_signature
+    if signature is None or domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+        return None
+    name = function_name(signature)
+    pool = [p for p in check_problems if p.id != problem.id]
+    prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
+        problem=problem_text(problem), answer=answer, signature=signature, doc=domain.procedure_doc)))
+    asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
+            (prompt, GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed), "distill:sample")]
+    cands = await _ask(llm, asks, name, problem, pool, trace, [answer])
+    family = await asyncio.to_thread(store.family_rate, problem.domain)
+    admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
+                                       family, trace.thread_id or problem.id, portfolio)
     _record(trace, cands, admitted)
     return next((c.here for c in cands if c.here), None)
 
@@ -292,6 +318,22 @@ def repair_prompt(llm: TextGenerator, problem: Problem, domain: Domain, code: st
         problem=problem_text(problem), code=code, signature=domain.procedure_signature, doc=domain.procedure_doc,
         failures=_failures_text(name, check.failed, domain, known), passed=len(check.passed),
         checked=check.checked)))
+
+
+def complement_prompt(llm: TextGenerator, problem: Problem, domain: Domain, unsolved: list[Problem],
+                      limit: int = 6) -> str | None:
+    """Ask for a fresh program that also finds answers like those of ``unsolved`` training-side problems.
+
+    None when none of them has an answer to show. The problem being solved is never among them, so a dev answer is never shown.
+    """
+    name = function_name(domain.procedure_signature or "solve")
+    examples = [f"- {name}({', '.join(map(repr, domain.procedure_args(p) or []))}) -> {p.gold!r}"
+                for p in unsolved if p.id != problem.id and p.gold][:limit]
+    if not examples:
+        return None
+    return llm.render_chat(_messages(PROCEDURE_COMPLEMENT_PROMPT.format(
+        problem=problem_text(problem), signature=domain.procedure_signature, doc=domain.procedure_doc,
+        examples="\n".join(examples))))
 
 
 async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name: str, problem: Problem,

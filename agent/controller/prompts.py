@@ -160,6 +160,18 @@ It is right on {passed} of the {checked} problems it was checked on. Where it fa
 
 Find what is wrong and write the corrected `def {signature}`. Use only the standard library. Reply with one ```python code block and nothing else."""
 
+#: A fresh program aimed at what the stored ones fail: failing check problems with their answers, no code shown.
+#: (Shown the stored code, the model mostly wrote it again: procedure_writing.json.)
+PROCEDURE_COMPLEMENT_PROMPT = """Write a Python function that solves every problem of the kind below, not only this one.
+
+{problem}
+
+Write `def {signature}`.
+It must: {doc}
+The functions written so far fail on these problems; a right answer to each:
+{examples}
+Your function must also find answers like these. Use only the standard library. When the possibilities are few enough to try, try all of them rather than guessing, and check each candidate before returning it. Reply with one ```python code block and nothing else."""
+
 PROCEDURE_DISTILL_PROMPT = """Here is a problem and a right answer to it.
 
 {problem}

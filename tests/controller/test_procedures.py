@@ -289,3 +289,54 @@ def test_only_a_gold_checked_learning_set_hands_its_gold_answers_over_as_referen
         s = settings.model_copy(update={"memory_mode": mode})
         asyncio.run(controller_solver(object(), object(), s, "r", references=references)(problem, None))  # type: ignore[arg-type]
     assert seen == [problem.gold, None, None]
+
+
+@needs_jail
+def test_a_checked_answer_of_the_models_own_reasoning_is_distilled_while_learning_only(memory, tmp_path: Path):
+    def reply(prompt: str, params: GenParams) -> str:
+        if params.regex and params.regex.startswith("concept:"):
+            return "concept: product of differences\nkind: routine\ndescription: multiply two differences\n" \
+                   "cues: four numbers\nnotes: try each order\n"
+        if params.regex and params.regex.startswith("Q:"):
+            return "Q: which two differences multiply to the target?\nP: try each pair of differences\n"
+        if "Right answer:" in prompt:
+            return FORM_MINUS_TIMES_MINUS
+        if "Write a Python function" in prompt or "write the corrected" in prompt:
+            return "no code"
+        return "12 times 2. \\boxed{(13-1)*(3-1)}"
+
+    puzzle = make_problem([1, 1, 3, 13])
+    check = get_domain("game24").verifier(puzzle)  # the gold-free check a dev arm runs with
+    frozen_llm = ScriptedGenerator(reply)
+    frozen = _controller(frozen_llm, memory, tmp_path, "frozen").solve(puzzle, verifier=check)
+    assert frozen.verdict is not None and frozen.verdict.ok and not any("Right answer:" in p for p in frozen_llm.prompts)
+    assert memory.procedures.list() == []
+    llm = ScriptedGenerator(reply)
+    result = _controller(llm, memory, tmp_path, "learning").solve(puzzle, verifier=check)
+    assert result.answer == "(13-1)*(3-1)" and result.trace.path[-1] == "distill_procedure"
+    assert any("Right answer: (13-1)*(3-1)" in p for p in llm.prompts)
+    [stored] = memory.procedures.list()
+    assert stored.source.endswith(" distill") and result.generated_tokens == result.trace.generated_tokens > 0
+    again = _controller(llm, memory, tmp_path, "frozen").solve(make_problem([1, 6, 9, 9]))  # (1-9)*(6-9)
+    assert again.end_reason == "procedure" and again.trace.procedures_used == [stored.id]
+
+
+@needs_jail
+def test_once_procedures_are_stored_samples_are_asked_to_complement_them_with_unsolved_answers(memory, tmp_path: Path):
+    checks = get_domain("game24").check_problems(24)
+    form = run_procedure(extract_function(FORM_MINUS_TIMES_MINUS, "solve") or "", "solve", checks)
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers)", domain="game24", evidence=form.passed,
+                                    code=extract_function(FORM_MINUS_TIMES_MINUS, "solve") or "", checked=24,
+                                    passed=len(form.passed)))
+    llm = _script("no code", lambda seed: "no code", repair="no code")
+    result = _controller(llm, memory, tmp_path, "learning").solve(make_problem([3, 3, 8, 8]))
+    origins = [c.input.split("\n", 1)[0] for c in result.trace.tool_calls if c.kind == "procedure_sample"]
+    assert origins[:3] == ["greedy", "complement0", "complement1"]
+    asked = [p for p in llm.prompts if "fail on these problems" in p]
+    assert len(asked) == 2 and "(3-1)" not in asked[0]
+    shown = [line for line in asked[0].splitlines() if line.startswith("- solve(")]
+    assert len(shown) == 6
+    for line in shown:  # unsolved by the stored form, each with a right answer from the training data
+        numbers = json.loads(line[len("- solve("):line.index(")")])
+        assert game24.puzzle_id(sorted(numbers)) not in form.passed and "3-3-8-8" != game24.puzzle_id(sorted(numbers))
+        assert game24.check(line.split(" -> ")[1].strip("'"), numbers).ok
