@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--snapshot", required=True, help="snapshot name in $MNEMOS_HOME/snapshots")
     ap.add_argument("--split-seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=3, help="offerable procedures tried per puzzle, best first")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="offerable procedures tried per puzzle, best first (default: the portfolio budget)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "game24_procedures_alone.json")
     args = ap.parse_args(argv)
     settings = Settings()
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         memory = open_memory(*store_paths(Path(tmp)))
         try:
             store = memory.procedures
-            procs = store.offerable("game24", args.limit) if store is not None else []
+            limit = settings.budgets.procedure_portfolio if args.limit is None else args.limit
+            procs = store.offerable("game24", limit) if store is not None else []
         finally:
             memory.close()
     left, rows = list(dev), []
