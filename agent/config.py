@@ -87,6 +87,10 @@ class Budgets(BaseModel):
                                    "procedures on a problem memory did not solve.")
     procedure_tokens: int = Field(512, gt=0, description="Max tokens of one written or repaired procedure.")
     procedure_checks: int = Field(24, gt=0, description="Training problems a new procedure is cross-checked on.")
+    procedure_distill: bool = Field(False, description="Ask the model to rewrite a right answer (a training "
+                                    "problem's reference, or a checked answer of its own) as a function of the "
+                                    "inputs. Off: the 1.5B model's rewrites solved 0 of 36 of their own puzzles "
+                                    "(docs/results/procedure_distill.json).")
 
 
 class Settings(BaseSettings):

@@ -4,6 +4,10 @@ Learning keeps the rare correct program, so how fast it learns depends on how of
 appears. This asks one engine, all prompts in one batch, for sampled Game of 24 programs:
 
 - write prompts, from scratch: ``current`` (the controller's), ``plan_first``, ``example_io``;
+- distill prompts, on the same puzzles with their reference answers: rewrite that answer's
+  form as a search over the inputs: ``distill`` (the controller's), ``distill_steps`` (spelled
+  out in three steps), ``distill_example`` (with one worked illustration); "solves_own" counts
+  the programs that solve the puzzle they were written from;
 - repair prompts of a snapshot's stored best (``--snapshot``), on training puzzles it fails:
   ``repair`` (shown its failing check problems, as the controller did before), ``repair_known``
   (the controller's: each failing check problem also shows its answer from the training data),
@@ -42,7 +46,7 @@ from agent.controller.procedures import (
     repair_prompt,
     run_procedure,
 )
-from agent.controller.prompts import PROCEDURE_WRITE_PROMPT, problem_text
+from agent.controller.prompts import PROCEDURE_DISTILL_PROMPT, PROCEDURE_WRITE_PROMPT, problem_text
 from agent.evaluation.snapshot import load_snapshot, store_paths, working_copy
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.schemas import Procedure
@@ -71,6 +75,20 @@ WRITES = {
     "example_io": _edit(PROCEDURE_WRITE_PROMPT, "It must: {doc}", "It must: {doc}\nFor example, {example}"),
 }
 REPAIRS = ("repair", "repair_known", "repair_diagnose", "complement")
+_FORM = ("Where the answer uses this problem's values, use the function's inputs instead; try every way of placing "
+         "them, check each candidate, and return None when none fits.")
+#: Distill prompts, on the write puzzles with their reference answers; "distill" is the controller's.
+DISTILLS = {
+    "distill": PROCEDURE_DISTILL_PROMPT,
+    "distill_steps": _edit(PROCEDURE_DISTILL_PROMPT, _FORM, (
+        "Do it in three steps:\n1. Write the answer with a variable in place of each of this problem's values.\n"
+        "2. Try every way of assigning the function's inputs to those variables.\n"
+        "3. For each, compute the result and check it; return the answer text built from that assignment, or None "
+        "when none fits.")),
+    "distill_example": _edit(PROCEDURE_DISTILL_PROMPT, _FORM, _FORM + (
+        " For example, had a problem with the values 2, 3, 5 and the goal 11 had the answer 2*3+5, the function "
+        "would try a*b+c for every order a, b, c of its inputs.")),
+}
 _DIAGNOSE = ("Before the code, write one comment line that names what the function cannot do that the right answers "
              "above need. ")
 EVAL_LIMITS = CHECK_LIMITS.model_copy(update={"cpu_seconds": 120, "wall_seconds": 180})
@@ -79,6 +97,10 @@ EVAL_LIMITS = CHECK_LIMITS.model_copy(update={"cpu_seconds": 120, "wall_seconds"
 def _prompt(llm: TextGenerator, variant: str, puzzle: Problem, best: Procedure | None, checks: list[Problem],
             example: str) -> str:
     domain = get_domain("game24")
+    if variant in DISTILLS:
+        return llm.render_chat([ChatMessage(role="user", content=DISTILLS[variant].format(
+            problem=problem_text(puzzle), answer=puzzle.gold, signature=domain.procedure_signature,
+            doc=domain.procedure_doc))])
     if variant in WRITES:
         return llm.render_chat([ChatMessage(role="user", content=WRITES[variant].format(
             problem=problem_text(puzzle), signature=domain.procedure_signature, doc=domain.procedure_doc,
@@ -112,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--snapshot", default=None, help="snapshot whose best game24 procedure the repair variants repair")
-    ap.add_argument("--variants", default=None, help=f"comma-separated, from {', '.join([*WRITES, *REPAIRS])} "
+    ap.add_argument("--variants", default=None, help=f"comma-separated, from {', '.join([*WRITES, *DISTILLS, *REPAIRS])} "
                     "(default: all; the repairs only with --snapshot)")
     ap.add_argument("--puzzles", type=int, default=4, help="training puzzles per variant (repairs: ones the best fails)")
     ap.add_argument("--samples", type=int, default=4, help="programs per prompt and puzzle")
@@ -123,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "procedure_writing.json")
     args = ap.parse_args(argv)
     variants = args.variants.split(",") if args.variants else [*WRITES, *(REPAIRS if args.snapshot else ())]
-    if unknown := set(variants) - {*WRITES, *REPAIRS}:
+    if unknown := set(variants) - {*WRITES, *DISTILLS, *REPAIRS}:
         ap.error(f"unknown variant(s) {sorted(unknown)}")
     if not args.snapshot and set(variants) & set(REPAIRS):
         ap.error("repair variants need --snapshot")
@@ -147,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     llm = make_engine(settings)
     try:
         prompts = [(v, p, _prompt(llm, v, p, best, checks, example))
-                   for v in variants for p in on["write" if v in WRITES else "repair"]]
+                   for v in variants for p in on["repair" if v in REPAIRS else "write"]]
         asks = [ask for ask in prompts for _ in range(args.samples)]
         params = [GenParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed + i)
                   for i in range(len(asks))]
@@ -163,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     for (variant, puzzle, _), out in zip(asks, outs, strict=True):
         code = extract_function(out.text, name) or ""
         lookup = bool(code) and looks_up_answers(code)
+        lookup = lookup or (bool(code) and variant in DISTILLS and looks_up_answers(code, [puzzle.gold]))
         passed = set(run_procedure(code, name, held, EVAL_LIMITS).passed) if code and not lookup else set()
+        own = bool(code) and not lookup and bool(run_procedure(code, name, [puzzle], EVAL_LIMITS).passed)
         rows.append({"variant": variant, "puzzle": puzzle.id, "function": bool(code), "lookup": lookup,
-                     "solved": len(passed), "adds": len(passed - best_passed), "passed": sorted(passed), "truncated": out.finish_reason == "length",
+                     "solved": len(passed), "solves_own": own, "adds": len(passed - best_passed), "passed": sorted(passed), "truncated": out.finish_reason == "length",
                      "generated_tokens": out.generated_tokens, "code": code[:2000]})
     results = {}
     for variant in variants:
@@ -180,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             "general": general, "general_per_100": round(100 * general / len(mine), 1),
             "partial": sum(0 < r < 1 for r in rates), "mean_rate": round(sum(rates) / len(rates), 4),
             "best_rate": round(max(rates), 4), "best_program": top["code"] if top["solved"] else None,
+            "solves_own": sum(r["solves_own"] for r in mine),
             "union": len(union), "union_with_stored": len(union | best_passed),
             "adds_to_stored": sum(r["adds"] > 0 for r in mine),
             "beat_stored": sum(r["solved"] > best_solved for r in mine) if best_solved is not None else None,

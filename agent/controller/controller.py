@@ -156,7 +156,8 @@ class Controller:
         else:
             state = await self._run(self._initial(problem, thread_id, learn, "inject", **extra), verifier, thread_id)
             result = self._result(state)
-            if learn and result.answer and result.verdict is not None and result.verdict.ok:
+            if learn and self.budgets.procedure_distill and result.answer and result.verdict is not None \
+                    and result.verdict.ok:
                 await self._distill(problem, result)
         result.seconds = time.perf_counter() - t0
         return result
@@ -214,7 +215,8 @@ class Controller:
                 self.llm, store, problem, await self._check_problems(problem), trace,
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
                 temperature=max(self.settings.temperature, 0.8), seed=self._seed(problem),
-                portfolio=self.budgets.procedure_portfolio, reference=reference)
+                portfolio=self.budgets.procedure_portfolio,
+                reference=reference if self.budgets.procedure_distill else None)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"

@@ -74,7 +74,7 @@ def _script(greedy: str, sampled: Callable[[int], str], repair: str = CORRECT, d
     return ScriptedGenerator(reply)
 
 
-def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str, **budgets: int) -> Controller:
+def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str, **budgets: int | bool) -> Controller:
     settings = Settings(home=tmp_path / "home", memory_mode=mode,  # type: ignore[arg-type]
                         budgets={"procedure_samples": 2, "segments": 1, "segment_tokens": 32, "retries": 0,
                                  **budgets})
@@ -231,8 +231,10 @@ def test_a_reference_answer_is_distilled_into_a_procedure_of_its_form_and_then_n
     form = run_procedure(extract_function(FORM_MINUS_TIMES_MINUS, "solve") or "", "solve", checks)
     assert 0 < len(form.passed) < 24  # a partial solver: one form of answer
     llm = _script("no code", lambda seed: "no code", distill=FORM_MINUS_TIMES_MINUS)
-    learner = _controller(llm, memory, tmp_path, "learning")
-    result = learner.solve(make_problem([1, 1, 3, 13]), reference="(13-1)*(3-1)")
+    off = _script("no code", lambda seed: "no code", distill=FORM_MINUS_TIMES_MINUS)
+    _controller(off, memory, tmp_path, "learning").solve(make_problem([1, 1, 3, 13]), reference="(13-1)*(3-1)")
+    assert not any("Right answer:" in p for p in off.prompts) and memory.procedures.list() == []  # off by default
+    learner = _controller(llm, memory, tmp_path, "learning", procedure_distill=True)
     assert result.end_reason == "learned_procedure" and result.answer is not None
     assert game24.check(result.answer, [1, 1, 3, 13]).ok
     distill_prompt = next(p for p in llm.prompts if "Right answer:" in p)
@@ -245,7 +247,7 @@ def test_a_reference_answer_is_distilled_into_a_procedure_of_its_form_and_then_n
     assert calls["distill:sample"].output == "holds answers as literals" and calls["distill"].ids == [stored.id]
     # without a reference, the same learning solve writes programs as before and shows no answer
     llm2 = _script("no code", lambda seed: "no code", distill=FORM_MINUS_TIMES_MINUS)
-    _controller(llm2, memory, tmp_path, "learning").solve(make_problem([2, 2, 5, 13]))
+    _controller(llm2, memory, tmp_path, "learning", procedure_distill=True).solve(make_problem([2, 2, 5, 13]))
     assert not any("Right answer:" in p for p in llm2.prompts)
     assert any("Write a Python function that solves every" in p for p in llm2.prompts)
 
@@ -312,7 +314,7 @@ def test_a_checked_answer_of_the_models_own_reasoning_is_distilled_while_learnin
     assert frozen.verdict is not None and frozen.verdict.ok and not any("Right answer:" in p for p in frozen_llm.prompts)
     assert memory.procedures.list() == []
     llm = ScriptedGenerator(reply)
-    result = _controller(llm, memory, tmp_path, "learning").solve(puzzle, verifier=check)
+    result = _controller(llm, memory, tmp_path, "learning", procedure_distill=True).solve(puzzle, verifier=check)
     assert result.answer == "(13-1)*(3-1)" and result.trace.path[-1] == "distill_procedure"
     assert any("Right answer: (13-1)*(3-1)" in p for p in llm.prompts)
     [stored] = memory.procedures.list()
