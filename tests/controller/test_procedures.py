@@ -235,6 +235,7 @@ def test_a_reference_answer_is_distilled_into_a_procedure_of_its_form_and_then_n
     _controller(off, memory, tmp_path, "learning").solve(make_problem([1, 1, 3, 13]), reference="(13-1)*(3-1)")
     assert not any("Right answer:" in p for p in off.prompts) and memory.procedures.list() == []  # off by default
     learner = _controller(llm, memory, tmp_path, "learning", procedure_distill=True)
+    result = learner.solve(make_problem([1, 1, 3, 13]), reference="(13-1)*(3-1)")
     assert result.end_reason == "learned_procedure" and result.answer is not None
     assert game24.check(result.answer, [1, 1, 3, 13]).ok
     distill_prompt = next(p for p in llm.prompts if "Right answer:" in p)
