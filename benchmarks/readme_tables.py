@@ -115,12 +115,15 @@ def cpu_knobs(d: dict) -> str:
 
 
 def procedure_writing(d: dict) -> str:
-    rows = ["| prompt | programs | general (all held-out puzzles) | per 100 | partly right | mean rate | best | "
-            "beat the stored best |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ("| prompt | programs | general (all held-out puzzles) | per 100 | partly right | mean rate | best | "
+            "beat the stored best | solve their own puzzle | together solve |")
+    rows = [head, "|---|" + "---:|" * 9]
     for name, v in d["variants"].items():
         beat = "–" if v["beat_stored"] is None else str(v["beat_stored"])
+        union = f"{v['union']}/{d['eval_puzzles']}" if "union" in v else "–"
         rows.append(f"| {name} | {v['samples']} | {v['general']} | {v['general_per_100']:.1f} | {v['partial']} | "
-                    f"{_pct(v['mean_rate'])} | {_pct(v['best_rate'])} | {beat} |")
+                    f"{_pct(v['mean_rate'])} | {_pct(v['best_rate'])} | {beat} | {v.get('solves_own', '–')} | "
+                    f"{union} |")
     stored = d.get("stored_best")
     base = (f" The repairs start from snapshot `{d['snapshot']}`'s best (procedure {stored['id']} v{stored['version']}, "
             f"{stored['solved_eval']}/{d['eval_puzzles']} of the same puzzles)." if stored else "")
@@ -162,6 +165,8 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "game24_pilot": ablation,
     "game24_procedures_alone": procedures_alone,
     "procedure_writing": procedure_writing,
+    "procedure_writing_complement": procedure_writing,
+    "procedure_distill": procedure_writing,
     "concurrent_api": concurrent_api,
     "throughput": throughput,
     "throughput_full_attempts": lambda d: throughput(d["full_attempts"]),
