@@ -202,6 +202,15 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
     return "\n".join(lines)
 
 
+def _learnable(problem: Problem, check_problems: list[Problem]) -> tuple[Domain, str, str, list[Problem]] | None:
+    """The family's domain, signature, function name and check problems (without this one), if it can learn."""
+    domain = get_domain(problem.domain)
+    signature = domain.procedure_signature
+    if signature is None or domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+        return None
+    return domain, signature, function_name(signature), [p for p in check_problems if p.id != problem.id]
+
+
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            trace: Trace, *, samples: int, max_tokens: int, temperature: float,
                            seed: int, portfolio: int = 3, reference: str | None = None) -> str | None:
@@ -216,17 +225,15 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     Otherwise one greedy and ``samples`` sampled programs are asked for, plus a repair of the
     stored best where it fails. Once procedures are stored, the sampled ones are asked to
     complement them: shown check problems none of them solves, with their answers, and not
-    their code (shown the code, the model mostly wrote it again). When none of them solves this problem or beats what is stored,
-    the best of them is shown its failures and repaired once more. The greedy program measures
+    their code (shown the code, the model mostly wrote it again). When none of them solves
+    this problem or beats what is stored, the best of them is shown its failures and
+    repaired once more. The greedy program measures
     the model's own rate on the family (``ProcedureStore.family_rate``), which an admitted
     procedure's cross-check must beat.
     """
-    domain = get_domain(problem.domain)
-    signature = domain.procedure_signature
-    if signature is None or domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+    if (family := _learnable(problem, check_problems)) is None:
         return None
-    name = function_name(signature)
-    pool = [p for p in check_problems if p.id != problem.id]
+    domain, signature, name, pool = family
     known = {p.id for p in pool}
     source = trace.thread_id or problem.id
     if reference and (answer := await distill_procedure(llm, store, problem, reference, check_problems, trace,
@@ -274,12 +281,9 @@ async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: 
     the gold-free check accepted (a rare success of the model's own reasoning). Returns an
     answer a distilled program gave here that the check accepts, if any.
     """
-    domain = get_domain(problem.domain)
-    signature = domain.procedure_signature
-    if signature is None or domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+    if (family := _learnable(problem, check_problems)) is None:
         return None
-    name = function_name(signature)
-    pool = [p for p in check_problems if p.id != problem.id]
+    domain, signature, name, pool = family
     prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
         problem=problem_text(problem), answer=answer, signature=signature, doc=domain.procedure_doc)))
     asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
