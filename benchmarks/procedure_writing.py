@@ -46,7 +46,11 @@ from agent.controller.procedures import (
     repair_prompt,
     run_procedure,
 )
-from agent.controller.prompts import PROCEDURE_DISTILL_PROMPT, PROCEDURE_WRITE_PROMPT, problem_text
+from agent.controller.prompts import (
+    PROCEDURE_DISTILL_PROMPT,
+    PROCEDURE_WRITE_PROMPT,
+    problem_text,
+)
 from agent.evaluation.snapshot import load_snapshot, store_paths, working_copy
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.schemas import Procedure
@@ -59,7 +63,8 @@ from tools.tasks import game24
 
 ROOT = Path(__file__).resolve().parents[1]
 _REPLY = "Reply with one ```python code block and nothing else."
-#: Write prompts; "current" is the one the controller uses.
+
+
 def _edit(text: str, old: str, new: str) -> str:
     """A variant of a controller prompt; an anchor that is gone fails loudly instead of measuring the original."""
     if old not in text:
@@ -67,6 +72,7 @@ def _edit(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+#: Write prompts; "current" is the one the controller uses.
 WRITES = {
     "current": PROCEDURE_WRITE_PROMPT,
     "plan_first": _edit(
@@ -134,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--snapshot", default=None, help="snapshot whose best game24 procedure the repair variants repair")
-    ap.add_argument("--variants", default=None, help=f"comma-separated, from {', '.join([*WRITES, *DISTILLS, *REPAIRS])} "
-                    "(default: all; the repairs only with --snapshot)")
+    ap.add_argument("--variants", default=None, help="comma-separated, from "
+                    f"{', '.join([*WRITES, *DISTILLS, *REPAIRS])} (default: all; the repairs only with --snapshot)")
     ap.add_argument("--puzzles", type=int, default=4, help="training puzzles per variant (repairs: ones the best fails)")
     ap.add_argument("--samples", type=int, default=4, help="programs per prompt and puzzle")
     ap.add_argument("--eval", type=int, default=150, help="held-out training puzzles each program is run on")
@@ -144,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "procedure_writing.json")
     args = ap.parse_args(argv)
-    variants = args.variants.split(",") if args.variants else [*WRITES, *(REPAIRS if args.snapshot else ())]
+    variants = args.variants.split(",") if args.variants else [*WRITES, *DISTILLS,
+                                                               *(REPAIRS if args.snapshot else ())]
     if unknown := set(variants) - {*WRITES, *DISTILLS, *REPAIRS}:
         ap.error(f"unknown variant(s) {sorted(unknown)}")
     if not args.snapshot and set(variants) & set(REPAIRS):
@@ -184,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for (variant, puzzle, _), out in zip(asks, outs, strict=True):
         code = extract_function(out.text, name) or ""
-        lookup = bool(code) and looks_up_answers(code)
-        lookup = lookup or (bool(code) and variant in DISTILLS and looks_up_answers(code, [puzzle.gold]))
-        passed = set(run_procedure(code, name, held, EVAL_LIMITS).passed) if code and not lookup else set()
-        own = bool(code) and not lookup and bool(run_procedure(code, name, [puzzle], EVAL_LIMITS).passed)
+        lookup = bool(code) and looks_up_answers(code, [puzzle.gold] if variant in DISTILLS else None)
+        ran = set(run_procedure(code, name, [puzzle, *held], EVAL_LIMITS).passed) if code and not lookup else set()
+        passed = ran - {puzzle.id}
         rows.append({"variant": variant, "puzzle": puzzle.id, "function": bool(code), "lookup": lookup,
-                     "solved": len(passed), "solves_own": own, "adds": len(passed - best_passed), "passed": sorted(passed), "truncated": out.finish_reason == "length",
+                     "solved": len(passed), "solves_own": puzzle.id in ran, "adds": len(passed - best_passed),
+                     "passed": sorted(passed), "truncated": out.finish_reason == "length",
                      "generated_tokens": out.generated_tokens, "code": code[:2000]})
     results = {}
     for variant in variants:

@@ -227,13 +227,12 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     complement them: shown check problems none of them solves, with their answers, and not
     their code (shown the code, the model mostly wrote it again). When none of them solves
     this problem or beats what is stored, the best of them is shown its failures and
-    repaired once more. The greedy program measures
-    the model's own rate on the family (``ProcedureStore.family_rate``), which an admitted
-    procedure's cross-check must beat.
+    repaired once more. The greedy program measures the model's own rate on the family
+    (``ProcedureStore.family_rate``), which an admitted procedure's cross-check must beat.
     """
-    if (family := _learnable(problem, check_problems)) is None:
+    if (learnable := _learnable(problem, check_problems)) is None:
         return None
-    domain, signature, name, pool = family
+    domain, signature, name, pool = learnable
     known = {p.id for p in pool}
     source = trace.thread_id or problem.id
     if reference and (answer := await distill_procedure(llm, store, problem, reference, check_problems, trace,
@@ -281,9 +280,9 @@ async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: 
     the gold-free check accepted (a rare success of the model's own reasoning). Returns an
     answer a distilled program gave here that the check accepts, if any.
     """
-    if (family := _learnable(problem, check_problems)) is None:
+    if (learnable := _learnable(problem, check_problems)) is None:
         return None
-    domain, signature, name, pool = family
+    domain, signature, name, pool = learnable
     prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
         problem=problem_text(problem), answer=answer, signature=signature, doc=domain.procedure_doc)))
     asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
@@ -328,7 +327,8 @@ def complement_prompt(llm: TextGenerator, problem: Problem, domain: Domain, unso
                       limit: int = 6) -> str | None:
     """Ask for a fresh program that also finds answers like those of ``unsolved`` training-side problems.
 
-    None when none of them has an answer to show. The problem being solved is never among them, so a dev answer is never shown.
+    None when none of them has an answer to show. The problem being solved is never among
+    them, so a dev problem's answer is never shown.
     """
     name = function_name(domain.procedure_signature or "solve")
     examples = [f"- {name}({', '.join(map(repr, domain.procedure_args(p) or []))}) -> {p.gold!r}"

@@ -22,7 +22,13 @@ from agent.controller.procedures import (
 )
 from agent.llm import GenParams
 from memory.schemas import Procedure
-from tests.controller.programs24 import CORRECT, FORM_MINUS_TIMES_MINUS, LEFT_TO_RIGHT, LOOKUP, REFERENCE_LITERAL
+from tests.controller.programs24 import (
+    CORRECT,
+    FORM_MINUS_TIMES_MINUS,
+    LEFT_TO_RIGHT,
+    LOOKUP,
+    REFERENCE_LITERAL,
+)
 from tests.fakes import ScriptedGenerator
 from tools.domains import get_domain
 from tools.sandbox.run import sandbox_problem
