@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agent.config import Settings
 
-COMMANDS = ("chat", "doctor", "memory", "models", "solve", "eval", "report", "trace")
+COMMANDS = ("chat", "doctor", "memory", "models", "solve", "eval", "archive", "report", "trace")
 
 #: Global flags that map one-to-one onto Settings fields.
 SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
