@@ -9,7 +9,12 @@ from sqlalchemy import select, update
 from memory.merge import merge_concepts, union
 from memory.models import ConceptRow, utcnow
 from memory.schemas import Concept, SearchHit
+from memory.utility import count_rate, judged, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
+
+
+def _solve_key(domain: str) -> str:
+    return f"solve_rate:{domain}"[:64]
 
 
 class ConceptStore(VectorStore[Concept]):
@@ -36,7 +41,7 @@ class ConceptStore(VectorStore[Concept]):
         kind: str | None = None,
         min_score: float | None = None,
     ) -> list[SearchHit]:
-        return self._search([text], k, {"domain": domain, "kind": kind}, min_score)[0]
+        return self._search([text], k, {"domain": domain, "kind": kind, "status": "active"}, min_score)[0]
 
     @staticmethod
     def shown(id: int, item: Concept) -> str:
@@ -49,14 +54,40 @@ class ConceptStore(VectorStore[Concept]):
 
     @staticmethod
     def line(item: Concept) -> str:
-        return f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (+{item.successes}/-{item.failures})  {item.description[:60]}"
+        status = "" if item.status == "active" else f" {item.status}"
+        return (f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (offered {item.offered}, used "
+                f"{item.successes + item.failures}, solved {item.successes}{status})  {item.description[:60]}")
 
     def names(self) -> list[str]:
         with self.db.session() as s:
             return list(s.scalars(select(ConceptRow.name).order_by(ConceptRow.id)))
 
-    def record_outcome(self, ids: list[int], success: bool, problem_id: str | None = None) -> None:
-        """Count a success or failure for each concept and note the problem, with the rows locked."""
+    def record_offers(self, ids: list[int]) -> None:
+        """Count one offer (a place on a problem's shortlist) for each concept."""
+        ids = sorted({int(i) for i in ids})
+        if ids:
+            with self.db.write() as s:
+                s.execute(update(ConceptRow).where(ConceptRow.id.in_(ids))
+                          .values({"offered": ConceptRow.offered + 1})
+                          .execution_options(synchronize_session=False))
+
+    def solve_rate(self, domain: str) -> float:
+        """The arm's own solve rate on ``domain``, over every outcome counted with :meth:`count_solve`."""
+        with self.db.session() as s:
+            return read_rate(s, _solve_key(domain))
+
+    def count_solve(self, domain: str, solved: bool) -> float:
+        """Count one judged problem of ``domain`` (memory used or not); returns the new rate."""
+        with self.db.write() as s:
+            return count_rate(s, _solve_key(domain), solved)
+
+    def record_outcome(self, ids: list[int], success: bool, problem_id: str | None = None,
+                       baseline: float | None = None) -> None:
+        """Count a success or failure for each concept and note the problem, with the rows locked.
+
+        With a ``baseline`` (the arm's solve rate), a concept whose solve rate when used stays below
+        it is demoted (no longer offered), then removed.
+        """
         ids = sorted({int(i) for i in ids})
         if not ids:
             return
@@ -71,7 +102,9 @@ class ConceptStore(VectorStore[Concept]):
                 .values({counter.key: counter + 1, "updated_at": utcnow()})
                 .execution_options(synchronize_session=False)
             )
-            if problem_id:
-                for row in rows:
-                    if problem_id not in row.problems:
-                        row.problems = union(row.problems, [problem_id])
+            for row in rows:
+                if problem_id and problem_id not in row.problems:
+                    row.problems = union(row.problems, [problem_id])
+                if baseline is not None:
+                    solved = row.successes + int(success)
+                    row.status = judged(row.status, solved + row.failures + int(not success), solved, baseline)

@@ -49,6 +49,7 @@ def merge_concepts(existing: Concept, new: Concept) -> Concept:
             "problems": union(existing.problems, new.problems),
             "successes": existing.successes + new.successes,
             "failures": existing.failures + new.failures,
+            "offered": existing.offered + new.offered,
         }
     )
 

@@ -14,14 +14,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from memory.db import insert_ignore
 from memory.merge import union
-from memory.models import MetaRow, ProcedureRow, text_key, utcnow
+from memory.models import ProcedureRow, text_key, utcnow
 from memory.schemas import Procedure
+from memory.utility import count_rate, judged, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
-
-#: Uses after which a procedure's solve rate when used is judged against its baseline.
-JUDGE_AFTER = 5
 
 
 def best_of(procedures: list[Procedure]) -> Procedure | None:
@@ -31,12 +28,6 @@ def best_of(procedures: list[Procedure]) -> Procedure | None:
 
 def _family_key(domain: str) -> str:
     return f"family_rate:{domain}"[:64]
-
-
-def _ratio(value: str) -> float:
-    """``"solved/tried"`` as a rate (0 before anything was tried)."""
-    solved, tried = (int(n) for n in value.split("/"))
-    return solved / tried if tried else 0.0
 
 
 class ProcedureStore(VectorStore[Procedure]):
@@ -100,8 +91,7 @@ class ProcedureStore(VectorStore[Procedure]):
             row.offered += offered
             row.used += used
             row.solved += solved
-            if row.used >= JUDGE_AFTER and row.solved / row.used < row.baseline:
-                row.status = "removed" if row.status == "demoted" or row.used >= 2 * JUDGE_AFTER else "demoted"
+            row.status = judged(row.status, row.used, row.solved, row.baseline)
             row.updated_at = utcnow()
             s.flush()
             return self._to_item(row)
@@ -113,19 +103,12 @@ class ProcedureStore(VectorStore[Procedure]):
         survives a resumed run, instead of starting again at 0 and admitting weaker programs.
         """
         with self.db.session() as s:
-            value = s.scalar(select(MetaRow.value).where(MetaRow.key == _family_key(domain)))
-        return _ratio(value or "0/0")
+            return read_rate(s, _family_key(domain))
 
     def count_family(self, domain: str, *, solved: bool) -> float:
         """Count one greedy program on ``domain``; returns the new rate."""
-        key = _family_key(domain)
         with self.db.write() as s:
-            insert_ignore(s, MetaRow, {"key": key, "value": "0/0"}, ("key",))
-            row = s.get(MetaRow, key, with_for_update=True, populate_existing=True)
-            assert row is not None
-            done, tried = (int(n) for n in row.value.split("/"))
-            row.value = f"{done + int(solved)}/{tried + 1}"
-            return _ratio(row.value)
+            return count_rate(s, _family_key(domain), solved)
 
     def supersede(self, old_id: int, new: Procedure) -> Procedure:
         """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""

@@ -18,6 +18,9 @@ class ConceptParameter(BaseModel):
     description: str = ""
 
 
+EntryStatus = Literal["active", "demoted", "removed"]
+
+
 class Concept(BaseModel):
     """An abstract, reusable idea (ArcMemo's fields plus bookkeeping)."""
 
@@ -31,8 +34,10 @@ class Concept(BaseModel):
     output_type: str = ""
     domain: str = "general"
     problems: list[str] = Field(default_factory=list, description="Problem ids that produced or used it.")
-    successes: int = 0
-    failures: int = 0
+    successes: int = Field(0, description="Problems solved when it was used.")
+    failures: int = Field(0, description="Problems failed when it was used.")
+    offered: int = Field(0, description="Problems whose shortlist it was on.")
+    status: EntryStatus = "active"
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

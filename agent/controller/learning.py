@@ -131,9 +131,12 @@ async def _generate(llm: TextGenerator, prompt: str, regex: str, max_tokens: int
 
 
 def _record_outcomes(memory: Memory, problem: Problem, trace: Trace, success: bool) -> list[ToolCall]:
+    """Count the problem towards the arm's solve rate, and each concept's offers and uses against that rate."""
     calls: list[ToolCall] = []
+    baseline = memory.concepts.count_solve(problem.domain, success)
+    memory.concepts.record_offers(trace.concepts_offered)
     if trace.concepts_used:
-        memory.concepts.record_outcome(trace.concepts_used, success, problem.id)
+        memory.concepts.record_outcome(trace.concepts_used, success, problem.id, baseline=baseline)
         calls.append(ToolCall(node="learn", kind="concept_outcome", ids=trace.concepts_used, ok=success))
     if trace.subroutines_used:
         memory.subroutines.record_use(trace.subroutines_used, success)

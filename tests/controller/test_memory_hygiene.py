@@ -30,3 +30,26 @@ def test_at_most_three_entries_and_300_tokens_are_shown():
     long = [SearchHit(id=i, score=1.0, item=Concept(name=f"c{i}", description="word " * (MEMORY_TOKENS // 2)))
             for i in range(3)]
     assert [h.id for h in _within_memory_budget(ctx, long)] == [0]
+
+
+def test_learning_counts_offers_uses_and_the_arms_rate_and_demotes_a_concept_that_does_not_help(memory):
+    from agent.controller.learning import _record_outcomes
+    from agent.controller.state import Trace
+    from memory.utility import JUDGE_AFTER
+    from tools.problem import Problem
+
+    helpful, useless = memory.concepts.add_many([Concept(name="unit rate first", domain="math"),
+                                                 Concept(name="add everything", domain="math")])
+    for n in range(JUDGE_AFTER):
+        problem = Problem(id=f"p{n}", domain="math", prompt="q")
+        used = [helpful.id] if n < 3 else [useless.id]
+        trace = Trace(problem_id=problem.id, concepts_offered=[helpful.id, useless.id], concepts_used=used)
+        _record_outcomes(memory, problem, trace, success=n < 3)
+    for n in range(JUDGE_AFTER, 2 * JUDGE_AFTER):
+        _record_outcomes(memory, Problem(id=f"p{n}", domain="math", prompt="q"),
+                         Trace(problem_id=f"p{n}", concepts_offered=[useless.id], concepts_used=[useless.id]), success=n == JUDGE_AFTER)
+    assert memory.concepts.solve_rate("math") == 4 / (2 * JUDGE_AFTER)
+    helpful, useless = memory.concepts.get(helpful.id), memory.concepts.get(useless.id)
+    assert (helpful.offered, helpful.successes, helpful.failures, helpful.status) == (JUDGE_AFTER, 3, 0, "active")
+    assert (useless.offered, useless.successes, useless.failures) == (2 * JUDGE_AFTER, 1, 6)
+    assert useless.status == "removed"  # demoted at its 5th use (1/5 < 4/8), removed at the next

@@ -1,0 +1,70 @@
+"""Utility: concepts count offers, uses and solves; one that does not help is demoted (not offered), then removed."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import column, insert, table
+
+from memory import open_memory
+from memory.db import alembic_config, make_engine
+from memory.models import ConceptRow, utcnow
+from memory.schemas import Concept
+from memory.utility import JUDGE_AFTER, judged
+
+
+def test_the_rule_waits_for_evidence_then_demotes_then_removes():
+    assert judged("active", JUDGE_AFTER - 1, 0, 0.5) == "active"
+    assert judged("active", JUDGE_AFTER, 3, 0.5) == "active"
+    assert judged("active", JUDGE_AFTER, 2, 0.5) == "demoted"
+    assert judged("demoted", JUDGE_AFTER + 1, 2, 0.5) == "removed"
+    assert judged("active", 2 * JUDGE_AFTER, 0, 0.5) == "removed"
+    assert judged("superseded", 50, 0, 0.5) == "superseded"
+
+
+def test_a_concept_below_the_arms_rate_stops_being_offered(stores):
+    good, bad = stores.concepts.add_many([
+        Concept(name="check units before adding", description="convert to one unit first", domain="math"),
+        Concept(name="multiply every quantity", description="multiply the numbers you see", domain="math"),
+    ])
+    for n in range(JUDGE_AFTER):
+        rate = stores.concepts.count_solve("math", n < 3)
+        stores.concepts.record_offers([good.id, bad.id])
+        stores.concepts.record_outcome([good.id], True, f"p{n}", baseline=rate)
+        stores.concepts.record_outcome([bad.id], n == 0, f"p{n}", baseline=rate)
+    assert stores.concepts.solve_rate("math") == 3 / JUDGE_AFTER
+    good, bad = stores.concepts.get(good.id), stores.concepts.get(bad.id)
+    assert (good.offered, good.successes, good.failures, good.status) == (JUDGE_AFTER, JUDGE_AFTER, 0, "active")
+    assert (bad.offered, bad.successes, bad.failures, bad.status) == (JUDGE_AFTER, 1, JUDGE_AFTER - 1, "demoted")
+    found = [h.item.name for h in stores.concepts.search("adding quantities", k=5, domain="math")]
+    assert found == ["check units before adding"]
+    assert "offered 5, used 5, solved 1 demoted" in stores.concepts.line(bad)
+
+    stores.concepts.record_outcome([bad.id], False, "p9", baseline=0.6)
+    assert stores.concepts.get(bad.id).status == "removed"
+
+
+def test_without_a_baseline_counts_only(stores):
+    [c] = stores.concepts.add_many([Concept(name="draw a table", description="rows and columns")])
+    for _ in range(2 * JUDGE_AFTER):
+        stores.concepts.record_outcome([c.id], False)
+    c = stores.concepts.get(c.id)
+    assert (c.failures, c.status) == (2 * JUDGE_AFTER, "active")
+
+
+def test_0004_keeps_concepts_written_before_it_and_makes_them_active(db_url, index_dir, embedder):
+    engine = make_engine(db_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    now = utcnow()
+    row = {"name": "old idea", "kind": "routine", "description": "d", "cues": [], "notes": [], "parameters": [],
+           "output_type": "", "domain": "math", "problems": ["p1"], "successes": 2, "failures": 1,
+           "created_at": now, "updated_at": now}
+    before_0004 = table("concepts", *(column(c.name, c.type) for c in ConceptRow.__table__.columns if c.name in row))
+    with engine.begin() as conn:
+        conn.execute(insert(before_0004).values(row))
+    engine.dispose()
+    with open_memory(db_url, index_dir, embedder) as m:
+        [c] = m.concepts.list()
+        assert (c.name, c.successes, c.failures, c.offered, c.status) == ("old idea", 2, 1, 0, "active")
