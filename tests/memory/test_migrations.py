@@ -1,15 +1,15 @@
-"""Migration 0002 on a store written by 0001: twins collapse, keys are recomputed, the unique key then holds."""
+"""Migrations on stores an older mnemos wrote: 0002 collapses twins and recomputes keys; 0004 keeps concepts active."""
 
 from __future__ import annotations
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, text
+from sqlalchemy import Engine, column, insert, table, text
 from sqlalchemy.exc import IntegrityError
 
 from memory import open_memory
 from memory.db import alembic_config, make_engine
-from memory.models import SubroutineRow, text_key, utcnow
+from memory.models import ConceptRow, SubroutineRow, text_key, utcnow
 
 
 def _rows(question: str, **kw) -> dict:
@@ -18,12 +18,18 @@ def _rows(question: str, **kw) -> dict:
             "created_at": now, "updated_at": now, **kw}
 
 
-def test_0002_merges_twins_that_0001_allowed(db_url, index_dir, embedder):
+def _engine_at(db_url: str, revision: str) -> Engine:
+    """A database upgraded only to ``revision``, as an older mnemos left it."""
     engine = make_engine(db_url)
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
+    return engine
+
+
+def test_0002_merges_twins_that_0001_allowed(db_url, index_dir, embedder):
+    engine = _engine_at(db_url, "0001")
     key = text_key("How do I add fractions?")
     with engine.begin() as conn:
         conn.execute(insert(SubroutineRow.__table__), [
@@ -45,3 +51,18 @@ def test_0002_merges_twins_that_0001_allowed(db_url, index_dir, embedder):
             assert s.scalar(text("SELECT question_key FROM subroutines WHERE id = 5")) == text_key("Unrelated question?")
         with pytest.raises(IntegrityError), m.db.write() as s:
             s.execute(insert(SubroutineRow.__table__).values(_rows("HOW DO I ADD FRACTIONS?")))
+
+
+def test_0004_keeps_concepts_written_before_it_and_makes_them_active(db_url, index_dir, embedder):
+    engine = _engine_at(db_url, "0003")
+    now = utcnow()
+    row = {"name": "old idea", "kind": "routine", "description": "d", "cues": [], "notes": [], "parameters": [],
+           "output_type": "", "domain": "math", "problems": ["p1"], "successes": 2, "failures": 1,
+           "created_at": now, "updated_at": now}
+    before_0004 = table("concepts", *(column(c.name, c.type) for c in ConceptRow.__table__.columns if c.name in row))
+    with engine.begin() as conn:
+        conn.execute(insert(before_0004).values(row))
+    engine.dispose()
+    with open_memory(db_url, index_dir, embedder) as m:
+        [c] = m.concepts.list()
+        assert (c.name, c.successes, c.failures, c.offered, c.status) == ("old idea", 2, 1, 0, "active")

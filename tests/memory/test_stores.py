@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from memory import Concept, ConceptParameter, Episode, MemoryItemNotFound, Subroutine, open_memory
+from memory import (
+    Concept,
+    ConceptParameter,
+    Episode,
+    MemoryItemNotFound,
+    Subroutine,
+    open_memory,
+)
 from memory.schemas import SearchHit
 
 

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from alembic import command
-from sqlalchemy import column, insert, table
-
-from memory import open_memory
-from memory.db import alembic_config, make_engine
-from memory.models import ConceptRow, utcnow
 from memory.schemas import Concept
 from memory.utility import JUDGE_AFTER, judged
 
@@ -49,22 +43,3 @@ def test_without_a_baseline_counts_only(stores):
         stores.concepts.record_outcome([c.id], False)
     c = stores.concepts.get(c.id)
     assert (c.failures, c.status) == (2 * JUDGE_AFTER, "active")
-
-
-def test_0004_keeps_concepts_written_before_it_and_makes_them_active(db_url, index_dir, embedder):
-    engine = make_engine(db_url)
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-    now = utcnow()
-    row = {"name": "old idea", "kind": "routine", "description": "d", "cues": [], "notes": [], "parameters": [],
-           "output_type": "", "domain": "math", "problems": ["p1"], "successes": 2, "failures": 1,
-           "created_at": now, "updated_at": now}
-    before_0004 = table("concepts", *(column(c.name, c.type) for c in ConceptRow.__table__.columns if c.name in row))
-    with engine.begin() as conn:
-        conn.execute(insert(before_0004).values(row))
-    engine.dispose()
-    with open_memory(db_url, index_dir, embedder) as m:
-        [c] = m.concepts.list()
-        assert (c.name, c.successes, c.failures, c.offered, c.status) == ("old idea", 2, 1, 0, "active")
