@@ -126,9 +126,14 @@ def _current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> None:
     """Bring the schema to head; tolerate another process doing the same concurrently."""
     cfg = alembic_config()
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    if _current_revision(engine) == head:
+    scripts = ScriptDirectory.from_config(cfg)
+    head = scripts.get_current_head()
+    current = _current_revision(engine)
+    if current == head:
         return
+    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+        raise StoreUnavailable(f"this database has schema {current}, written by a newer mnemos than this one "
+                               f"(which knows up to {head}); upgrade mnemos, or use another --home / --database-url")
     try:
         # Under the write lock on SQLite: a second process waits, then finds the schema at head.
         with engine.execution_options(**{_WRITE: True}).begin() as conn:

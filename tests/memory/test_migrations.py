@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import Engine, column, insert, table, text
 from sqlalchemy.exc import IntegrityError
 
-from memory import open_memory
+from memory import StoreUnavailable, open_memory
 from memory.db import alembic_config, make_engine
 from memory.models import ConceptRow, SubroutineRow, text_key, utcnow
 
@@ -66,3 +66,14 @@ def test_0004_keeps_concepts_written_before_it_and_makes_them_active(db_url, ind
     with open_memory(db_url, index_dir, embedder) as m:
         [c] = m.concepts.list()
         assert (c.name, c.successes, c.failures, c.offered, c.status) == ("old idea", 2, 1, 0, "active")
+
+
+def test_a_database_from_a_newer_mnemos_gets_a_clear_error(db_url, index_dir, embedder):
+    with open_memory(db_url, index_dir, embedder):
+        pass
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreUnavailable, match="schema 9999, written by a newer mnemos"):
+        open_memory(db_url, index_dir, embedder)
