@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         domain.add_eval_options(p)
         p.add_argument("--arms", default="plain,off,frozen,learning",
                        help="comma-separated arms of plain, off, scaffold (the memory arms' steps on an empty memory), "
-                       "frozen, learning (default: plain,off,frozen,learning)")
+                       "frozen, learning, run in the order given (default: plain,off,frozen,learning)")
         p.add_argument("--name", default=None, help="evaluation name; rerunning with it resumes "
                        "(default: derived from the data, split and model)")
         p.add_argument("--limit", type=int, default=None, help="use at most this many dev problems")

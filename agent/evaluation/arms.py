@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -28,14 +28,15 @@ SNAPSHOT_ARMS: frozenset[str] = frozenset({"frozen", "learning"})
 
 
 def parse_arms(text: str) -> list[Arm]:
-    """``plain,off,frozen`` -> arms in the canonical order; unknown or repeated names are an error."""
+    """``frozen,plain`` -> the arms in the order given, which is the order they run in (put the cheap,
+    telling arm first); reports list them in the canonical order. Unknown or repeated names are an error."""
     names = [a.strip() for a in text.split(",") if a.strip()]
     unknown = [a for a in names if a not in ARMS]
     if unknown or not names:
         raise ValueError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(ARMS)}")
     if len(set(names)) != len(names):
         raise ValueError(f"arm listed twice in {text!r}")
-    return [a for a in ARMS if a in names]
+    return cast(list[Arm], names)
 
 
 def memory_mode(arm: Arm) -> MemoryMode:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.evaluation import arms as arms_mod
-from agent.evaluation.arms import SNAPSHOT_ARMS, Arm
+from agent.evaluation.arms import ARMS, SNAPSHOT_ARMS, Arm
 from agent.evaluation.report import (
     EvalReport,
     arm_result,
@@ -296,7 +296,8 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
 
 def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
             manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
-    by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in options.arms}
+    by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in ARMS
+              if arm in options.arms}
     plain, scaffold = by_arm.get("plain"), by_arm.get("scaffold")
     rows = {}
     for arm, eps in by_arm.items():

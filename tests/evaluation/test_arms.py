@@ -20,8 +20,8 @@ TASK = arc.ArcTask(id="t1", train=[arc.Pair(input=[[1, 0]], output=[[0, 1]])],
                    test=[arc.Pair(input=[[2, 0]], output=[[0, 2]]), arc.Pair(input=[[3, 0]], output=[[0, 3]])])
 
 
-def test_parse_arms_orders_and_checks():
-    assert parse_arms("learning, plain,off") == ["plain", "off", "learning"]
+def test_parse_arms_keeps_the_order_given_and_checks():
+    assert parse_arms("learning, plain,off") == ["learning", "plain", "off"]
     with pytest.raises(ValueError, match="unknown arm"):
         parse_arms("plain,magic")
     with pytest.raises(ValueError, match="twice"):

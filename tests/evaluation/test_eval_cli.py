@@ -137,12 +137,13 @@ def test_eval_adds_arms_later_and_resumes_a_partial_arm(tmp_path, fake_engine, c
     finally:
         db.dispose()
     capsys.readouterr()
-    assert main([*base, "--arms", "plain,off"]) == 0
+    assert main([*base, "--arms", "off,plain"]) == 0
     err = capsys.readouterr().err
     assert f"arm plain: run {name}-plain, 0 of 5" in err and f"arm off: run {name}-off, 5 of 5" in err
+    assert err.index("arm off:") < err.index("arm plain:")  # run in the order given
     assert len(fake_engine) == 2
     report = json.loads((home / "runs" / name / "eval.json").read_text())
-    assert list(report["arms"]) == ["plain", "off"] and report["n"] == 5
+    assert list(report["arms"]) == ["plain", "off"] and report["n"] == 5  # reported in the canonical order
 
 
 def test_eval_refuses_a_changed_split_and_a_missing_snapshot(tmp_path, fake_engine, capsys):
