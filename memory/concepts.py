@@ -9,12 +9,8 @@ from sqlalchemy import select, update
 from memory.merge import merge_concepts, union
 from memory.models import ConceptRow, utcnow
 from memory.schemas import Concept, SearchHit
-from memory.utility import count_rate, judged, read_rate
+from memory.utility import count_rate, judged, rate_key, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
-
-
-def _solve_key(domain: str) -> str:
-    return f"solve_rate:{domain}"[:64]
 
 
 class ConceptStore(VectorStore[Concept]):
@@ -74,12 +70,12 @@ class ConceptStore(VectorStore[Concept]):
     def solve_rate(self, domain: str) -> float:
         """The arm's own solve rate on ``domain``, over every outcome counted with :meth:`count_solve`."""
         with self.db.session() as s:
-            return read_rate(s, _solve_key(domain))
+            return read_rate(s, rate_key("solve_rate", domain))
 
     def count_solve(self, domain: str, solved: bool) -> float:
         """Count one judged problem of ``domain`` (memory used or not); returns the new rate."""
         with self.db.write() as s:
-            return count_rate(s, _solve_key(domain), solved)
+            return count_rate(s, rate_key("solve_rate", domain), solved)
 
     def record_outcome(self, ids: list[int], success: bool, problem_id: str | None = None,
                        baseline: float | None = None) -> None:

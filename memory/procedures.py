@@ -17,17 +17,13 @@ from sqlalchemy import select, update
 from memory.merge import union
 from memory.models import ProcedureRow, text_key, utcnow
 from memory.schemas import Procedure
-from memory.utility import count_rate, judged, read_rate
+from memory.utility import count_rate, judged, rate_key, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
 
 
 def best_of(procedures: list[Procedure]) -> Procedure | None:
     """The highest cross-check rate, then the most checked, then the oldest."""
     return max(procedures, key=lambda p: (p.rate, p.checked, -(p.id or 0)), default=None)
-
-
-def _family_key(domain: str) -> str:
-    return f"family_rate:{domain}"[:64]
 
 
 class ProcedureStore(VectorStore[Procedure]):
@@ -103,12 +99,12 @@ class ProcedureStore(VectorStore[Procedure]):
         survives a resumed run, instead of starting again at 0 and admitting weaker programs.
         """
         with self.db.session() as s:
-            return read_rate(s, _family_key(domain))
+            return read_rate(s, rate_key("family_rate", domain))
 
     def count_family(self, domain: str, *, solved: bool) -> float:
         """Count one greedy program on ``domain``; returns the new rate."""
         with self.db.write() as s:
-            return count_rate(s, _family_key(domain), solved)
+            return count_rate(s, rate_key("family_rate", domain), solved)
 
     def supersede(self, old_id: int, new: Procedure) -> Procedure:
         """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""

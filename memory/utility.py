@@ -27,6 +27,11 @@ def judged(status: str, used: int, solved: int, baseline: float) -> str:
     return "removed" if status == "demoted" or used >= 2 * JUDGE_AFTER else "demoted"
 
 
+def rate_key(rate: str, domain: str) -> str:
+    """The meta key of a running rate, e.g. ``family_rate:game24``."""
+    return f"{rate}:{domain}"[:64]
+
+
 def ratio(value: str) -> float:
     """``"solved/tried"`` as a rate (0 before anything was tried)."""
     solved, tried = (int(n) for n in value.split("/"))

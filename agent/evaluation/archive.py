@@ -14,7 +14,6 @@ API); problems in flight are simply absent from the archive and solved again.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tarfile
@@ -169,7 +168,7 @@ def load_archive(settings: Settings, src: Path) -> LoadResult:
                 shutil.copyfile(entry, eval_dir / entry.name)
                 restored.append(rel)
         incoming = [Episode.model_validate_json(line)
-                    for line in io.StringIO((root / EPISODES_FILE).read_text()) if line.strip()]
+                    for line in (root / EPISODES_FILE).read_text().splitlines() if line.strip()]
     db = Database(settings.db_url)
     try:
         store = EpisodeStore(db)

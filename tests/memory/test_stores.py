@@ -2,14 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory import (
-    Concept,
-    ConceptParameter,
-    Episode,
-    MemoryItemNotFound,
-    Subroutine,
-    open_memory,
-)
+from memory import Concept, ConceptParameter, Episode, MemoryItemNotFound, Subroutine, open_memory
 from memory.schemas import SearchHit
 
 
