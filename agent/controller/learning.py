@@ -52,8 +52,8 @@ def parse_concepts(text: str, problem: Problem) -> list[Concept]:
                 name=cur["concept"].strip(),
                 kind="structure" if cur.get("kind", "").strip() == "structure" else "routine",
                 description=cur.get("description", "").strip(),
-                cues=[c.strip() for c in cur.get("cues", "").split(";") if c.strip()],
-                notes=[n.strip() for n in cur.get("notes", "").split(";") if n.strip()],
+                cues=[c.strip(" .") for c in cur.get("cues", "").split(";") if c.strip(" .")],
+                notes=[n.strip(" .") for n in cur.get("notes", "").split(";") if n.strip(" .")],
                 domain=problem.domain,
                 problems=[problem.id],
             ))
@@ -86,6 +86,42 @@ def restates_source(concept: Concept, source: str, limit: int = 2) -> list[str]:
     text = " ".join([concept.name, concept.description, *concept.cues, *concept.notes])
     found = sorted(specifics(source) & (set(_NUMBER.findall(text)) | set(_NAME.findall(text))))
     return found if len(found) >= limit else []
+
+
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+#: The vocabulary of arithmetic, money, time and measure, plus function words: what a method's
+#: name may share with its problem. Any other word the two share is the story's ("Flower Counting").
+GENERIC_WORDS = frozenset("""
+    add addition adding sum total subtract subtraction difference multiply multiplication product times
+    divide division quotient remainder share split equal equally each per every rate unit units ratio
+    proportion proportional percent percentage fraction half double twice triple quarter third average
+    mean number amount quantity count value calculate calculation compute find solve step method model
+    problem question answer whole part group combine remaining left change increase decrease more less
+    fewer greater smaller larger compare relation equation variable unknown backward working inverse
+    reverse sequence pattern repeat cumulative running consecutive distribution scale convert measure
+    item object thing people person cost price money spend spent pay paid earn earning income wage salary
+    profit loss discount tax tip interest sale sell sold buy bought purchase budget saving dollar cent
+    time hour minute second day week month year age duration schedule speed distance length width height
+    area perimeter volume weight capacity the and for with from into than that then them when what have
+    many much some after before other their this these those how all of""".split())
+
+
+def _stem(word: str) -> str:
+    w = word.lower().rstrip("s") or word.lower()
+    return w[:5]
+
+
+_GENERIC_STEMS = frozenset(_stem(w) for w in GENERIC_WORDS)
+
+
+def story_words(name: str, source: str) -> list[str]:
+    """Words of a concept's name that come from its problem's story rather than from arithmetic.
+
+    A name is what retrieval and the relevance question see first; one naming the story's things
+    ("Gnome Counting") is only ever chosen for that story, so it never transfers.
+    """
+    told = {_stem(w) for w in _WORD.findall(source) if len(w) >= 3}
+    return [w for w in _WORD.findall(name) if len(w) >= 3 and _stem(w) in told and _stem(w) not in _GENERIC_STEMS]
 
 
 def parse_pairs(text: str, problem: Problem, source: str) -> list[Subroutine]:
@@ -171,9 +207,12 @@ async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: s
     trace.charge("learn", c_pt + p_pt, c_gt + p_gt)
 
     concepts = []
+    told = f"{problem.prompt}\n{problem.context}"
     for concept in parse_concepts(c_text, problem):
-        if repeated := restates_source(concept, f"{problem.prompt}\n{problem.context}"):
+        if repeated := restates_source(concept, told):
             trace.notes.append(f"learn: concept {concept.name!r} restates the problem's {', '.join(repeated)}; rejected")
+        elif story := story_words(concept.name, told):
+            trace.notes.append(f"learn: concept {concept.name!r} is named for the story ({', '.join(story)}); rejected")
         else:
             concepts.append(concept)
     subs = trace_pairs(trace, problem, source) + parse_pairs(p_text, problem, source)

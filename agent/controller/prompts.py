@@ -90,8 +90,9 @@ Summary:"""
 
 # --- learning: writing concepts and subroutines after a verified solve ------------------------------
 
-CONCEPT_WRITE_PROMPT = """A problem was solved and the solution was verified. Write the reusable concept behind it so it helps on other problems.
-Reuse one of these existing concept names if it is the same idea: {names}
+CONCEPT_WRITE_PROMPT = """A problem was solved and the solution was verified. Write the general method behind it, so it helps on other problems that tell a different story.
+Name the method, not the story: "unit rate times quantity", not "cost of the apples". Leave out the problem's people, things, places and numbers.
+Reuse one of these existing names if it is the same method: {names}
 
 Problem:
 {problem}
@@ -101,22 +102,23 @@ Reasoning:
 
 Answer: {answer}
 
-Write the concept in exactly this format:
-concept: <short name>
+Write the concept in exactly this format, each field one short sentence ending with a period:
+concept: <the method's name, two to six words>
 kind: routine or structure
-description: <one sentence>
-cues: <when it applies; separate several with ;>
-notes: <how to apply it; separate several with ;>
+description: <what the method computes>.
+cues: <the kind of question it answers>.
+notes: <its steps in general terms, separated by ;>.
 """
 
-#: Constrained format for concept writing, so even a small model's output parses.
-#: Unbounded ``+`` rather than ``{m,n}``: large counted repeats make xgrammar's compile time out.
+#: Constrained format for concept writing, so even a small model's output parses. Each field is one
+#: sentence: a sentence end closes it, which bounds the notes without a counted repeat (large ``{m,n}``
+#: repeats make xgrammar's compile time out), since the model never ends a line on its own.
 CONCEPT_REGEX = (
     r"concept: [A-Za-z][A-Za-z0-9 _-]{2,40}\n"
     r"kind: (routine|structure)\n"
-    r"description: [^\n<>]+\n"
-    r"cues: [^\n<>]+\n"
-    r"notes: [^\n<>]+\n"
+    r"description: [^\n<>.!?]+\.\n"
+    r"cues: [^\n<>.!?]+\.\n"
+    r"notes: [^\n<>.!?]+\.\n"
 )
 
 DECOMPOSE_PROMPT = """Split the solved problem below into self-contained sub-questions, each with the procedure that answers it, so the procedures can be reused on other problems.

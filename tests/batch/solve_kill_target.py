@@ -49,8 +49,8 @@ class ParkingModel(ScriptedGenerator):
             # distinct per problem, so no two merge.
             word = WORDS[self.problems.index(p) % len(WORDS)]
             return (f"concept: rule {p.id}\nkind: routine\ndescription: the {word} rule for "
-                    f"{re.sub(r'[0-9]+', 'a number', p.prompt[:120])}\n"
-                    f"cues: {p.meta.get('template', 'sum')} {word}\nnotes: from {p.id}\n")
+                    f"{re.sub(r'[0-9]+', 'a number', p.prompt[:120]).replace('.', ',').replace('?', ',')}.\n"
+                    f"cues: {p.meta.get('template', 'sum')} {word}.\nnotes: from {p.id}.\n")
         if kind == "decompose":
             return f"Q: {p.prompt[:200]}\nP: the answer of {p.id} is {p.gold}\n"
         return f"Let me think. <answer>{p.gold}</answer>"

@@ -50,8 +50,8 @@ def test_learning_writes_run_off_the_event_loop_thread(make_controller, memory):
         return add_many(items)
 
     memory.subroutines.add_many = recording_add_many
-    concept = ("concept: vault count\nkind: routine\ndescription: read the vault number\n"
-               "cues: a vault\nnotes: find the vault sentence\n")
+    concept = ("concept: read a named count\nkind: routine\ndescription: read the vault number.\n"
+               "cues: a vault.\nnotes: find the vault sentence.\n")
 
     def model(prompt: str, p: GenParams) -> str:
         if p.regex and p.regex.startswith("concept"):

@@ -222,8 +222,8 @@ def test_concept_selection_is_a_constrained_choice(make_controller, memory):
 
 
 def test_learning_writes_concepts_and_subroutines(make_controller, memory):
-    concept_text = ("concept: vault inventory\nkind: routine\ndescription: count the items held in a named vault\n"
-                    "cues: a vault is named\nnotes: find the sentence with the vault; read its number\n")
+    concept_text = ("concept: named store inventory\nkind: routine\ndescription: count the items held in a named vault.\n"
+                    "cues: a vault is named.\nnotes: find the sentence with the vault; read its number.\n")
 
     def model(prompt, p):
         if p.regex and p.regex.startswith("concept"):
@@ -237,7 +237,7 @@ def test_learning_writes_concepts_and_subroutines(make_controller, memory):
     llm = ScriptedGenerator(model)
     res = make_controller(llm, memory, memory_mode="learning").solve(PROBLEM, lambda a: Verdict(ok=a == "412"))
     assert res.trace.path[-1] == "learn"
-    assert memory.concepts.names() == ["vault inventory"]
+    assert memory.concepts.names() == ["named store inventory"]
     [c] = memory.concepts.list()
     assert c.problems == ["p1"] and c.notes
     qs = sorted(s.question for s in memory.subroutines.list())

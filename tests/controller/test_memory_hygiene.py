@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from agent.controller.learning import restates_source, specifics
+import re
+
+import pytest
+
+from agent.controller.learning import parse_concepts, restates_source, specifics, story_words
+from agent.controller.prompts import CONCEPT_REGEX
+from tools.problem import Problem
 from agent.controller.nodes import MEMORY_ENTRIES, MEMORY_TOKENS, _within_memory_budget
 from memory.schemas import Concept, SearchHit
 
@@ -53,3 +59,37 @@ def test_learning_counts_offers_uses_and_the_arms_rate_and_demotes_a_concept_tha
     assert (helpful.offered, helpful.successes, helpful.failures, helpful.status) == (JUDGE_AFTER, 3, 0, "active")
     assert (useless.offered, useless.successes, useless.failures) == (2 * JUDGE_AFTER, 1, 6)
     assert useless.status == "removed"  # demoted at its 5th use (1/5 < 4/8), removed at the next
+
+
+#: Names the writer gave real GSM8K training problems (run gsm8k-dev2), each with its problem's story.
+STORY_NAMES = [
+    ("Gnome Counting", "There are 5 houses on a street, and each of the first four houses has 3 gnomes in the garden."),
+    ("Flower Counting", "Mark has a garden with flowers. Ten of them are yellow, and there are 80% more of those in purple."),
+    ("Evaporation Calculation", "If the water is 20% salt, how many ml of salt will Jack get when all the water evaporates?"),
+    ("BeetleEatingModel", "Each bird eats 12 beetles per day, each snake eats 3 birds per day."),
+    ("Babysitting Calculation", "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting."),
+]
+
+
+@pytest.mark.parametrize(("name", "story"), STORY_NAMES)
+def test_a_name_taken_from_the_story_is_caught(name, story):
+    assert story_words(name, story)
+
+
+@pytest.mark.parametrize("name", ["Unit rate times quantity", "Percent of a total", "Remaining share after equal parts",
+                                  "Calculate the cost of each item", "Chained rates per day"])
+def test_a_name_for_the_method_passes_whatever_the_story(name):
+    for _, story in STORY_NAMES:
+        assert story_words(name, story) == []
+
+
+def test_the_concept_format_ends_each_field_at_its_sentence():
+    written = ("concept: Unit rate times quantity\nkind: routine\ndescription: Scales a per-unit amount up.\n"
+               "cues: A price or rate per unit and a count.\nnotes: find the rate; multiply by the count.\n")
+    assert re.fullmatch(CONCEPT_REGEX, written)
+    run_on = written.replace("count.\n", "count. If you have any questions, feel free to ask!\n")
+    assert re.fullmatch(CONCEPT_REGEX, run_on) is None
+    [c] = parse_concepts(written, Problem(id="p", domain="math", prompt="q"))
+    assert (c.name, c.description, c.cues, c.notes) == (
+        "Unit rate times quantity", "Scales a per-unit amount up.", ["A price or rate per unit and a count"],
+        ["find the rate", "multiply by the count"])

@@ -304,8 +304,8 @@ def test_only_a_gold_checked_learning_set_hands_its_gold_answers_over_as_referen
 def test_a_checked_answer_of_the_models_own_reasoning_is_distilled_while_learning_only(memory, tmp_path: Path):
     def reply(prompt: str, params: GenParams) -> str:
         if params.regex and params.regex.startswith("concept:"):
-            return "concept: product of differences\nkind: routine\ndescription: multiply two differences\n" \
-                   "cues: four numbers\nnotes: try each order\n"
+            return "concept: product of differences\nkind: routine\ndescription: multiply two differences.\n" \
+                   "cues: four numbers.\nnotes: try each order.\n"
         if params.regex and params.regex.startswith("Q:"):
             return "Q: which two differences multiply to the target?\nP: try each pair of differences\n"
         if "Right answer:" in prompt:

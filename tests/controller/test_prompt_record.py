@@ -36,8 +36,8 @@ TASK = arc.ArcTask(id="arc1", train=[arc.Pair(input=[[1, 0]], output=[[0, 1]]),
                    test=[arc.Pair(input=[[4, 0]], output=[[0, 4]])])
 ARC = arc.to_problem(TASK)
 
-CONCEPT = ("concept: adding counts\nkind: routine\ndescription: add the counts\n"
-           "cues: how many in total\nnotes: add the numbers\n")
+CONCEPT = ("concept: adding counts\nkind: routine\ndescription: add the counts.\n"
+           "cues: how many in total.\nnotes: add the numbers.\n")
 DECOMPOSE = "Q: how many in total\nP: add the two counts\n"
 
 

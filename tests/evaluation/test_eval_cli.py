@@ -16,7 +16,7 @@ from tools.tasks import arc
 from tools.tasks.mathgen import generate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "arc_tasks"
-CONCEPT = "concept: totals of parts\nkind: routine\ndescription: add the parts\ncues: a total\nnotes: sum\n"
+CONCEPT = "concept: totals of parts\nkind: routine\ndescription: add the parts.\ncues: a total.\nnotes: sum.\n"
 PAIRS = "Q: how to total the parts\nP: add every part\n"
 
 

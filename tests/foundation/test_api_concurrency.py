@@ -28,8 +28,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def _reply(prompt: str, params) -> str:
     """Answers 412 when the blue vault is in the prompt; writes one fixed concept and procedure when learning."""
     if params.regex == CONCEPT_REGEX:
-        return ("concept: vault counting\nkind: routine\ndescription: read the count named for the vault\n"
-                "cues: a vault and a number\nnotes: from the vault problems\n")
+        return ("concept: read the named count\nkind: routine\ndescription: read the count named for the vault.\n"
+                "cues: a vault and a number.\nnotes: from the vault problems.\n")
     if params.regex == DECOMPOSE_REGEX:
         return "Q: how many maps are in a vault\nP: find the sentence naming the vault and read its number\n"
     if params.choice:
@@ -289,7 +289,7 @@ def test_concurrent_learning_solves_write_no_duplicate_memory(settings) -> None:
         assert all(r.verdict is not None and r.verdict.ok for r in results)
         memory = agent.memory
         concepts, subs = memory.concepts.list(limit=1000), memory.subroutines.list(limit=1000)
-        assert [c.name for c in concepts] == ["vault counting"]
+        assert [c.name for c in concepts] == ["read the named count"]
         assert len({(s.question.lower(), s.domain) for s in subs}) == len(subs) >= 1
         assert memory.concepts.index.count == len(concepts) and memory.subroutines.index.count == len(subs)
 
