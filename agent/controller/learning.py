@@ -114,14 +114,28 @@ def _stem(word: str) -> str:
 _GENERIC_STEMS = frozenset(_stem(w) for w in GENERIC_WORDS)
 
 
-def story_words(name: str, source: str) -> list[str]:
-    """Words of a concept's name that come from its problem's story rather than from arithmetic.
+def story_words(text: str, source: str) -> list[str]:
+    """Words of ``text`` that come from its problem's story rather than from arithmetic.
 
-    A name is what retrieval and the relevance question see first; one naming the story's things
-    ("Gnome Counting") is only ever chosen for that story, so it never transfers.
+    A concept's name is what retrieval and the relevance question see first; one naming the
+    story's things ("Gnome Counting") is only ever chosen for that story, so it never transfers.
     """
     told = {_stem(w) for w in _WORD.findall(source) if len(w) >= 3}
-    return [w for w in _WORD.findall(name) if len(w) >= 3 and _stem(w) in told and _stem(w) not in _GENERIC_STEMS]
+    seen: dict[str, str] = {}
+    for w in _WORD.findall(text):
+        if len(w) >= 3 and _stem(w) in told and _stem(w) not in _GENERIC_STEMS:
+            seen.setdefault(_stem(w), w)
+    return list(seen.values())
+
+
+def restates_story(sub: Subroutine, source: str, limit: int = 2) -> list[str]:
+    """What a stored sub-question and procedure repeat of their problem (numbers, names, the story's
+    words), if ``limit`` or more: such a pair is a fact about one problem ("How many yellow flowers
+    are in Mark's garden? 10"), which on GSM8K only ever pulled the model towards the wrong story."""
+    text = f"{sub.question}\n{sub.procedure}"
+    found = sorted(specifics(source) & (set(_NUMBER.findall(text)) | set(_NAME.findall(text))))
+    found += [w for w in story_words(text, source) if w not in found]
+    return found if len(found) >= limit else []
 
 
 def parse_pairs(text: str, problem: Problem, source: str) -> list[Subroutine]:
@@ -215,10 +229,13 @@ async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: s
             trace.notes.append(f"learn: concept {concept.name!r} is named for the story ({', '.join(story)}); rejected")
         else:
             concepts.append(concept)
-    subs = trace_pairs(trace, problem, source) + parse_pairs(p_text, problem, source)
-    if not subs and body:
-        subs = [Subroutine(question=problem_text(problem)[:500], procedure=f"{body[-800:]} Answer: {answer}",
-                           domain=problem.domain, source=source)]
+    subs = []
+    for sub in trace_pairs(trace, problem, source) + parse_pairs(p_text, problem, source):
+        if repeated := restates_story(sub, told):
+            trace.notes.append(f"learn: procedure for {sub.question[:80]!r} restates the problem's "
+                               f"{', '.join(repeated[:5])}; rejected")
+        else:
+            subs.append(sub)
     t0 = time.perf_counter()
     if concepts:
         await asyncio.to_thread(memory.concepts.add_many, concepts)

@@ -91,7 +91,7 @@ Summary:"""
 # --- learning: writing concepts and subroutines after a verified solve ------------------------------
 
 CONCEPT_WRITE_PROMPT = """A problem was solved and the solution was verified. Write the general method behind it, so it helps on other problems that tell a different story.
-Name the method, not the story: "unit rate times quantity", not "cost of the apples". Leave out the problem's people, things, places and numbers.
+Name the kind of calculation it needed, in words that fit any story. Leave out the problem's people, things, places and numbers.
 Reuse one of these existing names if it is the same method: {names}
 
 Problem:
@@ -111,14 +111,14 @@ notes: <its steps in general terms, separated by ;>.
 """
 
 #: Constrained format for concept writing, so even a small model's output parses. Each field is one
-#: sentence: a sentence end closes it, which bounds the notes without a counted repeat (large ``{m,n}``
-#: repeats make xgrammar's compile time out), since the model never ends a line on its own.
+#: sentence starting with a letter (not a list's "1."); its full stop closes it. That bounds the notes,
+#: which the model never ends with a newline, without a large counted repeat (those time out xgrammar).
 CONCEPT_REGEX = (
     r"concept: [A-Za-z][A-Za-z0-9 _-]{2,40}\n"
     r"kind: (routine|structure)\n"
-    r"description: [^\n<>.!?]+\.\n"
-    r"cues: [^\n<>.!?]+\.\n"
-    r"notes: [^\n<>.!?]+\.\n"
+    r"description: [A-Za-z][^\n<>.!?]*\.\n"
+    r"cues: [A-Za-z][^\n<>.!?]*\.\n"
+    r"notes: [A-Za-z][^\n<>.!?]*\.\n"
 )
 
 DECOMPOSE_PROMPT = """Split the solved problem below into self-contained sub-questions, each with the procedure that answers it, so the procedures can be reused on other problems.

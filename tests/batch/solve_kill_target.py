@@ -52,7 +52,8 @@ class ParkingModel(ScriptedGenerator):
                     f"{re.sub(r'[0-9]+', 'a number', p.prompt[:120]).replace('.', ',').replace('?', ',')}.\n"
                     f"cues: {p.meta.get('template', 'sum')} {word}.\nnotes: from {p.id}.\n")
         if kind == "decompose":
-            return f"Q: {p.prompt[:200]}\nP: the answer of {p.id} is {p.gold}\n"
+            word = WORDS[self.problems.index(p) % len(WORDS)]
+            return f"Q: the {word} step of {p.id}\nP: apply the {word} rule\n"
         return f"Let me think. <answer>{p.gold}</answer>"
 
     async def agenerate(self, prompts, params):

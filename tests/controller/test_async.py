@@ -57,7 +57,7 @@ def test_learning_writes_run_off_the_event_loop_thread(make_controller, memory):
         if p.regex and p.regex.startswith("concept"):
             return concept
         if p.regex:
-            return "Q: how many maps in a vault\nP: read the vault sentence\n"
+            return "Q: how many items does a named place keep\nP: find the sentence naming it and read its number\n"
         return "<answer>412</answer>"
 
     ctl = make_controller(ScriptedGenerator(model), memory, memory_mode="learning")

@@ -229,7 +229,7 @@ def test_learning_writes_concepts_and_subroutines(make_controller, memory):
         if p.regex and p.regex.startswith("concept"):
             return concept_text
         if p.regex:
-            return "Q: how many maps are in a vault\nP: read the number in the vault sentence\n"
+            return "Q: how many items does a named place keep\nP: find the sentence naming it and read its number\n"
         if "(no stored procedure matches)" not in prompt:
             return "<subq>find the vault sentence</subq>"
         return "It says 412. <answer>412</answer>"
@@ -241,7 +241,8 @@ def test_learning_writes_concepts_and_subroutines(make_controller, memory):
     [c] = memory.concepts.list()
     assert c.problems == ["p1"] and c.notes
     qs = sorted(s.question for s in memory.subroutines.list())
-    assert qs == ["find the vault sentence", "how many maps are in a vault"]
+    assert qs == ["how many items does a named place keep"]
+    assert any("'find the vault sentence' restates the problem's 412, vault; rejected" in n for n in res.trace.notes)
 
 
 def test_unverified_solutions_write_nothing(make_controller, memory):

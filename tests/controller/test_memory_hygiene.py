@@ -89,6 +89,7 @@ def test_the_concept_format_ends_each_field_at_its_sentence():
     assert re.fullmatch(CONCEPT_REGEX, written)
     run_on = written.replace("count.\n", "count. If you have any questions, feel free to ask!\n")
     assert re.fullmatch(CONCEPT_REGEX, run_on) is None
+    assert re.fullmatch(CONCEPT_REGEX, written.replace("notes: find the rate", "notes: 1. find the rate")) is None
     [c] = parse_concepts(written, Problem(id="p", domain="math", prompt="q"))
     assert (c.name, c.description, c.cues, c.notes) == (
         "Unit rate times quantity", "Scales a per-unit amount up.", ["A price or rate per unit and a count"],

@@ -31,7 +31,7 @@ def _reply(prompt: str, params) -> str:
         return ("concept: read the named count\nkind: routine\ndescription: read the count named for the vault.\n"
                 "cues: a vault and a number.\nnotes: from the vault problems.\n")
     if params.regex == DECOMPOSE_REGEX:
-        return "Q: how many maps are in a vault\nP: find the sentence naming the vault and read its number\n"
+        return "Q: how many items does a named place keep\nP: find the sentence naming it and read its number\n"
     if params.choice:
         return "no" if "no" in params.choice else params.choice[0]
     return "<answer>412</answer>" if "blue vault holds 412" in prompt else "<answer>0</answer>"
