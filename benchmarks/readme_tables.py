@@ -159,6 +159,34 @@ def procedures_alone(d: dict) -> str:
             "| procedure | training check | tried | solved |\n|---|---:|---:|---:|\n" + rows)
 
 
+#: The memory ablations the summary table puts side by side: file stem -> column title.
+MEMORY_SETS = {"game24_dev_ablation": "Game of 24", "gsm8k_dev_ablation": "GSM8K"}
+MEMORY_ARMS = {"plain": "the model alone", "off": "controller, no memory", "scaffold": "memory arms' steps, empty memory",
+               "frozen": "trained memory, read only", "learning": "trained memory, learning on dev"}
+
+
+def memory_results(sets: dict[str, dict]) -> str:
+    """One row per arm, one column pair per ablation file: accuracy and the paired gain over the model alone."""
+    heads = [(stem, title) for stem, title in MEMORY_SETS.items() if stem in sets]
+    head = "| arm | what it is |" + "".join(
+        f" {title}, {sets[stem].get('n')} dev: accuracy | Δ vs plain, points (95% CI) |" for stem, title in heads)
+    rows = [head, "|---|---|" + "---:|---|" * len(heads)]
+    for arm, what in MEMORY_ARMS.items():
+        row = f"| {arm} | {what} |"
+        for stem, _ in heads:
+            a = sets[stem].get("arms", {}).get(arm)
+            if not a:
+                row += " not run | – |"
+                continue
+            delta = "–" if arm == "plain" or a.get("delta_vs_plain") is None else \
+                f"{100 * a['delta_vs_plain']:+.1f} ({_ci(a.get('delta_ci95'), signed=True)})"
+            row += f" {a['solved']}/{a['n']} ({_pct(a['accuracy'])}) | {delta} |"
+        rows.append(row)
+    sources = ", ".join(f"`docs/results/{stem}.json`" for stem, _ in heads)
+    return "Model `" + "`, `".join(sorted({d.get("model", "?") for d in sets.values()})) + "`.\n\n" + \
+        "\n".join(rows) + f"\n\n_Sources: {sources}._"
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
@@ -180,6 +208,11 @@ SOURCES = {"throughput_full_attempts": "throughput"}
 
 
 def render(readme: str) -> str:
+    pattern = re.compile(r"(<!-- results:memory_results -->\n)(?:.*?\n)?(<!-- /results:memory_results -->)", re.DOTALL)
+    sets = {stem: json.loads((RESULTS / f"{stem}.json").read_text()) for stem in MEMORY_SETS
+            if (RESULTS / f"{stem}.json").is_file()}
+    if sets and pattern.search(readme):
+        readme = pattern.sub(lambda m: m.group(1) + memory_results(sets) + "\n" + m.group(2), readme)
     for name, fn in TABLES.items():
         path = RESULTS / f"{SOURCES.get(name, name)}.json"
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.DOTALL)
