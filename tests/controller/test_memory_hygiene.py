@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import re
+from types import SimpleNamespace
 
 import pytest
 
-from agent.controller.learning import parse_concepts, restates_source, specifics, story_words
-from agent.controller.prompts import CONCEPT_REGEX
-from tools.problem import Problem
+from agent.controller.learning import (
+    parse_concepts,
+    restates_source,
+    specifics,
+    story_words,
+)
 from agent.controller.nodes import MEMORY_ENTRIES, MEMORY_TOKENS, _within_memory_budget
+from agent.controller.prompts import CONCEPT_REGEX
 from memory.schemas import Concept, SearchHit
+from tools.problem import Problem
 
 SOURCE = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many?"
 
