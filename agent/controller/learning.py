@@ -91,7 +91,24 @@ def restates_source(concept: Concept, source: str, limit: int = 2) -> list[str]:
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 #: The vocabulary of arithmetic, money, time and measure, plus function words: what a method's
 #: name may share with its problem. Any other word the two share is the story's ("Flower Counting").
-GENERIC_WORDS = frozenset(["add", "addition", "adding", "sum", "total", "subtract", "subtraction", "difference", "multiply", "multiplication", "product", "times", "divide", "division", "quotient", "remainder", "share", "split", "equal", "equally", "each", "per", "every", "rate", "unit", "units", "ratio", "proportion", "proportional", "percent", "percentage", "fraction", "half", "double", "twice", "triple", "quarter", "third", "average", "mean", "number", "amount", "quantity", "count", "value", "calculate", "calculation", "compute", "find", "solve", "step", "method", "model", "problem", "question", "answer", "whole", "part", "group", "combine", "remaining", "left", "change", "increase", "decrease", "more", "less", "fewer", "greater", "smaller", "larger", "compare", "relation", "equation", "variable", "unknown", "backward", "working", "inverse", "reverse", "sequence", "pattern", "repeat", "cumulative", "running", "consecutive", "distribution", "scale", "convert", "measure", "item", "object", "thing", "people", "person", "cost", "price", "money", "spend", "spent", "pay", "paid", "earn", "earning", "income", "wage", "salary", "profit", "loss", "discount", "tax", "tip", "interest", "sale", "sell", "sold", "buy", "bought", "purchase", "budget", "saving", "dollar", "cent", "time", "hour", "minute", "second", "day", "week", "month", "year", "age", "duration", "schedule", "speed", "distance", "length", "width", "height", "area", "perimeter", "volume", "weight", "capacity", "the", "and", "for", "with", "from", "into", "than", "that", "then", "them", "when", "what", "have", "many", "much", "some", "after", "before", "other", "their", "this", "these", "those", "how", "all", "of"])
+GENERIC_WORDS = frozenset([
+    "add", "addition", "adding", "sum", "total", "subtract", "subtraction", "difference", "multiply",
+    "multiplication", "product", "times", "divide", "division", "quotient", "remainder", "share", "split",
+    "equal", "equally", "each", "per", "every", "rate", "unit", "units", "ratio", "proportion", "proportional",
+    "percent", "percentage", "fraction", "half", "double", "twice", "triple", "quarter", "third", "average",
+    "mean", "number", "amount", "quantity", "count", "value", "calculate", "calculation", "compute", "find",
+    "solve", "step", "method", "model", "problem", "question", "answer", "whole", "part", "group", "combine",
+    "remaining", "left", "change", "increase", "decrease", "more", "less", "fewer", "greater", "smaller",
+    "larger", "compare", "relation", "equation", "variable", "unknown", "backward", "working", "inverse",
+    "reverse", "sequence", "pattern", "repeat", "cumulative", "running", "consecutive", "distribution", "scale",
+    "convert", "measure", "item", "object", "thing", "people", "person", "cost", "price", "money", "spend",
+    "spent", "pay", "paid", "earn", "earning", "income", "wage", "salary", "profit", "loss", "discount", "tax",
+    "tip", "interest", "sale", "sell", "sold", "buy", "bought", "purchase", "budget", "saving", "dollar",
+    "cent", "time", "hour", "minute", "second", "day", "week", "month", "year", "age", "duration", "schedule",
+    "speed", "distance", "length", "width", "height", "area", "perimeter", "volume", "weight", "capacity",
+    "the", "and", "for", "with", "from", "into", "than", "that", "then", "them", "when", "what", "have", "many",
+    "much", "some", "after", "before", "other", "their", "this", "these", "those", "how", "all", "of",
+])
 
 
 def _stem(word: str) -> str:
