@@ -108,6 +108,8 @@ GENERIC_WORDS = frozenset([
     "speed", "distance", "length", "width", "height", "area", "perimeter", "volume", "weight", "capacity",
     "the", "and", "for", "with", "from", "into", "than", "that", "then", "them", "when", "what", "have", "many",
     "much", "some", "after", "before", "other", "their", "this", "these", "those", "how", "all", "of",
+    "are", "was", "were", "will", "would", "can", "could", "does", "did", "done", "has", "had", "his", "her", "him",
+    "she", "they", "you", "your", "its", "our", "not", "but", "also", "just", "only", "both", "any", "get", "got",
 ])
 
 

@@ -98,3 +98,14 @@ def test_the_concept_format_ends_each_field_at_its_sentence():
     assert (c.name, c.description, c.cues, c.notes) == (
         "Unit rate times quantity", "Scales a per-unit amount up.", ["A price or rate per unit and a count"],
         ["find the rate", "multiply by the count"])
+
+
+def test_a_sub_question_is_judged_by_its_story_not_its_grammar():
+    from agent.controller.learning import restates_story
+    from memory.schemas import Subroutine
+
+    source = "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. How much did she earn?"
+    assert restates_story(Subroutine(question="How many hours did Weng babysat?", procedure="divide by 60"), source) == [
+        "Weng", "babysat"]
+    assert restates_story(Subroutine(question="How much did she earn in an hour?", procedure="divide the pay by the hours"),
+                          source) == []
