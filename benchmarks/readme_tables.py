@@ -191,7 +191,6 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
     "game24_pilot": ablation,
-    "game24_dev_frozen": ablation,
     "game24_procedures_alone": procedures_alone,
     "procedure_writing": procedure_writing,
     "procedure_writing_complement": procedure_writing,
