@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from memory.merge import merge_concepts, union
 from memory.models import ConceptRow, utcnow
@@ -58,11 +59,11 @@ class ConceptStore(VectorStore[Concept]):
         with self.db.session() as s:
             return list(s.scalars(select(ConceptRow.name).order_by(ConceptRow.id)))
 
-    def record_offers(self, ids: list[int]) -> None:
+    def record_offers(self, ids: list[int], session: Session | None = None) -> None:
         """Count one offer (a place on a problem's shortlist) for each concept."""
         ids = sorted({int(i) for i in ids})
         if ids:
-            with self.db.write() as s:
+            with self.db.write_in(session) as s:
                 s.execute(update(ConceptRow).where(ConceptRow.id.in_(ids))
                           .values({"offered": ConceptRow.offered + 1})
                           .execution_options(synchronize_session=False))
@@ -72,13 +73,13 @@ class ConceptStore(VectorStore[Concept]):
         with self.db.session() as s:
             return read_rate(s, rate_key("solve_rate", domain))
 
-    def count_solve(self, domain: str, solved: bool) -> float:
+    def count_solve(self, domain: str, solved: bool, session: Session | None = None) -> float:
         """Count one judged problem of ``domain`` (memory used or not); returns the new rate."""
-        with self.db.write() as s:
+        with self.db.write_in(session) as s:
             return count_rate(s, rate_key("solve_rate", domain), solved)
 
     def record_outcome(self, ids: list[int], success: bool, problem_id: str | None = None,
-                       baseline: float | None = None) -> None:
+                       baseline: float | None = None, session: Session | None = None) -> None:
         """Count a success or failure for each concept and note the problem, with the rows locked.
 
         With a ``baseline`` (the arm's solve rate), a concept whose solve rate when used stays below
@@ -88,7 +89,7 @@ class ConceptStore(VectorStore[Concept]):
         if not ids:
             return
         counter = ConceptRow.successes if success else ConceptRow.failures
-        with self.db.write() as s:
+        with self.db.write_in(session) as s:
             rows = list(s.scalars(select(ConceptRow).where(ConceptRow.id.in_(ids)).order_by(ConceptRow.id).with_for_update()))
             if missing := sorted(set(ids) - {r.id for r in rows}):
                 raise MemoryItemNotFound(f"no concept with id {missing[0]} (missing: {missing})")

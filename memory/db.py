@@ -199,6 +199,19 @@ class Database:
         with self._writers() as session, session.begin():
             yield session
 
+    @contextmanager
+    def write_in(self, session: Session | None) -> Iterator[Session]:
+        """The caller's write transaction when given one, else a new :meth:`write`.
+
+        Store updates take an optional session so that several of them (an episode's
+        counts) commit or roll back together.
+        """
+        if session is not None:
+            yield session
+        else:
+            with self.write() as s:
+                yield s
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -1,8 +1,8 @@
 """Merge rules for near-duplicate memory items (pure functions, no I/O).
 
 Concepts follow ArcMemo's rule: the surviving concept keeps its identity, problems are
-appended, cues and notes are unioned without duplicates, parameters are merged by
-name and outcome counts are summed. Subroutines keep the first procedure (the one
+appended, cues and notes are unioned without duplicates (up to :data:`MERGED_LINES`
+each), parameters are merged by name and outcome counts are summed. Subroutines keep the first procedure (the one
 already in use) and sum their usage counts.
 """
 
@@ -13,8 +13,14 @@ from collections.abc import Iterable
 from memory.schemas import Concept, ConceptParameter, Subroutine
 
 
-def union(existing: Iterable[str], new: Iterable[str]) -> list[str]:
-    """Order-preserving union; duplicates compare case- and whitespace-insensitively."""
+#: Cues and notes a merged concept keeps. Each merge added a rewording, so without a cap a
+#: concept's notes drifted ("minutes to hours" became "... microseconds to nanoseconds") and
+#: grew past the prompt's memory budget, so the concept could no longer be shown at all.
+MERGED_LINES = 4
+
+
+def union(existing: Iterable[str], new: Iterable[str], limit: int | None = None) -> list[str]:
+    """Order-preserving union, the first ``limit`` kept; duplicates compare case- and whitespace-insensitively."""
     out: list[str] = []
     seen: set[str] = set()
     for item in [*existing, *new]:
@@ -22,7 +28,7 @@ def union(existing: Iterable[str], new: Iterable[str]) -> list[str]:
         if key and key not in seen:
             seen.add(key)
             out.append(item)
-    return out
+    return out[:limit]
 
 
 def merge_parameters(existing: list[ConceptParameter], new: list[ConceptParameter]) -> list[ConceptParameter]:
@@ -42,8 +48,8 @@ def merge_concepts(existing: Concept, new: Concept) -> Concept:
     return existing.model_copy(
         update={
             "description": existing.description or new.description,
-            "cues": union(existing.cues, new.cues),
-            "notes": union(existing.notes, new.notes),
+            "cues": union(existing.cues, new.cues, MERGED_LINES),
+            "notes": union(existing.notes, new.notes, MERGED_LINES),
             "parameters": merge_parameters(existing.parameters, new.parameters),
             "output_type": existing.output_type or new.output_type,
             "problems": union(existing.problems, new.problems),

@@ -7,7 +7,10 @@ object that has them; :class:`memory.stores.MemoryStores` is the real one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
+
+from sqlalchemy.orm import Session
 
 from memory.schemas import Concept, SearchHit, Subroutine
 from retrieval.embedder import TextEncoder
@@ -26,11 +29,11 @@ class ConceptMemory(Protocol):
     def add_many(self, items: Sequence[Concept]) -> list[Concept]: ...
 
     def record_outcome(self, ids: list[int], success: bool, problem_id: str | None = None,
-                       baseline: float | None = None) -> None: ...
+                       baseline: float | None = None, session: Session | None = None) -> None: ...
 
-    def record_offers(self, ids: list[int]) -> None: ...
+    def record_offers(self, ids: list[int], session: Session | None = None) -> None: ...
 
-    def count_solve(self, domain: str, solved: bool) -> float: ...
+    def count_solve(self, domain: str, solved: bool, session: Session | None = None) -> float: ...
 
 
 class SubroutineMemory(Protocol):
@@ -38,7 +41,7 @@ class SubroutineMemory(Protocol):
 
     def add_many(self, items: Sequence[Subroutine]) -> list[Subroutine]: ...
 
-    def record_use(self, ids: list[int], success: bool) -> None: ...
+    def record_use(self, ids: list[int], success: bool, session: Session | None = None) -> None: ...
 
 
 class Memory(Protocol):
@@ -49,3 +52,7 @@ class Memory(Protocol):
 
     @property
     def subroutines(self) -> SubroutineMemory: ...
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """One write transaction that store updates given its session join."""
+        ...

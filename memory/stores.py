@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Self
+
+from sqlalchemy.orm import Session
 
 from memory.concepts import ConceptStore
 from memory.db import Database, StoreMissing, StoreUnavailable
@@ -46,6 +49,10 @@ class MemoryStores:
     def procedures(self) -> ProcedureStore | None:
         """None for an arm's memory without kinds (the episodes-only view)."""
         return self.kinds.get("procedures")  # type: ignore[return-value]
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """One write transaction: store updates passed its session commit or roll back together."""
+        return self.db.write()
 
     def by_item_type(self) -> dict[str, VectorStore[Any] | EpisodeStore]:
         """Store per exported ``type`` name (``concept``, ``subroutine``, ..., ``episode``)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from memory.merge import merge_subroutines
 from memory.models import SubroutineRow, text_key, utcnow
@@ -34,12 +35,12 @@ class SubroutineStore(VectorStore[Subroutine]):
     def line(item: Subroutine) -> str:
         return f"{item.id:>6}  [{item.domain}] {item.question[:80]}  (uses {item.uses}, ok {item.successes})"
 
-    def record_use(self, ids: list[int], success: bool) -> None:
+    def record_use(self, ids: list[int], success: bool, session: Session | None = None) -> None:
         """Count one use per id (and a success if the attempt was verified correct)."""
         ids = [int(i) for i in ids]
         if not ids:
             return
-        with self.db.write() as s:
+        with self.db.write_in(session) as s:
             found = set(s.scalars(select(SubroutineRow.id).where(SubroutineRow.id.in_(set(ids)))))
             if missing := sorted(set(ids) - found):
                 raise MemoryItemNotFound(f"no subroutine with id {missing[0]} (missing: {missing})")

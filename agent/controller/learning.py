@@ -31,6 +31,10 @@ from tools.problem import Problem, Verdict
 _FIELD = re.compile(r"^(concept|kind|description|cues|notes):\s*(.*)$")
 _PAIR = re.compile(r"^Q:\s*(.+)\nP:\s*(.+)$", re.MULTILINE)
 TRACE_CHARS = 3000
+#: Where the reasoning after a sub-question runs on into a new, numbered question of its own
+#: ("... x = 3. 2. What is the value of y ...?"): the procedure ends there.
+_NEXT_QUESTION = re.compile(r"\s(?:\d{1,2}[.)]|Q:|Question:)\s+(?:What|How|Which|Who|When|Find|Calculate|Determine|"
+                            r"Solve)\b[^?\n]{0,200}\?")
 
 
 def transcript(trace: Trace) -> str:
@@ -165,7 +169,7 @@ def trace_pairs(trace: Trace, problem: Problem, source: str) -> list[Subroutine]
             follow.append(strip_tags(nxt.text))
             if nxt.tag is not None:
                 break
-        procedure = " ".join(f for f in follow if f).strip()
+        procedure = _NEXT_QUESTION.split(" ".join(f for f in follow if f), maxsplit=1)[0].strip()
         if procedure:
             out.append(Subroutine(question=seg.body, procedure=procedure[:1000], domain=problem.domain, source=source))
     return out
@@ -188,16 +192,20 @@ async def _generate(llm: TextGenerator, prompt: str, regex: str, max_tokens: int
 
 
 def _record_outcomes(memory: Memory, problem: Problem, trace: Trace, success: bool) -> list[ToolCall]:
-    """Count the problem towards the arm's solve rate, and each concept's offers and uses against that rate."""
+    """Count the problem towards the arm's solve rate, and each concept's offers and uses against that rate.
+
+    One transaction, so a failure (an entry removed meanwhile) leaves no partial counts.
+    """
     calls: list[ToolCall] = []
-    baseline = memory.concepts.count_solve(problem.domain, success)
-    memory.concepts.record_offers(trace.concepts_offered)
-    if trace.concepts_used:
-        memory.concepts.record_outcome(trace.concepts_used, success, problem.id, baseline=baseline)
-        calls.append(ToolCall(node="learn", kind="concept_outcome", ids=trace.concepts_used, ok=success))
-    if trace.subroutines_used:
-        memory.subroutines.record_use(trace.subroutines_used, success)
-        calls.append(ToolCall(node="learn", kind="subroutine_outcome", ids=trace.subroutines_used, ok=success))
+    with memory.transaction() as s:
+        baseline = memory.concepts.count_solve(problem.domain, success, session=s)
+        memory.concepts.record_offers(trace.concepts_offered, session=s)
+        if trace.concepts_used:
+            memory.concepts.record_outcome(trace.concepts_used, success, problem.id, baseline=baseline, session=s)
+            calls.append(ToolCall(node="learn", kind="concept_outcome", ids=trace.concepts_used, ok=success))
+        if trace.subroutines_used:
+            memory.subroutines.record_use(trace.subroutines_used, success, session=s)
+            calls.append(ToolCall(node="learn", kind="subroutine_outcome", ids=trace.subroutines_used, ok=success))
     return calls
 
 

@@ -65,6 +65,26 @@ def test_learning_counts_offers_uses_and_the_arms_rate_and_demotes_a_concept_tha
     assert useless.status == "removed"  # demoted at its 5th use (1/5 < 4/8), removed at the next
 
 
+
+def test_an_episodes_counts_commit_together_or_not_at_all(memory):
+    """A sub-question removed meanwhile fails the episode's update: no concept or rate count may stay behind."""
+    from agent.controller.learning import _record_outcomes
+    from agent.controller.state import Trace
+    from memory.vector_store import MemoryItemNotFound
+
+    concept = memory.concepts.add(Concept(name="unit rate first", domain="math"))
+    trace = Trace(problem_id="p0", concepts_offered=[concept.id], concepts_used=[concept.id], subroutines_used=[4242])
+    with pytest.raises(MemoryItemNotFound):
+        _record_outcomes(memory, Problem(id="p0", domain="math", prompt="q"), trace, success=True)
+    after = memory.concepts.get(concept.id)
+    assert (after.offered, after.successes, after.failures, after.problems) == (0, 0, 0, [])
+    assert memory.concepts.solve_rate("math") == 0.0
+    trace.subroutines_used = []
+    _record_outcomes(memory, Problem(id="p0", domain="math", prompt="q"), trace, success=True)
+    after = memory.concepts.get(concept.id)
+    assert (after.offered, after.successes, after.problems) == (1, 1, ["p0"])
+    assert memory.concepts.solve_rate("math") == 1.0
+
 #: Names the writer gave real GSM8K training problems (run gsm8k-dev2), each with its problem's story.
 STORY_NAMES = [
     ("Gnome Counting", "There are 5 houses on a street, and each of the first four houses has 3 gnomes in the garden."),
@@ -109,3 +129,20 @@ def test_a_sub_question_is_judged_by_its_story_not_its_grammar():
         "Weng", "babysat"]
     assert restates_story(Subroutine(question="How much did she earn in an hour?", procedure="divide the pay by the hours"),
                           source) == []
+
+
+def test_a_procedure_ends_where_the_model_starts_a_new_numbered_question():
+    """From gsm8k-dev3's store: the reasoning after a <subq> ran on into a question of its own."""
+    from agent.controller.learning import trace_pairs
+    from agent.controller.state import Segment, Trace
+
+    told = ("To solve for x, we subtract 5 from both sides: 3x = 9. This simplifies to x = 3. "
+            "Therefore, the value of x is 3.")
+    ran_on = f"{told} 2. What is the value of y in the equation 2y - 3 = 11? We add 3 to both sides."
+    trace = Trace(problem_id="p", segments=[
+        Segment(attempt=0, index=0, tag="subq", body="What is x in 3x + 5 = 14?", text="<subq>What is x?</subq>"),
+        Segment(attempt=0, index=1, tag=None, text=ran_on)])
+    [sub] = trace_pairs(trace, Problem(id="p", domain="math", prompt="q"), "p")
+    assert sub.procedure == told
+    trace.segments[1] = Segment(attempt=0, index=1, tag=None, text=told)
+    assert trace_pairs(trace, Problem(id="p", domain="math", prompt="q"), "p")[0].procedure == told

@@ -112,6 +112,17 @@ def test_same_name_merges_by_arcmemo_rule(stores):
     assert stores.concepts.index.count == 1
 
 
+def test_merging_keeps_the_first_cues_and_notes_so_a_concept_cannot_drift(stores):
+    from memory.merge import MERGED_LINES
+
+    first = stores.concepts.add(concept("time conversion", cues=["minutes given"], notes=["divide minutes by 60"]))
+    for n in range(2 * MERGED_LINES):
+        stores.concepts.add(concept("time conversion", cues=[f"unit {n}"], notes=[f"convert unit {n} to unit {n + 1}"]))
+    merged = stores.concepts.get(first.id)
+    assert merged.cues == ["minutes given"] + [f"unit {n}" for n in range(MERGED_LINES - 1)]
+    assert merged.notes[0] == "divide minutes by 60" and len(merged.notes) == MERGED_LINES
+
+
 def test_near_duplicates_merge_but_distinct_items_and_other_domains_do_not(stores):
     first = stores.subroutines.add(Subroutine(question="How do I add two fractions?", procedure="common denominator", uses=1))
     twins = stores.subroutines.add_many(
