@@ -100,7 +100,7 @@ def bench_size(n: int, pool: np.ndarray, queries: np.ndarray, real: bool, nprobe
     ids = np.arange(1, n + 1, dtype=np.int64)
     exact_ids = ids[faiss.knn(queries, vecs, 8, metric=faiss.METRIC_INNER_PRODUCT)[1]]
     flat = VectorIndex.build(ids, vecs, vecs.shape[1], config.model_copy(update={"flat_threshold": n + 1}))
-    flat_p50, flat_p99 = latencies_ms(lambda q: flat.search(q, 8), queries)
+    flat_p50, flat_p99 = latencies_ms(lambda q, index=flat: index.search(q, 8), queries)
     del flat
 
     rss0 = rss_mib()

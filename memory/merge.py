@@ -12,7 +12,6 @@ from collections.abc import Iterable
 
 from memory.schemas import Concept, ConceptParameter, Subroutine
 
-
 #: Cues and notes a merged concept keeps. Each merge added a rewording, so without a cap a
 #: concept's notes drifted ("minutes to hours" became "... microseconds to nanoseconds") and
 #: grew past the prompt's memory budget, so the concept could no longer be shown at all.

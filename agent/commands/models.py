@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from agent.config import Settings
-from agent.embedded import REGISTRY, ModelError, converted_dir, is_converted, marker, missing_packages, record
+from agent.embedded import REGISTRY, ModelError, converted_dir, is_converted, missing_packages, record
 
 
 def register(sub: argparse._SubParsersAction) -> None:
