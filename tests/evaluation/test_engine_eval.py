@@ -47,17 +47,16 @@ def test_eval_game24_small_learns_procedures_on_the_real_engine(tmp_path, capsys
     import sqlite3
 
     monkeypatch.setenv("MNEMOS_BUDGETS__RETRIES", "0")
-    monkeypatch.setenv("MNEMOS_BUDGETS__PROCEDURE_SAMPLES", "2")
+    monkeypatch.setenv("MNEMOS_BUDGETS__PROCEDURE_SAMPLES", "1")
     monkeypatch.setenv("MNEMOS_BUDGETS__PROCEDURE_TOKENS", "192")
     home = tmp_path / "home"
     args = ["--home", str(home), "eval", "game24", "--small", "--no-progress", "--name", "ci24", "--resamples", "200",
-            "--arms", "plain,scaffold,frozen", "--max-tokens", "192"]
+            "--arms", "frozen", "--max-tokens", "192"]
     assert main(args) == 0
     result = json.loads((home / "runs" / "ci24" / "eval.json").read_text())
     assert result["model"] == "smollm2-135m" and result["n"] == 4
-    assert list(result["arms"]) == ["plain", "scaffold", "frozen"]
-    assert all(row["errors"] == 0 for row in result["arms"].values()), result["arms"]
-    assert result["arms"]["frozen"]["memory_unchanged"] is True
+    [frozen] = result["arms"].values()
+    assert frozen["n"] == 4 and frozen["errors"] == 0 and frozen["memory_unchanged"] is True, frozen
     learned = result["train"]["procedures"]
     assert learned["greedy_asked"] >= 1 and learned["programs"] >= learned["greedy_asked"]
     assert 0 <= learned["general"] <= learned["programs"]
