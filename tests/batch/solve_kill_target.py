@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import sys
 import threading
 
@@ -106,4 +107,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C is what the test sends: a shell running pytest in the background starts it with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

@@ -38,10 +38,8 @@ def _parked_run(home: Path, log: Path, run_id: str, park: str) -> Iterator[tuple
 
     The run is killed on the way out if the test has not ended it, so no parked process outlives the test.
     """
-    # Ctrl-C must reach it even when pytest runs in the background, where the shell sets SIGINT to ignored
-    # and children inherit that.
     proc = subprocess.Popen(_cmd(home, log, run_id, park), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            text=True)
     db = None
     try:
         deadline = time.monotonic() + 180
