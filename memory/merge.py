@@ -2,8 +2,8 @@
 
 Concepts follow ArcMemo's rule: the surviving concept keeps its identity, problems are
 appended, cues and notes are unioned without duplicates (up to :data:`MERGED_LINES`
-each), parameters are merged by name and outcome counts are summed. Subroutines keep the first procedure (the one
-already in use) and sum their usage counts.
+each), parameters are merged by name and outcome counts are summed. Subroutines keep
+the first procedure (the one already in use) and sum their usage counts.
 """
 
 from __future__ import annotations

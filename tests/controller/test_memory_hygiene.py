@@ -65,7 +65,6 @@ def test_learning_counts_offers_uses_and_the_arms_rate_and_demotes_a_concept_tha
     assert useless.status == "removed"  # demoted at its 5th use (1/5 < 4/8), removed at the next
 
 
-
 def test_an_episodes_counts_commit_together_or_not_at_all(memory):
     """A sub-question removed meanwhile fails the episode's update: no concept or rate count may stay behind."""
     from agent.controller.learning import _record_outcomes
@@ -84,6 +83,7 @@ def test_an_episodes_counts_commit_together_or_not_at_all(memory):
     after = memory.concepts.get(concept.id)
     assert (after.offered, after.successes, after.problems) == (1, 1, ["p0"])
     assert memory.concepts.solve_rate("math") == 1.0
+
 
 #: Names the writer gave real GSM8K training problems (run gsm8k-dev2), each with its problem's story.
 STORY_NAMES = [
