@@ -98,6 +98,7 @@ class ProcedureRow(EmbeddedMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    examples: Mapped[list[str]] = mapped_column(JSON, default=list)
     checked: Mapped[int] = mapped_column(Integer, default=0)
     passed: Mapped[int] = mapped_column(Integer, default=0)
     baseline: Mapped[float] = mapped_column(Float, default=0.0)

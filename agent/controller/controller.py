@@ -177,10 +177,12 @@ class Controller:
         result.prompt_tokens, result.generated_tokens = result.trace.prompt_tokens, result.trace.generated_tokens
 
     async def _check_problems(self, problem: Problem) -> list[Problem]:
-        if problem.domain not in self._checks:
-            self._checks[problem.domain] = await asyncio.to_thread(get_domain(problem.domain).check_problems,
-                                                                   self.budgets.procedure_checks)
-        return self._checks[problem.domain]
+        domain = get_domain(problem.domain)
+        family = domain.procedure_family(problem)
+        if family not in self._checks:
+            self._checks[family] = await asyncio.to_thread(domain.check_problems, self.budgets.procedure_checks,
+                                                           problem)
+        return self._checks[family]
 
     def _seed(self, problem: Problem) -> int:
         return self.settings.seed + int(hashlib.sha1(problem.id.encode()).hexdigest()[:6], 16)
@@ -216,7 +218,7 @@ class Controller:
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
                 temperature=max(self.settings.temperature, 0.8), seed=self._seed(problem),
                 portfolio=self.budgets.procedure_portfolio,
-                reference=reference if self.budgets.procedure_distill else None)
+                reference=reference if self.budgets.procedure_distill else None, trusted=reference is not None)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"

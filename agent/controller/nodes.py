@@ -127,7 +127,8 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
     ctx, b, used = runtime.context, runtime.context.budgets, state.counters
     if used.spent("segments", b):
         return {"attempt_end": "budget:segments"}
-    remaining = b.tokens - used.tokens
+    cap = get_domain(state.problem.domain).max_tokens(state.problem)
+    remaining = min(b.tokens, cap or b.tokens) - used.tokens
     if remaining <= 0:
         return {"attempt_end": "budget:tokens"}
     prompt = ctx.live_prompt(state)

@@ -32,11 +32,11 @@ from agent.controller.prompts import (
 )
 from agent.controller.state import ToolCall, Trace
 from agent.llm import ChatMessage, GenParams, TextGenerator
-from memory.procedures import ProcedureStore, best_of
+from memory.procedures import MAX_EXAMPLES, ProcedureStore, best_of
 from memory.schemas import Procedure
-from tools.domains import get_domain
+from tools.domains import GoldVerifier, get_domain
 from tools.domains.base import Domain
-from tools.problem import Problem, Verdict
+from tools.problem import Problem, Verdict, Verifier
 from tools.sandbox.run import SandboxLimits, run_python
 
 #: One jail run checks a procedure on every check problem: a brute-force search per call is fine, a hang is not.
@@ -47,6 +47,8 @@ _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 _ANSWER_LITERAL = re.compile(r"\d\s*\)?\s*[-+*/]\s*\(?\s*\d")
 #: How much of each written program a trace keeps, so traces show what the model wrote.
 PROGRAM_CHARS = 3000
+#: Where a problem has no gold-free check, a procedure's answer is used only if its cross-check was at least this.
+UNCHECKED_RATE = 0.9
 _KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
 
@@ -94,8 +96,21 @@ class CheckResult:
         return len(self.passed) + len(self.failed)
 
 
-def run_procedure(code: str, name: str, problems: list[Problem], limits: SandboxLimits = CHECK_LIMITS) -> CheckResult:
-    """Call ``name`` on each problem's inputs in one jail run and check each output with the family's checker."""
+def checker(domain: Domain, problem: Problem, gold: bool) -> Verifier | None:
+    """The family's gold-free check; where it has none, the reference answer, but only on problems in ``gold``'s
+    care (training-side problems: the check problems, or a training problem learned from), never a dev one."""
+    own = domain.verifier(problem)
+    return own if own is not None or not gold or problem.gold is None else GoldVerifier(problem)
+
+
+def run_procedure(code: str, name: str, problems: list[Problem], limits: SandboxLimits = CHECK_LIMITS, *,
+                  gold: frozenset[str] = frozenset(), unchecked: bool = False) -> CheckResult:
+    """Call ``name`` on each problem's inputs in one jail run and check each output with the family's checker.
+
+    Problems whose id is in ``gold`` are checked against their reference where the family has no
+    gold-free check; with ``unchecked`` any other answer without a check is taken as it is (the
+    caller vouches for the procedure, see :data:`UNCHECKED_RATE`).
+    """
     out = CheckResult()
     if not problems:
         return out
@@ -110,8 +125,11 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
         value = call.value if call is not None and call.ok else None
         shown = repr(value) if call is not None and call.ok else (
             f"raised {call.error}: {call.message}"[:200] if call is not None else f"did not run ({out.error or 'stopped'})")
-        check = domain.verifier(problem)
-        verdict = check(value) if check is not None and isinstance(value, str) else Verdict(ok=False)
+        check = checker(domain, problem, problem.id in gold)
+        if check is None:
+            verdict = Verdict(ok=unchecked and isinstance(value, str) and bool(value.strip()))
+        else:
+            verdict = check(value) if isinstance(value, str) else Verdict(ok=False)
         if verdict.ok:
             out.passed.append(problem.id)
             out.answers[problem.id] = value
@@ -132,7 +150,10 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
                            shown: int = 3) -> tuple[str | None, list[Procedure]]:
     """Run up to ``limit`` offerable procedures on the problem, best first; the first answer its check accepts wins.
 
-    Returns that answer (or None) and the procedures still worth showing the model. Where the
+    A family of a mixed store (``Domain.stories``) gets the ``limit`` procedures whose problems
+    read most like this one (retrieval, no family label); where the problem has no gold-free
+    check, an answer is taken only from a procedure whose cross-check reached
+    :data:`UNCHECKED_RATE`. Returns that answer (or None) and the procedures still worth showing the model. Where the
     family has a gold-free check that is none: each one was run on these very inputs and its
     answer refused, so showing it only costs prompt tokens (in the Game of 24 pilot the fallback
     with failed procedures shown solved 0 of 16, and doubled plain's tokens). Without a check
@@ -143,14 +164,21 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
     domain = get_domain(problem.domain)
     if domain.procedure_args(problem) is None:
         return None, []
-    offered = await asyncio.to_thread(store.offerable, problem.domain, limit)
-    if domain.verifier(problem) is None:
-        offered = offered[:shown]
-        trace.procedures_offered.extend(p.id for p in offered)  # type: ignore[misc]
-        return None, offered
+    checked = domain.verifier(problem) is not None
+    if domain.stories:
+        hits = await asyncio.to_thread(store.retrieve, problem_text(problem), domain.procedure_signature or "", limit)
+        offered = [p for p, _ in hits]
+        trace.notes.append("procedures retrieved: " + ", ".join(f"P{p.id} [{p.domain}] {s:.2f}" for p, s in hits))
+    else:
+        offered = await asyncio.to_thread(store.offerable, domain.procedure_family(problem), limit)
+        if not checked:
+            offered = offered[:shown]
+            trace.procedures_offered.extend(p.id for p in offered)  # type: ignore[misc]
+            return None, offered
     for proc in offered:
         t0 = time.perf_counter()
-        res = await asyncio.to_thread(run_procedure, proc.code, proc.name, [problem], APPLY_LIMITS)
+        res = await asyncio.to_thread(run_procedure, proc.code, proc.name, [problem], APPLY_LIMITS,
+                                      unchecked=not checked and proc.rate >= UNCHECKED_RATE)
         answer = res.answers.get(problem.id)
         ok = answer is not None
         if record:
@@ -202,18 +230,21 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
     return "\n".join(lines)
 
 
-def _learnable(problem: Problem, check_problems: list[Problem]) -> tuple[Domain, str, str, list[Problem]] | None:
-    """The family's domain, signature, function name and check problems (without this one), if it can learn."""
+def _learnable(problem: Problem, check_problems: list[Problem], trusted: bool
+               ) -> tuple[Domain, str, str, list[Problem]] | None:
+    """The family's domain, signature, function name and check problems (without this one), if it can learn:
+    an answer here must be checkable, gold-free or (``trusted``: a training problem) by its reference."""
     domain = get_domain(problem.domain)
     signature = domain.procedure_signature
-    if signature is None or domain.procedure_args(problem) is None or domain.verifier(problem) is None:
+    if signature is None or domain.procedure_args(problem) is None or checker(domain, problem, trusted) is None:
         return None
     return domain, signature, function_name(signature), [p for p in check_problems if p.id != problem.id]
 
 
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            trace: Trace, *, samples: int, max_tokens: int, temperature: float,
-                           seed: int, portfolio: int = 3, reference: str | None = None) -> str | None:
+                           seed: int, portfolio: int = 3, reference: str | None = None,
+                           trusted: bool = False) -> str | None:
     """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
     With ``reference`` (a right answer to this problem: a training problem's reference solution)
@@ -229,17 +260,20 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     this problem or beats what is stored, the best of them is shown its failures and
     repaired once more. The greedy program measures the model's own rate on the family
     (``ProcedureStore.family_rate``), which an admitted procedure's cross-check must beat.
+    ``trusted`` says this is a training problem, whose reference may check answers here.
     """
-    if (learnable := _learnable(problem, check_problems)) is None:
+    if (learnable := _learnable(problem, check_problems, trusted)) is None:
         return None
     domain, signature, name, pool = learnable
+    family = domain.procedure_family(problem)
     known = {p.id for p in pool}
+    gold = frozenset(known | ({problem.id} if trusted else set()))
     source = trace.thread_id or problem.id
     if reference and (answer := await distill_procedure(llm, store, problem, reference, check_problems, trace,
                                                         max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                                        portfolio=portfolio)):
+                                                        portfolio=portfolio, trusted=trusted)):
         return answer
-    active = await asyncio.to_thread(store.active, problem.domain)
+    active = await asyncio.to_thread(store.active, family)
     best = best_of(active)
     write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
                                                                     doc=domain.procedure_doc)))
@@ -250,13 +284,13 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     asks += [(complement or write, sampled.model_copy(update={"seed": seed + i}),
               f"{'complement' if complement else 'sample'}{i}") for i in range(samples)]
     if best is not None:
-        best_check = await asyncio.to_thread(run_procedure, best.code, name, [problem, *pool])
+        best_check = await asyncio.to_thread(run_procedure, best.code, name, [problem, *pool], gold=gold)
         if best_check.failed:
             asks.append((repair_prompt(llm, problem, domain, best.code, best_check, known),
                          sampled.model_copy(update={"seed": seed + samples}), f"repair:P{best.id}"))
-    cands = await _ask(llm, asks, name, problem, pool, trace)
-    family = await asyncio.to_thread(store.count_family, problem.domain, solved=cands[0].ok_here)
-    bar = max(family, best.rate if best is not None else 0.0)
+    cands = await _ask(llm, asks, name, problem, pool, trace, gold)
+    rate = await asyncio.to_thread(store.count_family, family, solved=cands[0].ok_here)
+    bar = max(rate, best.rate if best is not None else 0.0)
     if not any(c.ok_here or (c.rate or 0.0) > bar for c in cands):
         runnable = [c for c in cands if c.rate is not None and c.check is not None]
         if runnable:
@@ -264,33 +298,34 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
             assert base.whole is not None
             asks = [(repair_prompt(llm, problem, domain, base.code, base.whole, known),
                      sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
-            cands += await _ask(llm, asks, name, problem, pool, trace)
-    admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
-                                       family, source, portfolio)
+            cands += await _ask(llm, asks, name, problem, pool, trace, gold)
+    admitted = await asyncio.to_thread(_admit, store, problem, pool, name, signature, domain.procedure_doc, cands,
+                                       rate, source, portfolio)
     _record(trace, cands, admitted)
     return next((c.here for c in cands if c.here), None)
 
 
 async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: Problem, answer: str,
                             check_problems: list[Problem], trace: Trace, *, max_tokens: int, temperature: float,
-                            seed: int, portfolio: int) -> str | None:
+                            seed: int, portfolio: int, trusted: bool = False) -> str | None:
     """Ask for ``answer``'s form as a function of the inputs (greedy, and one sample) and keep it if it checks.
 
     ``answer`` is right for ``problem``: a training problem's reference solution, or an answer
     the gold-free check accepted (a rare success of the model's own reasoning). Returns an
     answer a distilled program gave here that the check accepts, if any.
     """
-    if (learnable := _learnable(problem, check_problems)) is None:
+    if (learnable := _learnable(problem, check_problems, trusted)) is None:
         return None
     domain, signature, name, pool = learnable
+    gold = frozenset({p.id for p in pool} | ({problem.id} if trusted else set()))
     prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
         problem=problem_text(problem), answer=answer, signature=signature, doc=domain.procedure_doc)))
     asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
             (prompt, GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed), "distill:sample")]
-    cands = await _ask(llm, asks, name, problem, pool, trace, [answer])
-    family = await asyncio.to_thread(store.family_rate, problem.domain)
-    admitted = await asyncio.to_thread(_admit, store, problem, name, signature, domain.procedure_doc, cands,
-                                       family, trace.thread_id or problem.id, portfolio)
+    cands = await _ask(llm, asks, name, problem, pool, trace, gold, [answer])
+    rate = await asyncio.to_thread(store.family_rate, domain.procedure_family(problem))
+    admitted = await asyncio.to_thread(_admit, store, problem, pool, name, signature, domain.procedure_doc, cands,
+                                       rate, trace.thread_id or problem.id, portfolio)
     _record(trace, cands, admitted)
     return next((c.here for c in cands if c.here), None)
 
@@ -341,7 +376,8 @@ def complement_prompt(llm: TextGenerator, problem: Problem, domain: Domain, unso
 
 
 async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name: str, problem: Problem,
-               pool: list[Problem], trace: Trace, shown: list[str] | None = None) -> list[Candidate]:
+               pool: list[Problem], trace: Trace, gold: frozenset[str] = frozenset(),
+               shown: list[str] | None = None) -> list[Candidate]:
     """Generate every asked program at once, then check each in the jail: here, and on the check problems."""
     outs = await asyncio.gather(*(llm.agenerate([prompt], params) for prompt, params, _ in asks))
     cands = []
@@ -349,7 +385,7 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
         trace.charge("learn_procedures", out.prompt_tokens, out.generated_tokens)
         cand = Candidate(text=out.text, origin=origin, code=extract_function(out.text, name) or "")
         if cand.code:
-            cand.whole = whole = await asyncio.to_thread(run_procedure, cand.code, name, [problem, *pool])
+            cand.whole = whole = await asyncio.to_thread(run_procedure, cand.code, name, [problem, *pool], gold=gold)
             cand.here = whole.answers.get(problem.id)
             cand.lookup = looks_up_answers(cand.code, [cand.here or "", *(shown or [])])
             if cand.lookup:
@@ -367,8 +403,8 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
 NEW_COVERAGE = 1
 
 
-def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, doc: str, cands: list[Candidate],
-           baseline: float, source: str, portfolio: int) -> Procedure | None:
+def _admit(store: ProcedureStore, problem: Problem, pool: list[Problem], name: str, signature: str, doc: str,
+           cands: list[Candidate], baseline: float, source: str, portfolio: int) -> Procedure | None:
     """Store what the round found, if anything beats what is stored.
 
     Only candidates whose cross-check beats ``baseline`` count. One replaces the stored best (as
@@ -384,16 +420,22 @@ def _admit(store: ProcedureStore, problem: Problem, name: str, signature: str, d
     if not scored:
         return None
 
+    family = get_domain(problem.domain).procedure_family(problem)
+    texts = {p.id: p.prompt for p in pool}
+
     def item(c: Candidate) -> Procedure:
         assert c.check is not None
-        return Procedure(name=name, signature=signature, docstring=doc, code=c.code, domain=problem.domain,
-                         evidence=[*([problem.id] if c.ok_here else []), *c.check.passed], checked=c.check.checked,
-                         passed=len(c.check.passed), baseline=baseline, source=f"{source} {c.origin}")
+        evidence = [*([problem.id] if c.ok_here else []), *c.check.passed]
+        examples = [problem.prompt, *(texts.get(i, "") for i in c.check.passed)]
+        return Procedure(name=name, signature=signature, docstring=doc, code=c.code, domain=family,
+                         evidence=evidence, examples=[t for t in examples if t][:MAX_EXAMPLES],
+                         checked=c.check.checked, passed=len(c.check.passed), baseline=baseline,
+                         source=f"{source} {c.origin}")
 
     def rank(c: Candidate) -> tuple[float, bool]:
         return c.rate or 0.0, c.origin.startswith("repair")
 
-    active = store.active(problem.domain)
+    active = store.active(family)
     best = best_of(active)
     if best is None or best.id is None:
         return store.add(item(max(scored, key=rank)))

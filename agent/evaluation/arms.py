@@ -83,7 +83,9 @@ def plain_solver(llm: TextGenerator, settings: Settings) -> PlainSolver:
         t0 = time.perf_counter()
         domain = get_domain(problem.domain)
         prompt = llm.render_chat([ChatMessage(role="user", content=domain.plain_prompt(problem))])
-        out = (await llm.agenerate([prompt], params))[0]
+        cap = domain.max_tokens(problem)
+        own = params.model_copy(update={"max_tokens": min(params.max_tokens, cap)}) if cap else params
+        out = (await llm.agenerate([prompt], own))[0]
         answer = domain.plain_answer(out.text, problem)
         end = "answer" if answer is not None else ("length" if out.finish_reason == "length" else "no_answer")
         return PlainResult(

@@ -14,13 +14,15 @@ from tools.domains.arc import ArcDomain
 from tools.domains.arc_grid import ArcGridDomain
 from tools.domains.base import Domain
 from tools.domains.game24 import Game24Domain
+from tools.domains.gym import GymDomain
 from tools.domains.math import MathDomain
 from tools.domains.text import TextDomain
 from tools.problem import Problem, Verdict, Verifier
 
 VerifyMode = Literal["domain", "gold", "off"]
 
-DOMAINS: dict[str, Domain] = {d.name: d for d in (ArcDomain(), MathDomain(), TextDomain(), ArcGridDomain(), Game24Domain())}
+DOMAINS: dict[str, Domain] = {d.name: d for d in (ArcDomain(), MathDomain(), TextDomain(), ArcGridDomain(), Game24Domain(),
+                                               GymDomain())}
 
 
 def register_domain(domain: Domain) -> None:

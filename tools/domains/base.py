@@ -60,17 +60,28 @@ class Domain:
     procedure_doc: ClassVar[str] = ""
     #: Every problem of the family has an answer (a procedure returning None is wrong, and is told so).
     always_solvable: ClassVar[bool] = False
+    #: Many kinds of problem share this domain and one store, so a problem's stored procedures are chosen by how
+    #: alike it is to the problems that wrote or verified them (retrieval), not by a family label.
+    stories: ClassVar[bool] = False
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
         """The arguments a stored procedure is called with on ``problem``; None when it has no such inputs."""
         return None
 
-    def check_problems(self, n: int) -> list[Problem]:
-        """Training problems a new procedure is cross-checked on (gold-free); none means none is admitted."""
+    def procedure_family(self, problem: Problem) -> str:
+        """The label a procedure learned on ``problem`` is stored under (with its family rate); training only."""
+        return problem.domain
+
+    def check_problems(self, n: int, problem: Problem | None = None) -> list[Problem]:
+        """Training-side problems of ``problem``'s family a new procedure is cross-checked on; none, none admitted."""
         return []
 
     def verifier(self, problem: Problem) -> Verifier | None:
         """A checker that never reads ``problem.gold``; None when the family has no such check."""
+        return None
+
+    def max_tokens(self, problem: Problem) -> int | None:
+        """The family's cap on generated tokens for one solve (below the settings' own), if it has one."""
         return None
 
     def score(self, problem: Problem, attempts: list[str]) -> float:

@@ -37,7 +37,7 @@ class Game24Domain(Domain):
     def procedure_args(self, problem: Problem) -> list[object] | None:
         return [list(problem.meta["numbers"])] if "numbers" in problem.meta else None
 
-    def check_problems(self, n: int) -> list[Problem]:
+    def check_problems(self, n: int, problem: Problem | None = None) -> list[Problem]:
         """``n`` puzzles from the training side of the default split, the same ones every time."""
         train, _ = seeded_split(game24.open_puzzles(), DEFAULT_DEV_SIZE, 0)
         return random.Random(24).sample(train, min(n, len(train)))
