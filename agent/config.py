@@ -83,6 +83,8 @@ class Budgets(BaseModel):
     procedure_portfolio: int = Field(32, ge=0, description="Active procedures kept per family; where the family has a "
                                      "check, each is applied (its answer checked) before any reasoning, at no "
                                      "generation cost.")
+    procedure_top_k: int = Field(3, ge=0, description="Stored procedures retrieved and run per problem where one "
+                                 "store holds many families (chosen by how alike their problems read).")
     procedure_samples: int = Field(4, ge=0, description="Programs sampled (besides the greedy one) when learning "
                                    "procedures on a problem memory did not solve.")
     procedure_tokens: int = Field(512, gt=0, description="Max tokens of one written or repaired procedure.")

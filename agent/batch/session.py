@@ -112,7 +112,7 @@ async def asolve_set(
     finally:
         if own_memory:
             memory.close()
-        if own_llm:
+        if own_llm and llm is not None:  # the engine may have failed to start: its error is the one to show
             llm.close()
 
 

@@ -209,7 +209,8 @@ class Controller:
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
                       recall_mode=self.settings.recall_mode)
         answer, unchecked = await apply_procedures(store, problem, self.budgets.procedure_portfolio, trace,
-                                                   record=learn, shown=self.budgets.procedures_shown)
+                                                   record=learn, shown=self.budgets.procedures_shown,
+                                                   top_k=self.budgets.procedure_top_k)
         end = "procedure"
         if answer is None and learn:
             t0 = time.perf_counter()

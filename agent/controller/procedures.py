@@ -147,10 +147,10 @@ def preload(procedures: list[Procedure]) -> str:
 
 
 async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, trace: Trace, *, record: bool,
-                           shown: int = 3) -> tuple[str | None, list[Procedure]]:
+                           shown: int = 3, top_k: int = 3) -> tuple[str | None, list[Procedure]]:
     """Run up to ``limit`` offerable procedures on the problem, best first; the first answer its check accepts wins.
 
-    A family of a mixed store (``Domain.stories``) gets the ``limit`` procedures whose problems
+    A family of a mixed store (``Domain.stories``) gets the ``top_k`` procedures whose problems
     read most like this one (retrieval, no family label); where the problem has no gold-free
     check, an answer is taken only from a procedure whose cross-check reached
     :data:`UNCHECKED_RATE`. Returns that answer (or None) and the procedures still worth showing the model. Where the
@@ -166,7 +166,7 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
         return None, []
     checked = domain.verifier(problem) is not None
     if domain.stories:
-        hits = await asyncio.to_thread(store.retrieve, problem_text(problem), domain.procedure_signature or "", limit)
+        hits = await asyncio.to_thread(store.retrieve, problem_text(problem), domain.procedure_signature or "", top_k)
         offered = [p for p, _ in hits]
         trace.notes.append("procedures retrieved: " + ", ".join(f"P{p.id} [{p.domain}] {s:.2f}" for p, s in hits))
     else:
@@ -407,7 +407,7 @@ def _admit(store: ProcedureStore, problem: Problem, pool: list[Problem], name: s
            cands: list[Candidate], baseline: float, source: str, portfolio: int) -> Procedure | None:
     """Store what the round found, if anything beats what is stored.
 
-    Only candidates whose cross-check beats ``baseline`` count. One replaces the stored best (as
+    Only candidates whose cross-check beats ``baseline`` (or is perfect) count. One replaces the stored best (as
     its next version) when its cross-check is higher and it is a repair of that best or solves
     every check problem the best solves; a better-rated program of another form would otherwise
     lose the problems only the old one solves. Else the candidate that solves the most problems
@@ -416,7 +416,9 @@ def _admit(store: ProcedureStore, problem: Problem, pool: list[Problem], name: s
     forms add up, since each answer is checked before use. The store is read again here, so
     problems learned from at once never replace a better version.
     """
-    scored = [c for c in cands if c.rate is not None and c.check is not None and c.rate > baseline]
+    # A perfect cross-check cannot be beaten, only tied: where the model's own programs are always right (the
+    # bar is 1.0), one that was right on every check problem still answers at no generation cost.
+    scored = [c for c in cands if c.rate is not None and c.check is not None and (c.rate > baseline or c.rate >= 1.0)]
     if not scored:
         return None
 

@@ -69,6 +69,31 @@ class EvalReport(BaseModel):
     groups: dict[str, dict[str, dict[str, float]]] = Field(
         default_factory=dict, description="Meta key -> value -> arm -> accuracy (and 'n'), for the family's "
         "report groups such as hop count and context length.")
+    tokens_per_solved: dict[str, float | None] = Field(
+        default_factory=dict, description="Arm -> generated tokens over all its problems per problem solved.")
+    hit_at_k: float | None = Field(None, description="Mixed stores: among dev problems whose family has an admitted "
+                                   "procedure, the share where one of that family's procedures was among those run.")
+    retrieval_k: int | None = None
+    procedures: list[dict[str, Any]] = Field(default_factory=list, description="The snapshot's procedures with "
+                                             "their family, cross-check and counts in the frozen arm.")
+
+
+def tokens_per_solved(episodes: list[Episode]) -> float | None:
+    """Generated tokens of the whole arm per problem it solved (None when it solved none)."""
+    solved = sum(e.score >= 1.0 for e in episodes)
+    return sum(e.generated_tokens for e in episodes) / solved if solved else None
+
+
+def hit_at_k(episodes: list[Episode], family_of: dict[str, str], procedure_family: dict[int, str]) -> float | None:
+    """Among problems whose family (``family_of``: problem id -> label) has a stored procedure, the share whose
+    trace ran one of that family's procedures (``procedure_family``: procedure id -> label); None if none qualify."""
+    admitted = set(procedure_family.values())
+    eligible = [e for e in episodes if family_of.get(e.problem_id) in admitted]
+    if not eligible:
+        return None
+    hits = sum(any(procedure_family.get(int(i)) == family_of[e.problem_id]
+                   for i in e.trace.get("procedures_offered") or []) for e in eligible)
+    return hits / len(eligible)
 
 
 def _walk_segments(trace: dict[str, Any]) -> list[dict[str, Any]]:
@@ -256,6 +281,9 @@ def published(report: EvalReport) -> dict[str, Any]:
         "settings": report.settings,
         "bootstrap": report.bootstrap,
         **({"groups": report.groups} if report.groups else {}),
+        "tokens_per_solved": report.tokens_per_solved,
+        **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures}
+           if report.hit_at_k is not None else {}),
     }
 
 

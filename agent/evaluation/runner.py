@@ -23,8 +23,10 @@ from agent.evaluation.report import (
     arm_result,
     format_table,
     group_accuracy,
+    hit_at_k,
     procedure_training,
     published,
+    tokens_per_solved,
     versus_scaffold,
     write_chart,
     write_json,
@@ -38,6 +40,7 @@ from agent.evaluation.snapshot import (
     load_snapshot,
     memory_content,
     snapshot_root,
+    stored_procedures,
     working_copy,
 )
 from agent.llm import TextGenerator
@@ -313,6 +316,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         if (learned := procedure_training(train_eps)) is not None:
             train["procedures"] = learned
     scores = {arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()}
+    mixed = _mixed_store(split, settings, options, by_arm.get("frozen") or [])
     keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "budgets", "solve_mode", "prime_recall",
             "kv_policy", "kv_budget")
     return EvalReport(
@@ -322,7 +326,27 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         bootstrap={"resamples": options.resamples, "seed": options.seed},
         scores=scores,
         groups=group_accuracy(get_domain(split.record.kind).report_groups, split.dev, scores),
+        tokens_per_solved={arm: tokens_per_solved(eps) for arm, eps in by_arm.items()},
+        **mixed,
     )
+
+
+def _mixed_store(split: Split, settings: Settings, options: EvalOptions, frozen: list[Episode]) -> dict[str, Any]:
+    """Where one store serves many families: hit@k of retrieval in the frozen arm, and each stored procedure with
+    its family, cross-check and what it did there (run / answered)."""
+    domain = get_domain(split.record.kind)
+    store = settings.runs_dir / options.name / "frozen-store" / DB_FILE
+    if not domain.stories or not frozen or not store.is_file():
+        return {}
+    procs = [p for p in stored_procedures(store) if p["status"] == "active"]
+    calls = [c for e in frozen for c in e.trace.get("tool_calls") or [] if c.get("kind") == "apply_procedure"]
+    for p in procs:
+        p["frozen_run"] = sum(p["id"] in (c.get("ids") or []) for c in calls)
+        p["frozen_answered"] = sum(p["id"] in (c.get("ids") or []) and bool(c.get("ok")) for c in calls)
+    family_of = {p.id: domain.procedure_family(p) for p in split.dev}
+    k = settings.budgets.procedure_top_k
+    return {"hit_at_k": hit_at_k(frozen, family_of, {p["id"]: p["domain"] for p in procs}), "retrieval_k": k,
+            "procedures": procs}
 
 
 def print_outcome(outcome: EvalOutcome) -> None:

@@ -196,3 +196,18 @@ def arm_memory(store_dir: Path, episodes: EpisodeStore, encoder: Any, settings: 
     stores = open_memory(settings, db_url=url, index_dir=index_dir, encoder=encoder)
     stores.episodes = episodes
     return stores
+
+
+def stored_procedures(db_path: Path) -> list[dict[str, Any]]:
+    """The procedures of a memory database (read-only): id, family, status, cross-check and use counts, code."""
+    if not Path(db_path).is_file():
+        return []
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        cols = "id, domain, status, version, passed, checked, baseline, offered, used, solved, source, code"
+        return [dict(r) for r in conn.execute(f"SELECT {cols} FROM procedures ORDER BY id")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()

@@ -36,9 +36,10 @@ class GymDomain(Domain):
     small_sizes = (2, 4)
     report_groups = ("family",)
     procedure_signature = "solve(question: str) -> str | None"
-    procedure_doc = ("Read the numbers, words or grids the question gives (parse its text), compute the answer, and "
-                     "return it exactly in the form the question asks for, as a string; None when the question is not "
-                     "of the kind this function solves.")
+    procedure_doc = ("`question` is the whole problem text exactly as shown above, instructions and all, not only its "
+                     "data: find in it the values this problem gives (for example with re), compute the answer, and "
+                     "return it as a string in exactly the form the question asks for; return None when the text is "
+                     "not a problem of this kind.")
     stories = True
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
