@@ -159,8 +159,39 @@ def procedures_alone(d: dict) -> str:
             "| procedure | training check | tried | solved |\n|---|---:|---:|---:|\n" + rows)
 
 
+def families(d: dict) -> str:
+    """Per family of a mixed store: each arm's accuracy, frozen's gain in problems, how answers are checked, and
+    the procedures stored; then retrieval's hit@k and generated tokens per solved problem."""
+    groups = (d.get("groups") or {}).get("family") or {}
+    arms = [a for a in ("plain", "off", "scaffold", "frozen", "learning") if a in d.get("arms", {})]
+    stored: dict[str, int] = {}
+    for p in d.get("procedures") or []:
+        stored[p["domain"].split("/", 1)[-1]] = stored.get(p["domain"].split("/", 1)[-1], 0) + 1
+    checks = {k.split("/", 1)[-1]: v for k, v in (d.get("family_checks") or {}).items()}
+    rows = ["| family | answer check | n | " + " | ".join(arms) + " | frozen − plain, problems | procedures stored |",
+            "|---|---|---:|" + "---:|" * len(arms) + "---:|---:|"]
+    for fam, cell in groups.items():
+        n = int(cell.get("n", 0))
+        gain = "–" if "frozen" not in cell or "plain" not in cell else f"{round((cell['frozen'] - cell['plain']) * n):+d}"
+        rows.append(f"| {fam} | {checks.get(fam, '–')} | {n} | " + " | ".join(
+            _pct(cell[a]) if a in cell else "–" for a in arms) + f" | {gain} | {stored.get(fam, 0)} |")
+    k = next((key for key in d if key.startswith("hit_at_")), None)
+    tps = d.get("tokens_per_solved") or {}
+    notes = []
+    if k is not None:
+        hit = d[k]
+        notes.append(f"retrieval hit@{k.removeprefix('hit_at_')}: " + ("no family had a procedure" if hit is None
+                                                                        else _pct(hit)))
+    if tps:
+        notes.append("generated tokens per solved problem: " + ", ".join(
+            f"{a} {tps[a]:,.0f}" if tps.get(a) else f"{a} –" for a in arms if a in tps))
+    return f"Model `{d.get('model')}`, {d.get('n')} dev problems in one mixed stream.\n\n" + "\n".join(rows) + \
+        ("\n\n" + "; ".join(notes) + "." if notes else "")
+
+
 #: The memory ablations the summary table puts side by side: file stem -> column title.
-MEMORY_SETS = {"game24_dev_ablation": "Game of 24", "gsm8k_dev_ablation": "GSM8K"}
+MEMORY_SETS = {"game24_dev_ablation": "Game of 24", "gsm8k_dev_ablation": "GSM8K",
+               "gym_dev_ablation": "reasoning-gym, mixed families"}
 MEMORY_ARMS = {"plain": "the model alone", "off": "controller, no memory", "scaffold": "memory arms' steps, empty memory",
                "frozen": "trained memory, read only", "learning": "trained memory, learning on dev"}
 
@@ -190,6 +221,8 @@ def memory_results(sets: dict[str, dict]) -> str:
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
+    "gym_dev_ablation": ablation,
+    "gym_families": families,
     "game24_pilot": ablation,
     "game24_procedures_alone": procedures_alone,
     "procedure_writing": procedure_writing,
@@ -203,7 +236,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
 
 
 #: Tables drawn from part of another table's file: marker name -> file stem.
-SOURCES = {"throughput_full_attempts": "throughput"}
+SOURCES = {"throughput_full_attempts": "throughput", "gym_families": "gym_dev_ablation"}
 
 
 def render(readme: str) -> str:

@@ -44,7 +44,8 @@ CHECK_LIMITS = SandboxLimits(cpu_seconds=30, wall_seconds=60, memory_mb=768, max
 APPLY_LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_mb=768, max_output_chars=2000)
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 #: A string literal that is itself arithmetic over numbers ("(8-4)*(7-1)"): a stored answer, not a procedure.
-_ANSWER_LITERAL = re.compile(r"\d\s*\)?\s*[-+*/]\s*\(?\s*\d")
+#: The whole literal must be such arithmetic, so a regex like "[1-4]" or a format like "{}+{}" is not one.
+_ANSWER_LITERAL = re.compile(r"^[\d\s().]*\d\s*\)?\s*[-+*/]\s*\(?\s*\d[\d\s()+\-*/.]*$")
 #: How much of each written program a trace keeps, so traces show what the model wrote.
 PROGRAM_CHARS = 3000
 #: Where a problem has no gold-free check, a procedure's answer is used only if its cross-check was at least this.
@@ -73,13 +74,19 @@ def extract_function(text: str, name: str) -> str | None:
 def looks_up_answers(code: str, answers: list[str] | None = None) -> bool:
     """Whether the code holds answers as literals (an expression in a string, or a known answer) rather than
     computing them: such a program only repeats the problems it has seen."""
-    answers = [a for a in (answers or []) if a]
+    answers = [a.replace(" ", "") for a in (answers or []) if a]
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                _ANSWER_LITERAL.search(node.value)
-                or any(a.replace(" ", "") in node.value.replace(" ", "") for a in answers)):
+                _ANSWER_LITERAL.search(node.value) or _holds(node.value.replace(" ", ""), answers)):
             return True
     return False
+
+
+def _holds(literal: str, answers: list[str]) -> bool:
+    """A literal is a known answer or holds a long one; a bare word or number ("Friday" in a list of weekdays,
+    "3") is something any program may spell, and the cross-check on other problems catches one that only
+    repeats it."""
+    return any((literal == a and not a.isalnum()) or (len(a) >= 12 and a in literal) for a in answers)
 
 
 @dataclass

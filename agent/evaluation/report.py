@@ -76,6 +76,9 @@ class EvalReport(BaseModel):
     retrieval_k: int | None = None
     procedures: list[dict[str, Any]] = Field(default_factory=list, description="The snapshot's procedures with "
                                              "their family, cross-check and counts in the frozen arm.")
+    family_checks: dict[str, str] = Field(default_factory=dict, description="Mixed stores: family -> 'gold-free' "
+                                          "(a procedure's answer must pass the question's own check) or "
+                                          "'cross-check' (only a procedure checked right on >= 0.9 may answer).")
 
 
 def tokens_per_solved(episodes: list[Episode]) -> float | None:
@@ -282,8 +285,8 @@ def published(report: EvalReport) -> dict[str, Any]:
         "bootstrap": report.bootstrap,
         **({"groups": report.groups} if report.groups else {}),
         "tokens_per_solved": report.tokens_per_solved,
-        **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures}
-           if report.hit_at_k is not None else {}),
+        **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures,
+            "family_checks": report.family_checks} if report.retrieval_k is not None else {}),
     }
 
 
@@ -299,6 +302,20 @@ def _yerr(values: list[float], intervals: list[tuple[float, float]]) -> list[lis
             [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals, strict=True)]]
 
 
+def _group_panel(ax: Any, key: str, groups: dict[str, dict[str, float]], arms: list[str]) -> None:
+    """Accuracy of every arm within each value of one report group (e.g. per family), bars side by side."""
+    labels = list(groups)
+    width = 0.8 / max(1, len(arms))
+    for i, arm in enumerate(arms):
+        ax.bar([x + i * width for x in range(len(labels))], [groups[g].get(arm, 0.0) for g in labels], width,
+               label=arm)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))],
+                  [f"{g} ({int(groups[g].get('n', 0))})" for g in labels], rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(f"accuracy per {key}")
+    ax.legend(fontsize=8, ncol=len(arms))
+
+
 def write_chart(report: EvalReport, path: Path) -> Path:
     """Accuracy per arm with its Wilson interval, and the paired difference to plain with its bootstrap interval."""
     import matplotlib
@@ -310,7 +327,14 @@ def write_chart(report: EvalReport, path: Path) -> Path:
     names = [r.arm for r in arms]
     acc = [r.accuracy for r in arms]
     err = _yerr(acc, [r.ci95 for r in arms])
-    fig, (ax_acc, ax_d) = plt.subplots(1, 2, figsize=(max(7, 1.6 * len(arms) * 2 + 2), 4))
+    key = next(iter(report.groups), None)
+    groups = report.groups.get(key, {}) if key else {}
+    wide = len(groups) > 1
+    fig = plt.figure(figsize=(max(7, 1.6 * len(arms) * 2 + 2, 0.9 * len(groups) if wide else 0), 8 if wide else 4))
+    grid = fig.add_gridspec(2 if wide else 1, 2)
+    ax_acc, ax_d = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    if wide:
+        _group_panel(fig.add_subplot(grid[1, :]), key or "", groups, names)
     ax_acc.bar(names, acc, yerr=err, capsize=6, color="tab:blue")
     ax_acc.set_ylim(0, 1)
     ax_acc.set_ylabel("accuracy (95% Wilson CI)")

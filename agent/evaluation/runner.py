@@ -344,9 +344,12 @@ def _mixed_store(split: Split, settings: Settings, options: EvalOptions, frozen:
         p["frozen_run"] = sum(p["id"] in (c.get("ids") or []) for c in calls)
         p["frozen_answered"] = sum(p["id"] in (c.get("ids") or []) and bool(c.get("ok")) for c in calls)
     family_of = {p.id: domain.procedure_family(p) for p in split.dev}
+    checks = {}
+    for p in split.dev:
+        checks.setdefault(family_of[p.id], "gold-free" if domain.verifier(p) is not None else "cross-check")
     k = settings.budgets.procedure_top_k
     return {"hit_at_k": hit_at_k(frozen, family_of, {p["id"]: p["domain"] for p in procs}), "retrieval_k": k,
-            "procedures": procs}
+            "procedures": procs, "family_checks": checks}
 
 
 def print_outcome(outcome: EvalOutcome) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,6 +21,11 @@ pytestmark = pytest.mark.engine
 
 def chat_prompt(engine: Engine, text: str) -> str:
     return engine.render_chat([ChatMessage(role="user", content=text)])
+
+
+def first_number(text: str) -> str | None:
+    found = re.search(r"\d+", text)
+    return found.group() if found else None
 
 
 def test_batch_returns_one_completion_each_with_counts(engine: Engine) -> None:
@@ -87,9 +93,14 @@ def test_short_request_finishes_before_a_long_one_submitted_earlier(engine: Engi
 
 
 def test_agenerate_and_generate_from_many_threads_share_the_engine(engine: Engine) -> None:
-    """Plain threads (generate) and foreign event loops (agenerate) are served at once, each with its own answer."""
-    prompts = [chat_prompt(engine, f"Say the word number {i}.") for i in range(6)]
-    expected = [c.text for c in engine.generate(prompts, GenParams(max_tokens=6))]
+    """Plain threads (generate) and foreign event loops (agenerate) are served at once, each with its own answer.
+
+    Each prompt is a counting sequence with a different start, so a mixed-up reply shows; only the first number is
+    compared, because batching changes float sums and a greedy tail may differ from run to run."""
+    starts = (3, 17, 40, 71, 102, 250)
+    prompts = [", ".join(str(s + j) for j in range(6)) + "," for s in starts]
+    expected = [str(s + 6) for s in starts]
+    assert [first_number(c.text) for c in engine.generate(prompts, GenParams(max_tokens=6))] == expected
     got: dict[int, str] = {}
 
     def work(i: int) -> None:
@@ -103,7 +114,7 @@ def test_agenerate_and_generate_from_many_threads_share_the_engine(engine: Engin
         t.start()
     for t in threads:
         t.join(timeout=120)
-    assert [got[i] for i in range(6)] == expected  # greedy: same text however it was batched
+    assert [first_number(got[i]) for i in range(6)] == expected
 
 
 def test_cancelled_request_is_aborted_and_engine_goes_on(engine: Engine) -> None:
@@ -209,11 +220,12 @@ def test_chat_cli_end_to_end(tmp_path: Path) -> None:
     """A real subprocess: two turns, /save, /reset, /exit."""
     out = run_cli("chat", stdin="What is the capital of France?\nAnd of Italy?\n/save conv.json\n/reset\n/exit\n", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "Paris" in out.stdout
     saved = json.loads((tmp_path / "conv.json").read_text())
     assert [m["role"] for m in saved] == ["user", "assistant", "user", "assistant"]
+    assert saved[1]["content"].strip() and saved[1]["content"].strip()[:20] in out.stdout  # the reply was shown
     assert saved[2]["content"] == "And of Italy?" and saved[3]["content"]
     assert "(conversation cleared)" in out.stdout
+    assert "WARNING" not in out.stdout, "engine logs belong on stderr"
 
 
 def test_chat_cli_solve_shows_live_trace(tmp_path: Path) -> None:

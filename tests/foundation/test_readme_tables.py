@@ -30,3 +30,35 @@ def test_the_memory_summary_puts_both_ablations_side_by_side(tmp_path, monkeypat
     assert "| frozen | trained memory, read only | 176/200 (88.0%) | +85.0 (+80.0 .. +90.0) |" in out
     assert "| plain | the model alone | 6/200 (3.0%) | – |" in out and "| off | controller, no memory | not run | – |" in out
     assert "GSM8K" not in out  # its file is absent here
+
+
+def test_the_family_table_shows_each_family_its_check_the_gain_and_retrieval(tmp_path, monkeypatch) -> None:
+    import json
+
+    import benchmarks.readme_tables as rt
+
+    data = {"model": "m", "n": 60, "arms": {"plain": {"n": 60, "solved": 3, "accuracy": 0.05},
+                                            "frozen": {"n": 60, "solved": 33, "accuracy": 0.55}},
+            "groups": {"family": {"countdown": {"n": 30, "plain": 0.0, "frozen": 0.9},
+                                  "word_sorting": {"n": 30, "plain": 0.1, "frozen": 0.2}}},
+            "family_checks": {"gym/countdown": "gold-free", "gym/word_sorting": "cross-check"},
+            "procedures": [{"domain": "gym/countdown"}, {"domain": "gym/countdown"}],
+            "hit_at_3": 0.96, "tokens_per_solved": {"plain": 4000.0, "frozen": 300.0}}
+    (tmp_path / "gym_dev_ablation.json").write_text(json.dumps(data))
+    monkeypatch.setattr(rt, "RESULTS", tmp_path)
+    out = render("<!-- results:gym_families -->\n<!-- /results:gym_families -->")
+    assert "| countdown | gold-free | 30 | 0.0% | 90.0% | +27 | 2 |" in out
+    assert "| word_sorting | cross-check | 30 | 10.0% | 20.0% | +3 | 0 |" in out
+    assert "retrieval hit@3: 96.0%" in out and "plain 4,000, frozen 300" in out
+
+
+def test_an_eval_chart_with_groups_draws_them(tmp_path) -> None:
+    from agent.evaluation.report import ArmResult, EvalReport, write_chart
+    from tools.domains.split import SplitRecord
+
+    arm = ArmResult(arm="plain", run_id="r", n=4, solved=1, errors=0, accuracy=0.25, ci95=(0.05, 0.7),
+                    tokens_per_problem=10, generated_tokens_per_problem=5, seconds_per_problem=1)
+    report = EvalReport(name="x", kind="gym", model="m", n=4, arms={"plain": arm}, split=SplitRecord(kind="gym",
+                        method="seeded"), groups={"family": {"a": {"n": 2, "plain": 0.5}, "b": {"n": 2, "plain": 0.0}}})
+    path = write_chart(report, tmp_path / "c.png")
+    assert path.stat().st_size > 1000

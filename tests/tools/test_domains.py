@@ -70,7 +70,7 @@ def test_solve_and_eval_sub_commands_are_the_registered_domains():
     sub = parser.add_subparsers()
     solve_cmd.register(sub)
     eval_cmd.register(sub)
-    expected = {"solve": ["arc", "math", "game24"], "eval": ["arc", "math", "text", "game24"]}
+    expected = {"solve": ["arc", "math", "game24", "gym"], "eval": ["arc", "math", "text", "game24", "gym"]}
     for command in ("solve", "eval"):
         kinds = next(a for a in sub.choices[command]._actions if isinstance(a, argparse._SubParsersAction))
         assert list(kinds.choices) == [d.name for d in command_domains(command)] == expected[command]
