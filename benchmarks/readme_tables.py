@@ -185,6 +185,11 @@ def families(d: dict) -> str:
     if tps:
         notes.append("generated tokens per solved problem: " + ", ".join(
             f"{a} {tps[a]:,.0f}" if tps.get(a) else f"{a} –" for a in arms if a in tps))
+    walls = {a: d["arms"][a].get("wall_seconds") for a in arms}
+    if (train_wall := (d.get("train") or {}).get("wall_seconds")) is not None:
+        walls = {"training": train_wall, **walls}
+    if any(w is not None for w in walls.values()):
+        notes.append("wall time: " + ", ".join(f"{a} {w / 60:.0f} min" for a, w in walls.items() if w is not None))
     return f"Model `{d.get('model')}`, {d.get('n')} dev problems in one mixed stream.\n\n" + "\n".join(rows) + \
         ("\n\n" + "; ".join(notes) + "." if notes else "")
 
@@ -251,7 +256,7 @@ def render(readme: str) -> str:
         if not path.is_file() or not pattern.search(readme):
             continue
         table = fn(json.loads(path.read_text())) + f"\n\n_Source: `docs/results/{path.name}`._"
-        readme = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
+        readme = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), readme)
     return readme
 
 

@@ -13,15 +13,8 @@ if [ "$ENGINE" = auto ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then ENGINE=gpu; else ENGINE=cpu; fi
 fi
 # Model-written code runs only inside a bubblewrap jail (tools/sandbox/jail.py); install it where apt can.
-if ! command -v bwrap >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
-  if command -v apt-get >/dev/null 2>&1 && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap >/dev/null; } \
-      || echo "warning: could not install bubblewrap; model code will be refused until it is installed" >&2
-  else
-    echo "warning: bubblewrap (bwrap) is missing and apt-get/root is unavailable; install it (e.g. apt-get install bubblewrap) or model code will be refused" >&2
-  fi
-fi
+. scripts/apt_install.sh
+apt_install bwrap bubblewrap "model code will be refused until it is installed"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip

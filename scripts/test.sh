@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# The HTML report's test opens its page in headless Chromium (tests/evaluation/test_html_report.py); without
+# a Chromium that one test is skipped.
+. scripts/apt_install.sh
+command -v chromium-browser >/dev/null 2>&1 \
+  || apt_install chromium chromium "the HTML report's browser test will be skipped"
 if [ -z "${MNEMOS_TEST_PG_URL:-}" ] && [ -x scripts/postgres.sh ]; then
   if pg_env=$(bash scripts/postgres.sh); then
     eval "$pg_env"

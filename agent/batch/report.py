@@ -60,7 +60,12 @@ class Report(BaseModel):
 
 
 def save_summary(summary: BatchSummary, runs_dir: Path) -> Path:
+    """Write the invocation's summary; its ``wall_seconds_total`` adds this invocation's wall time to the
+    earlier ones', so a run resumed across sessions still says how long it took."""
     path = Path(runs_dir) / summary.run_id / SUMMARY_FILE
+    before = load_summary(summary.run_id, runs_dir)
+    earlier = (before.wall_seconds_total or before.wall_seconds) if before is not None else 0.0
+    summary.wall_seconds_total = earlier + summary.wall_seconds
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(summary.model_dump_json(indent=2))
     return path

@@ -67,6 +67,8 @@ class BatchSummary(BaseModel):
     generated_tokens: int = 0
     seconds: float = Field(0.0, description="Sum of per-problem solve times.")
     wall_seconds: float = Field(0.0, description="Wall time of this invocation.")
+    wall_seconds_total: float = Field(0.0, description="Wall time of every invocation of this run so far "
+                                      "(a resumed run adds to it); written by save_summary.")
     interrupted: bool = False
 
 

@@ -45,6 +45,8 @@ class ArmResult(BaseModel):
     tokens_per_problem: float = Field(description="Prompt plus generated tokens per problem.")
     generated_tokens_per_problem: float
     seconds_per_problem: float
+    wall_seconds: float | None = Field(None, description="Wall time of the arm's batch run, every invocation "
+                                       "together (problems run concurrently, so less than their seconds' sum).")
     tags: dict[str, Usage] = Field(default_factory=dict, description="Tags the model wrote (controller arms).")
     memory: dict[str, Usage] = Field(default_factory=dict, description="Memory offered/used and evidence recalled.")
     memory_written: dict[str, int] | None = Field(None, description="Rows the arm added to each memory table.")
@@ -302,7 +304,7 @@ def _yerr(values: list[float], intervals: list[tuple[float, float]]) -> list[lis
             [max(0.0, hi - v) for v, (_, hi) in zip(values, intervals, strict=True)]]
 
 
-def _group_panel(ax: Any, key: str, groups: dict[str, dict[str, float]], arms: list[str]) -> None:
+def group_panel(ax: Any, key: str, groups: dict[str, dict[str, float]], arms: list[str]) -> None:
     """Accuracy of every arm within each value of one report group (e.g. per family), bars side by side."""
     labels = list(groups)
     width = 0.8 / max(1, len(arms))
@@ -316,25 +318,32 @@ def _group_panel(ax: Any, key: str, groups: dict[str, dict[str, float]], arms: l
     ax.legend(fontsize=8, ncol=len(arms))
 
 
-def write_chart(report: EvalReport, path: Path) -> Path:
-    """Accuracy per arm with its Wilson interval, and the paired difference to plain with its bootstrap interval."""
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend: reports are written on machines without a display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def chart_figure(report: EvalReport, *, with_groups: bool = True) -> Any:
+    """Accuracy per arm with its Wilson interval, and the paired difference to plain with its bootstrap interval;
+    below them the first report group, unless ``with_groups`` is off (the HTML page charts groups on their own)."""
+    plt = pyplot()
     arms = list(report.arms.values())
     names = [r.arm for r in arms]
     acc = [r.accuracy for r in arms]
     err = _yerr(acc, [r.ci95 for r in arms])
-    key = next(iter(report.groups), None)
+    key = next(iter(report.groups), None) if with_groups else None
     groups = report.groups.get(key, {}) if key else {}
     wide = len(groups) > 1
     fig = plt.figure(figsize=(max(7, 1.6 * len(arms) * 2 + 2, 0.9 * len(groups) if wide else 0), 8 if wide else 4))
     grid = fig.add_gridspec(2 if wide else 1, 2)
     ax_acc, ax_d = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     if wide:
-        _group_panel(fig.add_subplot(grid[1, :]), key or "", groups, names)
+        group_panel(fig.add_subplot(grid[1, :]), key or "", groups, names)
     ax_acc.bar(names, acc, yerr=err, capsize=6, color="tab:blue")
     ax_acc.set_ylim(0, 1)
     ax_acc.set_ylabel("accuracy (95% Wilson CI)")
@@ -353,7 +362,13 @@ def write_chart(report: EvalReport, path: Path) -> Path:
         ax_d.text(0.5, 0.5, "no paired comparison\n(plain arm not run)", ha="center", va="center")
     fig.suptitle(f"{report.name} ({report.model})", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def write_chart(report: EvalReport, path: Path) -> Path:
+    """The chart of :func:`chart_figure` as a PNG file."""
+    fig = chart_figure(report)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    pyplot().close(fig)
     return path

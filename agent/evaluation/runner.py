@@ -297,6 +297,14 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     return outcome
 
 
+def _wall(name: str, arm: str, settings: Settings) -> float | None:
+    """Wall seconds of an arm's batch run over all its invocations, from its summary (None if never run here)."""
+    from agent.batch.report import load_summary
+
+    summary = load_summary(run_id(name, arm), settings.runs_dir)
+    return (summary.wall_seconds_total or summary.wall_seconds) if summary is not None else None
+
+
 def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
             manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
     by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in ARMS
@@ -307,12 +315,13 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         row = arm_result(arm, run_id(options.name, arm), eps, plain, resamples=options.resamples, seed=options.seed)
         if scaffold and arm in SNAPSHOT_ARMS:
             row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
-        rows[arm] = row.model_copy(update=extra.get(arm, {}))
+        rows[arm] = row.model_copy(update={"wall_seconds": _wall(options.name, arm, settings), **extra.get(arm, {})})
     train = None
     if manifest is not None:
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
         train = {"run_id": run_id(options.name, "train"), "problems": len(train_eps),
-                 "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify}
+                 "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify,
+                 "wall_seconds": _wall(options.name, "train", settings)}
         if (learned := procedure_training(train_eps)) is not None:
             train["procedures"] = learned
     scores = {arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()}

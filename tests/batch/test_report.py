@@ -66,10 +66,19 @@ def test_summary_round_trip_and_total(episode_store, tmp_path):
     summary = summary.model_copy(update={"total": 10})
     save_summary(summary, tmp_path)
     loaded = load_summary("s", tmp_path)
-    assert loaded == summary
+    assert loaded == summary and loaded.wall_seconds_total == summary.wall_seconds
     row = run_report("s", run_episodes(episode_store, "s"), loaded)
     assert row.total == 10 and row.finished == 4 and row.memory_mode == "frozen"
     assert load_summary("none", tmp_path) is None
+
+
+def test_a_resumed_run_adds_its_wall_time_to_the_earlier_invocations(tmp_path):
+    from agent.batch.runner import BatchSummary
+
+    save_summary(BatchSummary(run_id="r", memory_mode="off", wall_seconds=100.0), tmp_path)
+    save_summary(BatchSummary(run_id="r", memory_mode="off", wall_seconds=30.0, resumed=5), tmp_path)
+    loaded = load_summary("r", tmp_path)
+    assert loaded is not None and loaded.wall_seconds == 30.0 and loaded.wall_seconds_total == 130.0
 
 
 def test_cli_report(tmp_path, capsys):

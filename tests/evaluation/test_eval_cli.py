@@ -97,7 +97,9 @@ def test_eval_math_small_runs_every_arm_publishes_and_resumes(tmp_path, fake_eng
     # Learning on train with gold verification wrote memory, and the snapshot recorded it.
     snap = result["snapshot"]
     assert snap["name"] == "t-train" and snap["counts"]["concepts"] >= 1 and snap["counts"]["subroutines"] >= 1
+    assert result["train"].pop("wall_seconds") > 0
     assert result["train"] == {"run_id": "t-train", "problems": 4, "verified": 4, "verify": "gold"}
+    assert all(row["wall_seconds"] > 0 for row in arms.values())
     assert arms["frozen"]["memory_unchanged"] is True
     assert arms["frozen"]["memory"]["concepts_offered"]["count"] >= 1
     # Math has no gold-free check, so test-time learning verifies nothing and writes nothing.

@@ -177,8 +177,8 @@ def test_prefix_cache_hits_are_counted(engine: Engine) -> None:
 
 def test_verbatim_logits_processor_copies_the_source(embedded_model_dir: Path) -> None:
     """The engine-level processor constrains only requests whose extra_args ask for a copy."""
-    from agent.engine.verbatim_span import EXTRA_KEY, copy_spec
     from agent.engine import VERBATIM_PROCESSOR
+    from agent.engine.verbatim_span import EXTRA_KEY, copy_spec
 
     eng = Engine(embedded_model_dir, max_model_len=1024, kv_cache_gib=1, max_num_seqs=4,
                  logits_processors=[VERBATIM_PROCESSOR])
