@@ -185,6 +185,9 @@ def families(d: dict) -> str:
     if tps:
         notes.append("generated tokens per solved problem: " + ", ".join(
             f"{a} {tps[a]:,.0f}" if tps.get(a) else f"{a} –" for a in arms if a in tps))
+    for m in d.get("machines") or []:
+        bf16 = {True: ", native bf16", False: ", no native bf16 (float32)"}.get(m.get("native_bf16"), "")
+        notes.append(f"measured on {m.get('cpu')} ({m.get('cores')} cores{bf16})")
     walls = {a: d["arms"][a].get("wall_seconds") for a in arms}
     if (train_wall := (d.get("train") or {}).get("wall_seconds")) is not None:
         walls = {"training": train_wall, **walls}

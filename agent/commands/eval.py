@@ -118,7 +118,6 @@ def default_name(kind: str, label: str, split: Split, settings: Settings, small:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from agent.evaluation.arms import parse_arms
-    from agent.evaluation.machine import record_machine
     from agent.evaluation.runner import EvalOptions, print_outcome, run_eval
 
     if args.concurrency is not None and args.concurrency < 1:
@@ -141,9 +140,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         print(resume, file=sys.stderr)
         return 130
-    finally:
-        if (settings.runs_dir / name).is_dir():
-            record_machine(settings.runs_dir / name)
     if outcome.interrupted:
         print(resume, file=sys.stderr)
         return 130

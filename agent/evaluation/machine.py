@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from agent.engine.cpu_plan import native_bf16
+
 MACHINE_FILE = "machine.json"
 
 
@@ -22,6 +24,8 @@ class Machine(BaseModel):
     cpu: str = Field(description="The CPU's model name (/proc/cpuinfo), else the architecture.")
     cores: int | None = None
     arch: str = ""
+    native_bf16: bool | None = Field(None, description="AVX512-BF16 or AMX: the CPU engine runs bf16; without it "
+                                     "float32, several times slower (agent.engine.cpu_plan).")
     gpu: str | None = Field(None, description="CUDA device 0, where torch was loaded and saw one.")
     first_seen: float | None = Field(None, description="Unix time this machine first worked on the evaluation.")
 
@@ -50,7 +54,7 @@ def this_machine(cpuinfo: str | None = None) -> Machine:
         except Exception:  # noqa: BLE001 - a broken CUDA setup is no reason to fail an evaluation
             gpu = None
     return Machine(cpu=names[0] if names else (platform.processor() or platform.machine()), cores=os.cpu_count(),
-                   arch=platform.machine(), gpu=gpu)
+                   arch=platform.machine(), native_bf16=native_bf16(cpuinfo) if cpuinfo else None, gpu=gpu)
 
 
 def recorded_machines(eval_dir: Path) -> list[Machine]:

@@ -78,6 +78,8 @@ class EvalReport(BaseModel):
     retrieval_k: int | None = None
     procedures: list[dict[str, Any]] = Field(default_factory=list, description="The snapshot's procedures with "
                                              "their family, cross-check and counts in the frozen arm.")
+    machines: list[dict[str, Any]] = Field(default_factory=list, description="Every machine that worked on the "
+                                           "evaluation (runs/NAME/machine.json): what its seconds were measured on.")
     family_checks: dict[str, str] = Field(default_factory=dict, description="Mixed stores: family -> 'gold-free' "
                                           "(a procedure's answer must pass the question's own check) or "
                                           "'cross-check' (only a procedure checked right on >= 0.9 may answer).")
@@ -287,6 +289,7 @@ def published(report: EvalReport) -> dict[str, Any]:
         "bootstrap": report.bootstrap,
         **({"groups": report.groups} if report.groups else {}),
         "tokens_per_solved": report.tokens_per_solved,
+        **({"machines": report.machines} if report.machines else {}),
         **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures,
             "family_checks": report.family_checks} if report.retrieval_k is not None else {}),
     }

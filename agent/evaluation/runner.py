@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from agent.config import Settings
 from agent.evaluation import arms as arms_mod
 from agent.evaluation.arms import ARMS, SNAPSHOT_ARMS, Arm
+from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
     EvalReport,
     arm_result,
@@ -228,6 +229,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     name = options.name
     eval_dir = settings.runs_dir / name
     _check_setup(eval_dir, split.record, settings)
+    record_machine(eval_dir)
     needs_memory = bool(SNAPSHOT_ARMS & set(options.arms))
     snap_name = options.snapshot or run_id(name, "train")
     if needs_memory and options.skip_train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
@@ -336,6 +338,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         scores=scores,
         groups=group_accuracy(get_domain(split.record.kind).report_groups, split.dev, scores),
         tokens_per_solved={arm: tokens_per_solved(eps) for arm, eps in by_arm.items()},
+        machines=[m.model_dump(mode="json") for m in recorded_machines(settings.runs_dir / options.name)],
         **mixed,
     )
 

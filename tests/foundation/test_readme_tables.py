@@ -44,7 +44,7 @@ def test_the_family_table_shows_each_family_its_check_the_gain_and_retrieval(tmp
             "family_checks": {"gym/countdown": "gold-free", "gym/word_sorting": "cross-check"},
             "procedures": [{"domain": "gym/countdown"}, {"domain": "gym/countdown"}],
             "hit_at_3": 0.96, "tokens_per_solved": {"plain": 4000.0, "frozen": 300.0},
-            "train": {"wall_seconds": 1800.0}}
+            "train": {"wall_seconds": 1800.0}, "machines": [{"cpu": "Xeon X", "cores": 2, "native_bf16": True}]}
     data["arms"]["frozen"]["wall_seconds"] = 600.0
     (tmp_path / "gym_dev_ablation.json").write_text(json.dumps(data))
     monkeypatch.setattr(rt, "RESULTS", tmp_path)
@@ -52,7 +52,7 @@ def test_the_family_table_shows_each_family_its_check_the_gain_and_retrieval(tmp
     assert "| countdown | gold-free | 30 | 0.0% | 90.0% | +27 | 2 |" in out
     assert "| word_sorting | cross-check | 30 | 10.0% | 20.0% | +3 | 0 |" in out
     assert "retrieval hit@3: 96.0%" in out and "plain 4,000, frozen 300" in out
-    assert "wall time: training 30 min, frozen 10 min" in out
+    assert "wall time: training 30 min, frozen 10 min" in out and "measured on Xeon X (2 cores, native bf16)" in out
 
 
 def test_an_eval_chart_with_groups_draws_them(tmp_path) -> None:
