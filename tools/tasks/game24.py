@@ -136,11 +136,14 @@ class ExpressionError(ValueError):
     """The answer is not an arithmetic expression over numbers with ``+ - * /`` and parentheses."""
 
 
-def evaluate(expr: str) -> tuple[Fraction, list[int]]:
-    """The exact value of ``expr`` and the numbers it uses, in order; ExpressionError for anything else."""
+def evaluate(expr: str, *, target: int = TARGET, negation: bool = False) -> tuple[Fraction, list[int]]:
+    """The exact value of ``expr`` and the numbers it uses, in order; ExpressionError for anything else.
+
+    A trailing ``= target`` is dropped. ``negation`` allows unary minus (countdown's answers use it; a Game of 24
+    answer may not)."""
     text = expr.strip().replace("×", "*").replace("÷", "/").replace("−", "-").replace("\\times", "*")
     text = text.replace("\\div", "/").replace("\\cdot", "*").replace("\\left", "").replace("\\right", "")
-    text = re.sub(r"\s*=\s*24\s*$", "", text)
+    text = re.sub(rf"\s*=\s*{target}\s*$", "", text)
     if not text or len(text) > 200:
         raise ExpressionError("empty or overlong expression")
     try:
@@ -160,24 +163,26 @@ def evaluate(expr: str) -> tuple[Fraction, list[int]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
             used.append(node.value)
             return Fraction(node.value)
+        if negation and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            return -ev(node.operand) if isinstance(node.op, ast.USub) else ev(node.operand)
         raise ExpressionError("only numbers, + - * / and parentheses are allowed")
 
     return ev(tree.body), used
 
 
-def check(expr: str | None, numbers: list[int]) -> Verdict:
-    """Gold-free: the expression uses each number exactly once and equals 24 exactly."""
+def check(expr: str | None, numbers: list[int], *, target: int = TARGET, negation: bool = False) -> Verdict:
+    """Gold-free: the expression uses each number exactly once and equals ``target`` (24) exactly."""
     if not expr:
         return Verdict(ok=False, feedback="no expression was given")
     try:
-        value, used = evaluate(expr)
+        value, used = evaluate(expr, target=target, negation=negation)
     except ExpressionError as exc:
         return Verdict(ok=False, feedback=str(exc))
     if sorted(used) != sorted(numbers):
         return Verdict(ok=False, feedback=f"the expression uses {sorted(used)}, but it must use each of "
                                           f"{sorted(numbers)} exactly once")
-    if value != TARGET:
-        return Verdict(ok=False, feedback=f"the expression equals {value}, not 24")
+    if value != target:
+        return Verdict(ok=False, feedback=f"the expression equals {value}, not {target}")
     return Verdict(ok=True, score=1.0)
 
 

@@ -8,49 +8,19 @@ Families with no entry here have no such check (see ``tools.domains.gym``).
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable
-from fractions import Fraction
 
 from tools.problem import Verdict
+from tools.tasks.game24 import check as check_expression
 
 _INTS = re.compile(r"\d+")
 
 
-_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-        ast.Div: lambda a, b: a / b}
-
-
-def _evaluate(node: ast.AST, used: list[int]) -> Fraction:
-    """Exact value of + - * / over integer literals (unary minus allowed), appending each literal to ``used``."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        used.append(node.value)
-        return Fraction(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _evaluate(node.operand, used)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_evaluate(node.left, used), _evaluate(node.right, used))
-    raise ValueError("only integers, + - * / and parentheses are allowed")
-
-
 def _expression(expr: str | None, numbers: list[int], target: int) -> Verdict:
-    """An arithmetic expression that uses each of ``numbers`` exactly once and equals ``target``."""
-    if not expr:
-        return Verdict(ok=False, feedback="no expression was given")
-    used: list[int] = []
-    try:
-        value = _evaluate(ast.parse(expr.split("=")[0].replace("×", "*").replace("÷", "/").strip(),
-                                    mode="eval").body, used)
-    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError) as exc:
-        return Verdict(ok=False, feedback=f"not an arithmetic expression: {exc}")
-    if sorted(used) != sorted(numbers):
-        return Verdict(ok=False, feedback=f"the expression uses {sorted(used)}, but it must use each of "
-                                          f"{sorted(numbers)} exactly once")
-    if value != target:
-        return Verdict(ok=False, feedback=f"the expression equals {value}, not {target}")
-    return Verdict(ok=True, score=1.0)
+    """An arithmetic expression that uses each of ``numbers`` exactly once and equals ``target`` (unary minus
+    allowed: reasoning-gym's own countdown answers use it)."""
+    return check_expression(expr, numbers, target=target, negation=True)
 
 
 def puzzle24(question: str, answer: str | None) -> Verdict | None:
