@@ -226,6 +226,19 @@ def memory_results(sets: dict[str, dict]) -> str:
         "\n".join(rows) + f"\n\n_Sources: {sources}._"
 
 
+def html_report(d: dict) -> str:
+    """Seconds to build and render ``mnemos report --html``'s page, per evaluation, and the page's size."""
+    rows = ["| evaluation | problems | arms | median s | max s | page KB |", "|---|---:|---:|---:|---:|---:|"]
+    for name, r in d["evaluations"].items():
+        what = f"`{name}` (real)" if r.get("kind") == "real" else "made up (`agent.evaluation.synthetic`)"
+        rows.append(f"| {what} | {r['problems']:,} | {r['arms']} | {r['median_s']:.2f} | {r['max_s']:.2f} | "
+                    f"{r['page_kb']:,.0f} |")
+    m = d.get("machine", {})
+    note = f" {d['note'][0].upper()}{d['note'][1:]}." if d.get("note") else ""
+    return (f"`build_page` + `render_html`, {d['repeat']} runs each, on {m.get('cpu', '?')} ({m.get('cores', '?')} "
+            f"cores).{note}\n\n" + "\n".join(rows))
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
@@ -240,6 +253,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "throughput": throughput,
     "throughput_full_attempts": lambda d: throughput(d["full_attempts"]),
     "sandbox_attacks": sandbox,
+    "html_report": html_report,
 }
 
 

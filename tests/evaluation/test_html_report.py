@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,12 @@ from agent.evaluation.machine import (
     this_machine,
 )
 from agent.evaluation.memory_view import memory_entries, usage
-from agent.evaluation.report import EvalReport, arm_result
+from agent.evaluation.synthetic import (
+    frozen_trace,
+    synthetic_episode,
+    synthetic_evaluation,
+)
 from agent.evaluation.trace_view import cut_items, timeline, trace_view
-from memory.schemas import Episode
 from tests.evaluation.chromium import Chromium, find_chromium
 from tests.evaluation.test_eval_cli import fake_engine  # noqa: F401 - the scripted model, for the end-to-end test
 from tools.domains.split import SplitRecord
@@ -50,15 +52,14 @@ def g24(tmp_path_factory):
     with sqlite3.connect(home / "runs" / "g24-r2" / "frozen-store" / "memory.db") as db:
         db.execute("UPDATE procedures SET code = ? WHERE id = 1", (HOSTILE_CODE,))
     out = home / "page" / "g24.html"
-    t0 = time.perf_counter()
     assert main(["--home", str(home), "report", "g24-r2", "--html", str(out)]) == 0
-    return out, time.perf_counter() - t0
+    return out
 
 
 def test_the_page_of_a_real_evaluation_is_one_small_file(g24):
-    out, seconds = g24
+    out = g24
     html = out.read_text()
-    assert seconds < 30 and out.stat().st_size < 2_000_000
+    assert out.stat().st_size < 2_000_000  # its render time is benchmarks/html_report.py's
     assert "frozen solved, plain did not: 172" in html and "plain solved, frozen did not: 0" in html
     assert "first 150 of these 172 problems" in html  # the page says which traces it does not carry
     assert "14/24 (58%)" in html and "g24-r2-train:10-12-13-13 complement1" in html  # cross-check and source
@@ -74,7 +75,7 @@ def test_the_page_in_headless_chromium(g24, tmp_path):
     if chromium is None:
         pytest.skip("chromium is not installed and could not be: scripts/test.sh installs Debian's `chromium` "
                     "with apt-get where it has apt-get and root (or set MNEMOS_TEST_CHROMIUM to a Chromium binary)")
-    out, _ = g24
+    out = g24
     with Chromium(chromium, tmp_path / "profile") as browser:
         page = browser.page()
         page.open(out.resolve().as_uri())
@@ -107,38 +108,9 @@ def test_the_page_in_headless_chromium(g24, tmp_path):
         assert page.errors() == []
 
 
-def _episode(run: str, pid: str, score: float, trace: dict, text: str = "") -> Episode:
-    return Episode(run_id=run, problem_id=pid, input=text or f"problem {pid}", score=score, answer=str(score),
-                   verdict="correct" if score >= 1 else "wrong", trace=trace, prompt_tokens=10, generated_tokens=5,
-                   seconds=1.0)
-
-
-def _frozen_trace(ok: bool, proc: int = 7) -> dict:
-    return {"path": ["procedures"], "procedures_offered": [proc], "procedures_used": [proc],
-            "tool_calls": [{"node": "procedures", "kind": "apply_procedure", "input": "solve[[1]]",
-                            "output": "x" if ok else "None", "ok": ok, "ids": [proc]}], "end_reason": "procedure"}
-
-
-def _evaluation(n: int, text: str = "", plain_text: str = "thinking") -> tuple[EvalReport, dict[str, list[Episode]]]:
-    """An evaluation of ``n`` problems where frozen solves the even ones and plain the ones divisible by three."""
-    ids = [f"p{i}" for i in range(n)]
-    episodes = {
-        "plain": [_episode("e-plain", p, float(i % 3 == 0), {"arm": "plain", "text": plain_text, "finish_reason":
-                                                            "stop"}, text) for i, p in enumerate(ids)],
-        "frozen": [_episode("e-frozen", p, float(i % 2 == 0), _frozen_trace(i % 2 == 0), text)
-                   for i, p in enumerate(ids)],
-    }
-    arms = {arm: arm_result(arm, f"e-{arm}", eps, episodes["plain"], resamples=200, seed=0)
-            for arm, eps in episodes.items()}
-    report = EvalReport(name="e", kind="game24", model="m", n=n, arms=arms,
-                        split=SplitRecord(kind="game24", method="seeded", dev_ids=ids),
-                        groups={"family": {"a": {"n": 2.0, "plain": 0.5, "frozen": 1.0}}},
-                        settings={"model": "m", "budgets": {"tokens": 512}})
-    return report, episodes
-
-
 def test_everything_untrusted_is_escaped(tmp_path):
-    report, episodes = _evaluation(6, text="<script>alert(1)</script>", plain_text="</pre><script>x()</script>")
+    report, episodes = synthetic_evaluation(6, text="<script>alert(1)</script>",
+                                            plain_text="</pre><script>x()</script>")
     report = report.model_copy(update={"name": "<b>e</b>", "model": "<script>m</script>"})
     db = tmp_path / "memory.db"
     with sqlite3.connect(db) as conn:
@@ -151,12 +123,11 @@ def test_everything_untrusted_is_escaped(tmp_path):
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
 
 
-def test_a_thousand_problems_render_fast_and_small():
-    report, episodes = _evaluation(1000, text="Numbers: 1 2 3 4 " * 20, plain_text="reasoning " * 2000)
-    t0 = time.perf_counter()
+def test_a_thousand_problems_render_small():
+    """Size and content only: how fast is benchmarks/html_report.py's (docs/results/html_report.json)."""
+    report, episodes = synthetic_evaluation(1000, text="Numbers: 1 2 3 4 " * 20, plain_text="reasoning " * 2000)
     page = build_page(report, episodes, {})
     html = render_html(page)
-    assert time.perf_counter() - t0 < 20
     assert len(html.encode()) < 3_000_000
     assert [len(c.problems) for c in page.changes] == [333, 167] and [c.traced for c in page.changes] == [150, 150]
     assert len(page.traces) == 600 and all(len(t.items[0].text) <= 1600 for t in page.traces)
@@ -191,19 +162,19 @@ def test_long_traces_are_cut_and_say_so():
     kept, cut, dropped = cut_items(items, total=3000, each=2000)
     assert len(kept) == 2 and dropped == 1 and cut > 10_000
     assert "characters cut" in kept[0].text and len(kept[0].text) < 2100
-    view = trace_view(_episode("r", "p", 0.0, {"path": ["think"], "segments": [{"text": "z" * 9000}]}), "off", "t",
-                      total=1000, each=500)
+    view = trace_view(synthetic_episode("r", "p", 0.0, {"path": ["think"], "segments": [{"text": "z" * 9000}]}),
+                      "off", "t", total=1000, each=500)
     assert view.cut_chars > 8000 and view.anchor == "t"
 
 
 def test_memory_credits_the_procedure_whose_answer_was_accepted():
-    solved = _episode("r", "a", 1.0, {"procedures_offered": [1, 2], "procedures_used": [1, 2], "tool_calls": [
+    solved = synthetic_episode("r", "a", 1.0, {"procedures_offered": [1, 2], "procedures_used": [1, 2], "tool_calls": [
         {"kind": "apply_procedure", "ids": [1], "ok": False}, {"kind": "apply_procedure", "ids": [2], "ok": True}]})
-    failed = _episode("r", "b", 0.0, _frozen_trace(False, proc=1))
+    failed = synthetic_episode("r", "b", 0.0, frozen_trace(False, proc=1))
     counts = usage([solved, failed], "procedures")
     assert (counts[1].offered, counts[1].used, counts[1].solved) == (2, 2, 0)
     assert (counts[2].offered, counts[2].used, counts[2].solved) == (1, 1, 1)
-    concept = _episode("r", "c", 1.0, {})
+    concept = synthetic_episode("r", "c", 1.0, {})
     concept.concepts_offered, concept.concepts_used = [5, 6], [6]
     assert usage([concept], "concepts")[6].solved == 1 and usage([concept], "concepts")[5].solved == 0
 
@@ -217,7 +188,7 @@ def test_memory_entries_sort_by_what_they_paid_and_show_status_changes(tmp_path)
                          " passed INTEGER)")
             conn.executemany("INSERT INTO procedures VALUES (?, 'solve()', 'pass', ?, 24, 12)",
                              [(1, status), (2, "active")])
-    eps = {"frozen": [_episode("r", "a", 1.0, _frozen_trace(True, proc=2))], "learning": []}
+    eps = {"frozen": [synthetic_episode("r", "a", 1.0, frozen_trace(True, proc=2))], "learning": []}
     entries = memory_entries(dbs, eps, snapshot=dbs["frozen"])
     assert [e.id for e in entries] == [2, 1]
     assert entries[0].arms["frozen"].solved == 1 and entries[0].cross_check == "12/24 (50%)"
@@ -226,7 +197,7 @@ def test_memory_entries_sort_by_what_they_paid_and_show_status_changes(tmp_path)
 
 
 def test_groups_get_a_table_and_a_chart():
-    report, episodes = _evaluation(4)
+    report, episodes = synthetic_evaluation(4)
     html = render_html(build_page(report, episodes, {}, limits=Limits(traced=1)))
     assert "by family" in html and 'class="chart group-chart"' in html and "+50.0" in html
 
