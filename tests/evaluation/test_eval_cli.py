@@ -257,3 +257,24 @@ def test_eval_grows_with_a_larger_limit_and_reports_a_smaller_one_on_its_first_p
     assert json.loads((home / "runs" / "grow" / "eval.json").read_text())["n"] == 5
     assert main([*base, "--limit", "4", "--split-seed", "1"]) == 1
     assert "different split" in capsys.readouterr().err
+
+
+def test_eval_gym_mixes_families_in_one_stream_and_reports_each(tmp_path, fake_engine, capsys):
+    """The many-families path end to end on the scripted model: split by seeds, one store, per-family groups."""
+    home, pub = tmp_path / "home", tmp_path / "results"
+    args = ["--home", str(home), "eval", "gym", "--families", "count_primes,word_sorting", "--train-size", "2",
+            "--dev-size", "2", "--seed", "3", "--arms", "plain,scaffold,frozen", "--no-progress", "--name", "g",
+            "--resamples", "200", "--publish", "gym", "--publish-dir", str(pub)]
+    assert main(args) == 0
+    split = json.loads((home / "runs" / "g" / "split.json").read_text())
+    assert [i.split("/")[0] for i in split["dev_ids"]] == ["count_primes", "word_sorting"] * 2  # one mixed stream
+    assert {i.split("/")[1] for i in split["dev_ids"]} == {"s1003"} and {i.split("/")[1] for i in split["train_ids"]} == {"s3"}
+    result = json.loads((pub / "gym.json").read_text())
+    assert list(result["arms"]) == ["plain", "scaffold", "frozen"] and result["n"] == 4
+    assert set(result["groups"]["family"]) == {"count_primes", "word_sorting"}
+    assert result["family_checks"] == {"gym/count_primes": "cross-check", "gym/word_sorting": "cross-check"}
+    assert "hit_at_3" in result and result["machines"] and result["train"]["wall_seconds"] > 0
+    assert main(["--home", str(home), "solve", "gym", "--family", "countdown", "--size", "2", "--seed", "9",
+                 "--run-id", "s", "--no-progress"]) == 0
+    solved = json.loads((home / "runs" / "s" / "summary.json").read_text())
+    assert (solved["domain"], solved["total"], solved["finished"], solved["errors"]) == ("gym", 2, 2, 0)
