@@ -22,6 +22,7 @@ from agent.controller.diversity import Candidate, pick
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.procedures import (
+    SHOWN_OTHERS,
     apply_procedures,
     distill_procedure,
     learn_procedures,
@@ -180,8 +181,8 @@ class Controller:
         domain = get_domain(problem.domain)
         family = domain.procedure_family(problem)
         if family not in self._checks:
-            self._checks[family] = await asyncio.to_thread(domain.check_problems, self.budgets.procedure_checks,
-                                                           problem)
+            n = self.budgets.procedure_checks + (SHOWN_OTHERS if domain.stories else 0)  # those shown are not checked
+            self._checks[family] = await asyncio.to_thread(domain.check_problems, n, problem)
         return self._checks[family]
 
     def _seed(self, problem: Problem) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from agent.controller.prompts import (
     PROCEDURE_COMPLEMENT_PROMPT,
     PROCEDURE_DISTILL_PROMPT,
+    PROCEDURE_OTHERS,
     PROCEDURE_REPAIR_PROMPT,
     PROCEDURE_WRITE_PROMPT,
     problem_text,
@@ -237,15 +238,34 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
     return "\n".join(lines)
 
 
+#: Other problems of a story family shown when asking for a program (and then left out of its cross-check).
+SHOWN_OTHERS = 3
+
+
 def _learnable(problem: Problem, check_problems: list[Problem], trusted: bool
-               ) -> tuple[Domain, str, str, list[Problem]] | None:
-    """The family's domain, signature, function name and check problems (without this one), if it can learn:
-    an answer here must be checkable, gold-free or (``trusted``: a training problem) by its reference."""
+               ) -> tuple[Domain, str, str, list[Problem], list[Problem]] | None:
+    """The family's domain, signature, function name, check problems (without this one) and the few of them
+    shown to the model (story families only; never in the check), if it can learn: an answer here must be
+    checkable, gold-free or (``trusted``: a training problem) by its reference."""
     domain = get_domain(problem.domain)
     signature = domain.procedure_signature
     if signature is None or domain.procedure_args(problem) is None or checker(domain, problem, trusted) is None:
         return None
-    return domain, signature, function_name(signature), [p for p in check_problems if p.id != problem.id]
+    pool = [p for p in check_problems if p.id != problem.id]
+    shown = [p for p in pool if p.gold][:SHOWN_OTHERS] if domain.stories else []
+    return domain, signature, function_name(signature), [p for p in pool if p not in shown], shown
+
+
+def others_text(domain: Domain, shown: list[Problem]) -> str:
+    """:data:`PROCEDURE_OTHERS` for ``shown`` (training-side problems with their answers), or nothing."""
+    if not shown:
+        return ""
+    return PROCEDURE_OTHERS.format(examples="\n".join(_example_lines(domain, shown)))
+
+
+def _example_lines(domain: Domain, problems: list[Problem]) -> list[str]:
+    name = function_name(domain.procedure_signature or "solve")
+    return [f"- {name}({', '.join(map(repr, domain.procedure_args(p) or []))}) -> {p.gold!r}" for p in problems]
 
 
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
@@ -271,7 +291,7 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     """
     if (learnable := _learnable(problem, check_problems, trusted)) is None:
         return None
-    domain, signature, name, pool = learnable
+    domain, signature, name, pool, shown = learnable
     family = domain.procedure_family(problem)
     known = {p.id for p in pool}
     gold = frozenset(known | ({problem.id} if trusted else set()))
@@ -283,7 +303,8 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     active = await asyncio.to_thread(store.active, family)
     best = best_of(active)
     write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
-                                                                    doc=domain.procedure_doc)))
+                                                                    doc=domain.procedure_doc,
+                                                                    others=others_text(domain, shown))))
     covered = {i for a in active for i in a.evidence}
     complement = complement_prompt(llm, problem, domain, [p for p in pool if p.id not in covered]) if active else None
     sampled = GenParams(max_tokens=max_tokens, temperature=temperature)
@@ -323,10 +344,11 @@ async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: 
     """
     if (learnable := _learnable(problem, check_problems, trusted)) is None:
         return None
-    domain, signature, name, pool = learnable
+    domain, signature, name, pool, shown = learnable
     gold = frozenset({p.id for p in pool} | ({problem.id} if trusted else set()))
     prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
-        problem=problem_text(problem), answer=answer, signature=signature, doc=domain.procedure_doc)))
+        problem=problem_text(problem), answer=answer, signature=signature, doc=domain.procedure_doc,
+        others=others_text(domain, shown))))
     asks = [(prompt, GenParams(max_tokens=max_tokens), "distill"),
             (prompt, GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed), "distill:sample")]
     cands = await _ask(llm, asks, name, problem, pool, trace, gold, [answer])
@@ -372,9 +394,7 @@ def complement_prompt(llm: TextGenerator, problem: Problem, domain: Domain, unso
     None when none of them has an answer to show. The problem being solved is never among
     them, so a dev problem's answer is never shown.
     """
-    name = function_name(domain.procedure_signature or "solve")
-    examples = [f"- {name}({', '.join(map(repr, domain.procedure_args(p) or []))}) -> {p.gold!r}"
-                for p in unsolved if p.id != problem.id and p.gold][:limit]
+    examples = _example_lines(domain, [p for p in unsolved if p.id != problem.id and p.gold][:limit])
     if not examples:
         return None
     return llm.render_chat(_messages(PROCEDURE_COMPLEMENT_PROMPT.format(
@@ -405,6 +425,11 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
     return cands
 
 
+#: Where answers have no gold-free check, the check problems a procedure must pass to be admitted (unless it passes
+#: all): one or two right of 24 is what a program holding one problem's values gets
+#: by chance (gym-r1 admitted "count the letter h" at 1/24 this way). With a check, a partial solver never hurts.
+MIN_PASSED = 3
+
 #: Problems (check problems, and the one at hand) a new procedure must solve that no stored one does, to be kept
 #: beside them: the one at hand is new by construction (learning runs where the stored ones failed), so one suffices.
 NEW_COVERAGE = 1
@@ -425,11 +450,14 @@ def _admit(store: ProcedureStore, problem: Problem, pool: list[Problem], name: s
     """
     # A perfect cross-check cannot be beaten, only tied: where the model's own programs are always right (the
     # bar is 1.0), one that was right on every check problem still answers at no generation cost.
-    scored = [c for c in cands if c.rate is not None and c.check is not None and (c.rate > baseline or c.rate >= 1.0)]
+    domain = get_domain(problem.domain)
+    floor = 0 if domain.verifier(problem) is not None else MIN_PASSED
+    scored = [c for c in cands if c.rate is not None and c.check is not None and (c.rate >= 1.0 or (
+        c.rate > baseline and len(c.check.passed) >= min(floor, c.check.checked)))]
     if not scored:
         return None
 
-    family = get_domain(problem.domain).procedure_family(problem)
+    family = domain.procedure_family(problem)
     texts = {p.id: p.prompt for p in pool}
 
     def item(c: Candidate) -> Procedure:

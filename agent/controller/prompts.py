@@ -143,10 +143,18 @@ DECOMPOSE_REGEX = r"Q: [^\n<>]+\nP: [^\n<>]+\n(Q: [^\n<>]+\nP: [^\n<>]+\n)?"
 PROCEDURE_WRITE_PROMPT = """Write a Python function that solves every problem of the kind below, not only this one.
 
 {problem}
-
+{others}
 Write `def {signature}`.
 It must: {doc}
 Use only the standard library. When the possibilities are few enough to try, try all of them rather than guessing, and check each candidate before returning it. Reply with one ```python code block and nothing else."""
+
+#: For families whose problems are stories (``Domain.stories``): a few other problems of the family as the function
+#: receives them, so the model sees what varies from one to the next (the letter to count, the bases) instead of
+#: fixing this problem's values; empty for other families. Those shown are left out of the cross-check.
+PROCEDURE_OTHERS = """
+Other problems of this kind, as your function receives them, each with a right answer:
+{examples}
+"""
 
 PROCEDURE_REPAIR_PROMPT = """This function is meant to solve every problem of the kind below, but it fails on some.
 
@@ -179,7 +187,7 @@ PROCEDURE_DISTILL_PROMPT = """Here is a problem and a right answer to it.
 {problem}
 
 Right answer: {answer}
-
+{others}
 Write a Python function that finds an answer of this same form for any problem of this kind. Where the answer uses this problem's values, use the function's inputs instead; try every way of placing them, check each candidate, and return None when none fits.
 Write `def {signature}`.
 It must: {doc}

@@ -73,6 +73,12 @@ def test_a_training_problem_without_a_check_learns_by_its_reference_and_the_stor
     [stored] = memory.procedures.list()
     assert stored.domain == "gym/word_sorting" and stored.rate == 1.0 and stored.checked == 20
     assert stored.examples[0] == train.prompt and len(stored.examples) == 8  # the problems it came from, for retrieval
+    # the program was asked for with three other problems of the family and their answers, and those three are
+    # not among the 20 it was cross-checked on
+    shown = gym.problems("word_sorting", gym.CHECK_SEED, 3)
+    asked = [p for p in llm.prompts if "Write a Python function" in p or "Right answer:" in p]
+    assert asked and all("Other problems of this kind" in p and all(repr(q.gold) in p for q in shown) for p in asked)
+    assert not {q.id for q in shown} & set(stored.evidence)
     # a dev problem of a family without a check, no reference: nothing to check a program by, so none is asked
     [dev] = gym.problems("letter_counting", 1003, 1)
     llm2 = _script({"letter": COUNTER})
@@ -113,3 +119,20 @@ def test_below_the_bar_a_procedure_without_a_check_is_never_taken(memory, tmp_pa
     result = _controller(_script({}), memory, tmp_path, "frozen").solve(gym.problems("word_sorting", 1003, 1)[0])
     assert result.end_reason != "procedure" and result.trace.procedures_offered
     assert not any(c.ok for c in result.trace.tool_calls if c.kind == "apply_procedure")
+
+
+@pytest.mark.parametrize(("family", "passed", "kept"), [("letter_counting", 2, False), ("letter_counting", 3, True),
+                                                       ("countdown", 1, True)])
+def test_without_a_check_a_program_needs_three_passes_to_be_kept(memory, family: str, passed: int, kept: bool):
+    """gym-r1 kept "count the letter h" (right on 1 of 24 by chance). Without a gold-free check a procedure needs 3
+    passes; with one (countdown) a partial solver is kept, since its answers are checked before use."""
+    from agent.controller.procedures import Candidate, CheckResult, _admit
+
+    [problem] = gym.problems(family, 3, 1)
+    pool = gym.problems(family, gym.CHECK_SEED, 20)
+    check = CheckResult(passed=[p.id for p in pool[:passed]], failed=[(p, "x", "wrong") for p in pool[passed:]])
+    cand = Candidate(text="", origin="sample0", code="def solve(question):\n    return None\n", check=check,
+                     rate=passed / 20)
+    signature = get_domain("gym").procedure_signature or ""
+    admitted = _admit(memory.procedures, problem, pool, "solve", signature, "", [cand], 0.0, "t", 8)
+    assert (admitted is not None) == kept
