@@ -296,10 +296,13 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     known = {p.id for p in pool}
     gold = frozenset(known | ({problem.id} if trusted else set()))
     source = trace.thread_id or problem.id
-    if reference and (answer := await distill_procedure(llm, store, problem, reference, check_problems, trace,
-                                                        max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                                        portfolio=portfolio, trusted=trusted)):
-        return answer
+    distilled = None
+    if reference:
+        distilled = await distill_procedure(llm, store, problem, reference, check_problems, trace,
+                                            max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                            portfolio=portfolio, trusted=trusted, kept_only=domain.stories)
+        if distilled is not None:
+            return distilled
     active = await asyncio.to_thread(store.active, family)
     best = best_of(active)
     write = llm.render_chat(_messages(PROCEDURE_WRITE_PROMPT.format(problem=problem_text(problem), signature=signature,
@@ -335,12 +338,14 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
 
 async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: Problem, answer: str,
                             check_problems: list[Problem], trace: Trace, *, max_tokens: int, temperature: float,
-                            seed: int, portfolio: int, trusted: bool = False) -> str | None:
+                            seed: int, portfolio: int, trusted: bool = False, kept_only: bool = False) -> str | None:
     """Ask for ``answer``'s form as a function of the inputs (greedy, and one sample) and keep it if it checks.
 
     ``answer`` is right for ``problem``: a training problem's reference solution, or an answer
     the gold-free check accepted (a rare success of the model's own reasoning). Returns an
-    answer a distilled program gave here that the check accepts, if any.
+    answer a distilled program gave here that the check accepts, if any; with ``kept_only``, only if one
+    was also admitted, so that learning goes on to ask for general programs: in story families the
+    distilled program that is right here mostly holds this problem's values (gym-r1, gym-r2).
     """
     if (learnable := _learnable(problem, check_problems, trusted)) is None:
         return None
@@ -356,6 +361,8 @@ async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: 
     admitted = await asyncio.to_thread(_admit, store, problem, pool, name, signature, domain.procedure_doc, cands,
                                        rate, trace.thread_id or problem.id, portfolio)
     _record(trace, cands, admitted)
+    if kept_only and admitted is None:
+        return None
     return next((c.here for c in cands if c.here), None)
 
 

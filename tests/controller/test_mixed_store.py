@@ -56,10 +56,10 @@ def _script(programs: dict[str, str]) -> ScriptedGenerator:
     return ScriptedGenerator(reply)
 
 
-def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str) -> Controller:
+def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str, **budgets: object) -> Controller:
     settings = Settings(home=tmp_path / "home", memory_mode=mode,  # type: ignore[arg-type]
                         budgets={"procedure_samples": 1, "segments": 1, "segment_tokens": 16, "retries": 0,
-                                 "procedure_checks": 20})
+                                 "procedure_checks": 20, **budgets})
     return Controller(llm, memory, settings, InMemorySaver())
 
 
@@ -136,3 +136,23 @@ def test_without_a_check_a_program_needs_three_passes_to_be_kept(memory, family:
     signature = get_domain("gym").procedure_signature or ""
     admitted = _admit(memory.procedures, problem, pool, "solve", signature, "", [cand], 0.0, "t", 8)
     assert (admitted is not None) == kept
+
+
+@needs_jail
+def test_a_distilled_program_holding_one_problems_values_does_not_end_learning(memory, tmp_path: Path):
+    """In gym-r2 the distilled letter counter was right here and 0/24 on its check, which ended learning before a
+    general program was asked for; now a story family goes on to the write prompt when nothing was kept."""
+    [train] = gym.problems("word_sorting", 3, 1)
+    fixed = f"```python\ndef solve(question: str) -> str | None:\n    return {train.gold!r}\n```"
+
+    def reply(prompt: str, params: GenParams) -> str:
+        if "Right answer:" in prompt:
+            return fixed
+        return SORTER if "Write a Python function" in prompt else "I cannot tell."
+
+    llm = ScriptedGenerator(reply)
+    result = _controller(llm, memory, tmp_path, "learning", procedure_distill=True).solve(
+        train, reference=str(train.gold))
+    assert any("Right answer:" in p for p in llm.prompts) and any("Write a Python function" in p for p in llm.prompts)
+    [stored] = memory.procedures.list()
+    assert "sorted(" in stored.code and stored.rate == 1.0 and result.end_reason == "learned_procedure"
