@@ -56,31 +56,20 @@ def timed(render: Callable[[], str], repeat: int) -> dict[str, Any]:
 
 
 def real_evaluation(repeat: int) -> dict[str, Any]:
-    """g24-r2's page, its inputs gathered as ``write_html`` gathers them."""
+    """g24-r2's page, from the inputs ``write_html`` uses (``page_inputs``)."""
     from agent.config import Settings
     from agent.evaluation.archive import load_archive
-    from agent.evaluation.arms import SNAPSHOT_ARMS
     from agent.evaluation.html_report import (
         arm_episodes,
         build_page,
-        load_report,
+        page_inputs,
         render_html,
     )
-    from agent.evaluation.machine import recorded_machines
-    from agent.evaluation.snapshot import DB_FILE, snapshot_root
 
     with tempfile.TemporaryDirectory(prefix="mnemos-html-bench-") as home:
         settings = Settings(home=Path(home))
         load_archive(settings, ARCHIVE)
-        report = load_report(settings, EVALUATION)
-        eval_dir = settings.runs_dir / EVALUATION
-        stores = {arm: eval_dir / f"{arm}-store" / DB_FILE for arm in report.arms
-                  if arm in SNAPSHOT_ARMS and (eval_dir / f"{arm}-store" / DB_FILE).is_file()}
-        stores = dict(sorted(stores.items(), key=lambda kv: kv[0] != "frozen"))
-        snap_name = (report.snapshot or {}).get("name")
-        snap = snapshot_root(settings.home) / str(snap_name) / DB_FILE if snap_name else None
-        snap = snap if snap is not None and snap.is_file() else None
-        machines = recorded_machines(eval_dir)
+        report, stores, snap, machines = page_inputs(settings, EVALUATION)
         t0 = time.perf_counter()
         episodes = arm_episodes(settings, report)
         load_s = time.perf_counter() - t0

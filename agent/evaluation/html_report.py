@@ -234,8 +234,9 @@ def load_report(settings: Settings, name: str) -> EvalReport:
     return EvalReport.model_validate_json(path.read_text())
 
 
-def write_html(settings: Settings, name: str, out: Path | None = None, limits: Limits | None = None) -> Path:
-    """Render evaluation ``name`` to ``out`` (default ``runs/NAME/report.html``) and return the path."""
+def page_inputs(settings: Settings, name: str) -> tuple[EvalReport, dict[str, Path], Path | None, list[Machine]]:
+    """What a page of evaluation ``name`` is built from besides its episodes: the report, the memory arms' stores
+    (frozen first), the snapshot's database if it is there, and the machines that ran it."""
     report = load_report(settings, name)
     eval_dir = settings.runs_dir / name
     stores = {arm: eval_dir / f"{arm}-store" / DB_FILE for arm in report.arms
@@ -243,10 +244,14 @@ def write_html(settings: Settings, name: str, out: Path | None = None, limits: L
     stores = dict(sorted(stores.items(), key=lambda kv: kv[0] != "frozen"))
     snap_name = (report.snapshot or {}).get("name")
     snap = snapshot_root(settings.home) / str(snap_name) / DB_FILE if snap_name else None
-    page = build_page(report, arm_episodes(settings, report), stores,
-                      snapshot=snap if snap is not None and snap.is_file() else None,
-                      machines=recorded_machines(eval_dir), limits=limits)
-    out = Path(out) if out is not None else eval_dir / HTML_FILE
+    return report, stores, snap if snap is not None and snap.is_file() else None, recorded_machines(eval_dir)
+
+
+def write_html(settings: Settings, name: str, out: Path | None = None, limits: Limits | None = None) -> Path:
+    """Render evaluation ``name`` to ``out`` (default ``runs/NAME/report.html``) and return the path."""
+    report, stores, snap, machines = page_inputs(settings, name)
+    page = build_page(report, arm_episodes(settings, report), stores, snapshot=snap, machines=machines, limits=limits)
+    out = Path(out) if out is not None else settings.runs_dir / name / HTML_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.tmp")
     partial.write_text(render_html(page), encoding="utf-8")
