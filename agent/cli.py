@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agent.config import Settings
 
-COMMANDS = ("chat", "doctor", "memory", "models", "solve", "eval", "archive", "report", "trace")
+COMMANDS = ("chat", "doctor", "memory", "models", "solve", "eval", "archive", "report", "trace", "serve")
 
 #: Global flags that map one-to-one onto Settings fields.
 SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
@@ -28,6 +28,8 @@ SETTINGS_FLAGS: dict[str, tuple[type, str]] = {
     "max_model_len": (int, "max context length in tokens (default: the model's, capped at 16384)"),
     "kv_cache_gib": (float, "KV cache space in GiB for the CPU engine (default: planned from the model and context)"),
     "max_num_seqs": (int, "sequences the engine decodes at once (default 32); caps solve's default concurrency"),
+    "engine_url": (str, "vLLM server(s) to generate on, comma-separated, e.g. http://127.0.0.1:8000/v1 "
+                   "(started with `mnemos serve`; default: an engine inside this process)"),
     "database_url": (str, "SQLAlchemy URL (default: SQLite file in the data directory)"),
     "memory_mode": (str, "off | frozen | learning"),
     "kv_budget": (int, "token budget for a trace's live context"),

@@ -11,13 +11,15 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -122,6 +124,18 @@ class Settings(BaseSettings):
     max_tokens: int = Field(512, gt=0, description="Default max new tokens per generation.")
     seed: int = 0
     database_url: str | None = Field(None, description="SQLAlchemy URL; None = SQLite file in home.")
+    engine_url: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="vLLM OpenAI-compatible servers to generate on instead of an in-process "
+        "engine (`mnemos serve` starts one): a URL like http://host:8000/v1, or several, comma-separated; requests "
+        "go to the least-loaded one.")
+    api_key: SecretStr | None = Field(None, description="Bearer key for the engine servers (MNEMOS_API_KEY); "
+                                      "never logged or stored.")
+    engine_max_in_flight: int = Field(64, gt=0, description="Requests in flight to the engine servers at once, "
+                                      "all servers together (a batch saturates them without flooding them).")
+    engine_timeout_s: float = Field(600.0, gt=0, description="Seconds one server request may take before it "
+                                    "counts as hung and is retried elsewhere.")
+    engine_retry_s: float = Field(120.0, ge=0, description="Seconds a request keeps being retried across failing "
+                                  "servers (with backoff) before its problem is recorded as an error.")
     memory_mode: MemoryMode = "learning"
     kv_budget: int | None = Field(None, gt=0, description="Token budget for a trace's live context; None = model context.")
     kv_policy: KVPolicy = Field("full", description="full | fp8 (quantised KV in vLLM) | fold (thought folding) | "
@@ -142,6 +156,15 @@ class Settings(BaseSettings):
         "agent/controller/toolbox: recall, subq, python), each only where it applies (recall: the "
         "problem has a document; subq: stored procedures clear min_relevance). python is off by default: on GSM8K "
         "tuning problems its mere mention changed the 1.5B model's reasoning without being used and cost accuracy.")
+
+    @field_validator("engine_url", mode="before")
+    @classmethod
+    def _split_urls(cls, v: Any) -> Any:
+        from agent.engine.served import normalize_url
+
+        if isinstance(v, str):
+            v = [u for u in re.split(r"[,\s]+", v) if u]
+        return [normalize_url(u) for u in v] if isinstance(v, list) else v
 
     @field_validator("home", "cache_dir", "embedder", "triattention_stats", mode="after")
     @classmethod

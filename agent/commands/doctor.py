@@ -50,6 +50,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"database:   {settings.db_url}")
     print(f"model:      {_model_line(settings)}")
     device = detect_device(settings.device)
+    if settings.engine_url:
+        print(f"engine:     served by {', '.join(settings.engine_url)} (engine_url); "
+              f"{settings.engine_max_in_flight} requests in flight at most")
     print(f"device:     {device} (requested: {settings.device})")
     if device == "cpu":
         print(f"cpu:        {_cpu_summary(settings)}")
@@ -136,6 +139,19 @@ def _engine(settings: Settings) -> str:
     eng = make_engine(settings)
     try:
         out = eng.generate(["Hello"], GenParams(max_tokens=4))[0]
-        return f"{eng.device}, generated {out.generated_tokens} tokens"
+        return f"{eng.device}, generated {out.generated_tokens} tokens" + _served_lines(eng)
     finally:
         eng.close()
+
+
+def _served_lines(eng: object) -> str:
+    """Per server: model, vLLM version, context, KV capacity and whether the verbatim processor is loaded."""
+    from agent.engine.served import ServedEngine
+
+    if not isinstance(eng, ServedEngine):
+        return ""
+    processor = {True: "loaded", False: "NOT loaded (recall copies unconstrained)", None: "unknown (no tokenizer here)"}
+    lines = [f"{i.url}: model {i.model}, vLLM {i.version or '?'}, context {i.max_model_len} tokens, "
+             f"KV {i.kv_tokens or '?'} tokens, verbatim processor {processor[i.verbatim]}" for i in eng.infos]
+    tok = f"local tokenizer {eng.model_dir}" if eng.tokenizer is not None else "the server's /tokenize"
+    return "".join("\n         " + line for line in [*lines, f"token counts and chat template: {tok}"])

@@ -3,7 +3,8 @@
 ``vllm_engine`` is the implementation; ``verbatim_logits``/``verbatim_span`` the
 logits processor it loads for token-level copying; ``guard`` the vLLM general
 plugin that ends orphaned engine processes; ``cpu_plan`` its choice of CPU cores
-and threads; ``watch`` counts its processes. Callers build one with :func:`make_engine`.
+and threads; ``watch`` counts its processes; ``served`` is the same protocol over vLLM's OpenAI-compatible
+servers. Callers build one with :func:`make_engine`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
 
 
 def make_engine(settings: Settings, **extra: Any) -> TextGenerator:
-    """The engine the settings describe (the one place an engine is built; tests replace ``Engine.from_settings``)."""
+    """The engine the settings describe (the one place an engine is built; tests replace ``Engine.from_settings``).
+
+    With ``engine_url`` set it is the client of those vLLM servers; otherwise vLLM in this process.
+    """
+    if settings.engine_url:
+        from agent.engine.served import ServedEngine
+
+        return ServedEngine.from_settings(settings)
     return Engine.from_settings(settings, **extra)
 
 

@@ -2,8 +2,9 @@
 
 Register at engine construction:
 ``Engine(..., logits_processors=["agent.engine.verbatim_logits:VerbatimCopyLogitsProcessor"])``.
-A request opts in by carrying ``extra_args={EXTRA_KEY: copy_spec(...)}``; all
-other requests pass through untouched. This module imports vLLM and torch, so
+A request opts in by carrying ``extra_args={EXTRA_KEY: copy_spec(...)}`` (in-process) or
+``vllm_xargs={EXTRA_KEY: json.dumps(copy_spec(...))}`` (over HTTP, to a server started with
+``--logits-processors``); all other requests pass through untouched. This module imports vLLM and torch, so
 the controller only names it by path.
 """
 
@@ -15,7 +16,7 @@ import torch
 from vllm import SamplingParams
 from vllm.v1.sample.logits_processor import AdapterLogitsProcessor
 
-from agent.engine.verbatim_span import EXTRA_KEY, VerbatimSpanTracker
+from agent.engine.verbatim_span import EXTRA_KEY, VerbatimSpanTracker, read_spec
 
 
 def mask_to(logits: torch.Tensor, allowed: list[int]) -> torch.Tensor:
@@ -30,7 +31,7 @@ class VerbatimCopyLogitsProcessor(AdapterLogitsProcessor):
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
-        spec = (sampling_params.extra_args or {}).get(EXTRA_KEY)
+        spec = read_spec(sampling_params.extra_args)
         if spec is None:
             return
         if not isinstance(spec, dict) or not spec.get("source_ids") or not spec.get("end_ids"):
@@ -40,7 +41,7 @@ class VerbatimCopyLogitsProcessor(AdapterLogitsProcessor):
         return False
 
     def new_req_logits_processor(self, params: SamplingParams) -> Callable[[list[int], torch.Tensor], torch.Tensor] | None:
-        spec = (params.extra_args or {}).get(EXTRA_KEY)
+        spec = read_spec(params.extra_args)
         if not spec:
             return None
         tracker = VerbatimSpanTracker(spec["source_ids"], spec["end_ids"], spec.get("max_span", 128),

@@ -9,7 +9,9 @@ O(source length).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +30,18 @@ def copy_spec(sources: Sequence[Sequence[int]], end_ids: Sequence[int], max_span
         flat.extend(int(i) for i in ids)
     return {"source_ids": flat, "end_ids": [int(i) for i in end_ids], "max_span": int(max_span),
             "banned_ids": [int(i) for i in banned_ids]}
+
+
+def read_spec(extra_args: dict[str, Any] | None) -> dict | None:
+    """A request's copy spec: a dict in-process, a JSON string when it came over HTTP (``vllm_xargs`` holds
+    only scalars and flat lists)."""
+    spec = (extra_args or {}).get(EXTRA_KEY)
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except ValueError as exc:
+            raise ValueError(f"extra_args[{EXTRA_KEY!r}] is not valid JSON: {exc}") from exc
+    return spec
 
 
 class VerbatimSpanTracker:

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,7 @@ from agent.blocking import blocking
 from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
 from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, cpu_dtype, plan_cpu
 from agent.engine.errors import EngineError, root_cause
+from agent.engine.loop import LoopThread
 from agent.engine.plan import detect_device, environment, kv_plugin_env, planned_memory
 from agent.engine.requests import sampling_params
 from agent.engine.stats import EngineStats, stats_logger_factory
@@ -129,9 +130,7 @@ class Engine:
         if logits_processors:
             kwargs["logits_processors"] = list(logits_processors)
 
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="mnemos-engine", daemon=True)
-        self._thread.start()
+        self._runner = LoopThread("mnemos-engine")
 
         async def start() -> AsyncLLM:
             # Built on the engine loop so vLLM's output handler task lives there.
@@ -188,21 +187,7 @@ class Engine:
 
         For code that drives ``async_llm`` directly (benchmarks comparing against raw vLLM).
         """
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("a blocking Engine call was made on the engine's own loop; await the async method")
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return fut.result()
-        except BaseException:
-            fut.cancel()  # e.g. Ctrl-C: abort the requests instead of leaving them running
-            raise
-
-    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` on the engine loop from whatever loop the caller runs."""
-        if asyncio.get_running_loop() is self._loop:
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        return self._runner.run(coro)
 
     def _engine(self) -> AsyncLLM:
         if self.async_llm is None:
@@ -228,7 +213,7 @@ class Engine:
         """
         if not prompts:
             return []
-        return await self._on_loop(self._generate_all(list(prompts), self._params_list(prompts, params)))
+        return await self._runner.on_loop(self._generate_all(list(prompts), self._params_list(prompts, params)))
 
     def generate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
         """:meth:`agenerate` for synchronous callers (scripts, threads)."""
@@ -297,39 +282,11 @@ class Engine:
             if out.outputs and out.outputs[0].text:
                 yield out.outputs[0].text
 
-    async def _pump(self, prompt: str, params: GenParams, put: Callable[[tuple[str | None, BaseException | None]], Any]) -> None:
-        """Run a stream on the engine loop, handing ``(piece, None)``, then ``(None, error-or-None)`` to ``put``."""
-        try:
-            async for piece in self._stream_here(prompt, params):
-                put((piece, None))
-        except BaseException as exc:  # noqa: BLE001 - delivered to the consumer, which re-raises it
-            put((None, exc))
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return
-        put((None, None))
-
     async def astream(self, prompt: str, params: GenParams | None = None) -> AsyncIterator[str]:
         """Yield text pieces as they are decoded (DELTA outputs); stopping early aborts the request."""
         params = params or self.defaults
-        if asyncio.get_running_loop() is self._loop:
-            async for piece in self._stream_here(prompt, params):
-                yield piece
-            return
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
-        fut = asyncio.run_coroutine_threadsafe(
-            self._pump(prompt, params, lambda item: loop.call_soon_threadsafe(pieces.put_nowait, item)), self._loop)
-        try:
-            while True:
-                piece, exc = await pieces.get()
-                if exc is not None:
-                    raise exc
-                if piece is None:
-                    return
-                yield piece
-        finally:
-            fut.cancel()
+        async for piece in self._runner.relay(lambda: self._stream_here(prompt, params)):
+            yield piece
 
     stream = blocking(astream)
 
@@ -360,17 +317,9 @@ class Engine:
 
     async def areset_prefix_cache(self) -> bool:
         """Drop cached prefixes, so a measurement does not profit from an earlier one."""
-        return await self._on_loop(self._engine().reset_prefix_cache())
+        return await self._runner.on_loop(self._engine().reset_prefix_cache())
 
     # -- lifecycle -------------------------------------------------------------------------------
-
-    def _stop_loop(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        if not self._thread.is_alive():
-            self._loop.close()
 
     def close(self) -> None:
         """Shut the engine-core process and the engine loop down now rather than at interpreter exit."""
@@ -387,7 +336,7 @@ class Engine:
                 self.run_coroutine(shutdown())
             except Exception as exc:  # noqa: BLE001 - closing must not raise over the caller's own error
                 log.warning("engine shutdown: %s", exc)
-        if hasattr(self, "_loop"):
-            self._stop_loop()
+        if hasattr(self, "_runner"):
+            self._runner.stop()
         if hasattr(self, "_claims"):
             self._claims.release()
