@@ -239,6 +239,20 @@ def html_report(d: dict) -> str:
             f"cores).{note}\n\n" + "\n".join(rows))
 
 
+def served_engine(d: dict) -> str:
+    """In-process engine vs `mnemos serve`, the same problems one after the other: answers and speed."""
+    rows = ["| engine | generated tokens | wall s | generated tok/s | solved |", "|---|---:|---:|---:|---:|"]
+    for name, key in (("in-process (AsyncLLM)", "in_process"), ("served (`mnemos serve`, HTTP)", "served")):
+        r = d[key]
+        rows.append(f"| {name} | {r['generated_tokens']:,} | {r['wall_s']:.0f} | {r['tok_s']:.1f} | "
+                    f"{r['solved']}/{d['problems']} |")
+    m = d.get("machine", {})
+    same = "identical" if d["identical_answers"] else f"different on {len(d['differing'])} ({', '.join(d['differing'])})"
+    return (f"Model `{d['model']}`, {d['problems']} GSM8K problems ({d['source']}), greedy, all in flight, on "
+            f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores). Answers: **{same}**; generated tok/s served / "
+            f"in-process: **{d['ratio']:.2f}**.\n\n" + "\n".join(rows))
+
+
 TABLES: dict[str, Callable[[dict], str]] = {
     "gsm8k_dev_ablation": ablation,
     "game24_dev_ablation": ablation,
@@ -254,6 +268,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "throughput_full_attempts": lambda d: throughput(d["full_attempts"]),
     "sandbox_attacks": sandbox,
     "html_report": html_report,
+    "served_engine": served_engine,
 }
 
 
