@@ -50,9 +50,11 @@ class RunContext:
     def head(self, state: SolveState) -> str:
         """The rendered (system +) user turn of the current attempt (cached; it is re-sent every segment)."""
         p = state.problem
-        key = (p.id, state.concepts_text + state.procedures_text, state.retry_prompt, tuple(state.tools))
+        key = (p.id, state.concepts_text + state.procedures_text + state.evidence_text, state.retry_prompt,
+               tuple(state.tools))
         if key not in self._heads:
-            msgs = solve_messages(p, state.concepts_text, state.retry_prompt, state.tools, state.procedures_text)
+            msgs = solve_messages(p, state.concepts_text, state.retry_prompt, state.tools, state.procedures_text,
+                                  state.evidence_text)
             self._heads = {key: self.llm.render_chat(msgs)}
         return self._heads[key]
 

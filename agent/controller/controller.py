@@ -83,8 +83,10 @@ class Controller:
     def _evidence_index(self, problem: Problem) -> EvidenceIndex:
         key = hashlib.sha1(f"{problem.id}\0{problem.prompt}\0{problem.context}".encode()).hexdigest()
         if self._index is None or self._index[0] != key:
-            self._index = (key, EvidenceIndex({"context": problem.context, "prompt": problem_text(problem)},
-                                              self._encode, tag_table().any_tag))
+            # With a document, evidence comes from it alone: the question's own sentences ("Answer with the
+            # number only.") recalled back read as evidence and answered nothing.
+            sources = {"context": problem.context} if problem.context else {"prompt": problem_text(problem)}
+            self._index = (key, EvidenceIndex(sources, self._encode, tag_table().any_tag))
         return self._index[1]
 
     def _context(self, problem: Problem, verifier: Verifier | None) -> RunContext:

@@ -60,6 +60,25 @@ def terms(text: str) -> list[str]:
     return [t for t in _WORD.findall(text.lower()) if t not in _STOP]
 
 
+_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:[ -][A-Z][\w'’-]*)*|\b\d+(?:\.\d+)?\b")
+
+
+def entities(query: str) -> list[str]:
+    """Names, places and numbers in ``query`` as written (capitalised runs, numbers): what multi-hop questions
+    chain on, so a passage must hold them exactly, not only share their words."""
+    found = []
+    for m in _NAME.finditer(query):
+        words = m.group(0).split()
+        while words and words[0].lower() in _STOP | _QUESTION_WORDS:
+            words = words[1:]
+        if words:
+            found.append(" ".join(words))
+    return list(dict.fromkeys(found))
+
+
+_QUESTION_WORDS = frozenset(["how", "many", "much", "where", "when", "why", "answer", "question", "name", "number"])
+
+
 class EvidenceIndex:
     """All recallable text of one problem: prompt, context and folded raw segments."""
 
@@ -118,6 +137,7 @@ class EvidenceIndex:
                     lex[i] += idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * length / avg))
         if lex.max() > 0:
             lex /= lex.max()
+        lex += self._entity_bonus(query)
         if self._encode is None:
             return lex
         ids = [int(i) for i in np.argsort(-lex, kind="stable")[:RERANK_CANDIDATES]]
@@ -125,6 +145,17 @@ class EvidenceIndex:
         cos = np.zeros(n, dtype=np.float32)
         cos[ids] = np.clip(self._embeddings(ids) @ qv, 0.0, 1.0)
         return 0.5 * lex + 0.5 * cos
+
+    def _entity_bonus(self, query: str) -> np.ndarray:
+        """Per window, the share of the query's names and numbers it contains verbatim (whole words)."""
+        names = entities(query)
+        bonus = np.zeros(len(self.windows), dtype=np.float32)
+        for name in names:
+            pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+            for i, w in enumerate(self.windows):
+                if pattern.search(w.text):
+                    bonus[i] += 1.0 / len(names)
+        return bonus
 
     def search(self, query: str, k: int = 3, exclude: Sequence[tuple[str, int]] = ()) -> list[EvidenceRecord]:
         """Top-k windows for ``query``, returned in document order."""

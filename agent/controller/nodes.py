@@ -27,12 +27,12 @@ from agent.controller.prompts import (
     FOLD_FALLBACK,
     FOLD_PROMPT,
     RETRY_PROMPT,
+    primer_text,
     problem_text,
 )
 from agent.controller.state import AttemptRecord, Part, Segment, SolveState, ToolCall
 from agent.controller.tags import ANSWER, FOLDED
 from agent.controller.toolbox import BY_NAME, tag_table
-from agent.controller.toolbox.recall import RECALL, normalise_query, recall_evidence
 from agent.controller.toolbox.subq import SUBQ, options_part, retrieve_options
 from agent.llm import ChatMessage, GenParams
 from memory.concepts import ConceptStore
@@ -97,11 +97,13 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     trace = state.trace.model_copy(deep=True)
     parts, counters = list(state.parts), state.counters
     question = problem_text(state.problem)
-    if ctx.prime and state.problem.context and ctx.budgets.recalls > 0:
-        new, records = await recall_evidence(state, ctx, question, trace, asked=False)
-        parts += [Part(kind="note", text=f"{RECALL.open}{question}{RECALL.close}"), *new]
+    evidence = state.evidence_text
+    if ctx.prime and state.problem.context and ctx.budgets.recalls > 0 and not evidence:
+        records = await asyncio.to_thread(ctx.index.search, state.problem.prompt, ctx.budgets.evidence_spans)
+        trace.tool_calls.append(ToolCall(node="prime", kind="search", input=state.problem.prompt,
+                                         output=f"{len(records)} spans", ok=bool(records)))
         trace.evidence += records
-        counters = counters.bump(RECALL.budget, recall_queries=[normalise_query(question)])
+        evidence = primer_text([r.text for r in records])
     if state.preset_options:
         parts.append(options_part(state.preset_options))
         trace.subroutines_offered.extend(i for i, _, _ in state.preset_options if i not in trace.subroutines_offered)
@@ -109,7 +111,7 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
           and (options := await retrieve_options(ctx, question, trace)) is not None):
         parts.append(options)
         counters = counters.bump(SUBQ.budget)
-    return {"counters": counters, "trace": trace, "parts": parts,
+    return {"counters": counters, "trace": trace, "parts": parts, "evidence_text": evidence,
             "tools": _applicable_tools(ctx, state, parts)}
 
 

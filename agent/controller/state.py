@@ -177,6 +177,8 @@ class SolveState(BaseModel):
     concepts_text: str = ""
     concepts_ready: bool = Field(False, description="Concepts were chosen already (diversity branches share them).")
     procedures_text: str = Field("", description="Stored procedures shown by signature and docstring.")
+    evidence_text: str = Field("", description="Passages found for the question before the first segment, shown "
+                               "in the user turn.")
     preload: str = Field("", description="Their source, defined in the <python> jail before the model's code.")
     preset_options: list[tuple[int, str, str]] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list, description="Tool tags listed for the model (those that apply).")

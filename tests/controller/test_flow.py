@@ -34,11 +34,22 @@ def test_recall_inserts_verbatim_evidence(make_controller):
     llm = ScriptedGenerator(["I need the count. <recall>maps in the blue vault</recall>", "<answer>412</answer>"])
     res = make_controller(llm).solve(PROBLEM)
     assert res.trace.path[:5] == ["select_concepts", "prime", "think", "recall", "think"]
-    assert res.trace.evidence and res.trace.evidence[0].text == "The blue vault holds 412 maps."
+    assert "The blue vault holds 412 maps." in [e.text for e in res.trace.evidence]
     assert "<evidence>The blue vault holds 412 maps.</evidence>" in llm.prompts[1]
     for ev in res.trace.evidence:
         src = {"context": PROBLEM.context, "prompt": PROBLEM.prompt}[ev.source]
         assert src[ev.start : ev.start + len(ev.text)] == ev.text
+
+
+def test_a_new_recall_never_shows_a_passage_already_shown(make_controller):
+    llm = ScriptedGenerator(["<recall>blue vault maps</recall>", "<recall>how many maps does the blue vault hold</recall>",
+                             "<answer>412</answer>"])
+    res = make_controller(llm, prime=False).solve(PROBLEM)
+    first, second = [[e for e in res.trace.evidence if e.query == q] for q in
+                     ("blue vault maps", "how many maps does the blue vault hold")]
+    assert "The blue vault holds 412 maps." in [e.text for e in first]
+    assert first and second and not {(e.source, e.start) for e in first} & {(e.source, e.start) for e in second}
+    assert llm.prompts[2].count("<evidence>The blue vault holds 412 maps.</evidence>") == 1
 
 
 def test_subq_offers_stored_subroutines(make_controller, memory):
@@ -261,11 +272,14 @@ def test_frozen_memory_reads_but_never_writes(make_controller, memory):
     assert memory.concepts.names() == [] and not any(p.regex for p in llm.params)
 
 
-def test_prime_recalls_for_the_question(make_controller):
+def test_prime_shows_passages_in_the_user_turn_after_the_document_never_as_the_models_recall(make_controller):
     llm = ScriptedGenerator(["<answer>412</answer>"])
     res = make_controller(llm, prime=True).solve(PROBLEM)
-    assert res.trace.evidence[0].text == "The blue vault holds 412 maps."
-    assert "<recall>How many maps are in the blue vault?</recall>\n<evidence>" in llm.prompts[0]
+    assert "The blue vault holds 412 maps." in [e.text for e in res.trace.evidence]
+    assert all(e.source == "context" for e in res.trace.evidence)  # never the question read back
+    user, assistant = llm.prompts[0].split("<|assistant|>")
+    assert user.index("Document:") < user.index('- "The blue vault holds 412 maps."') < user.index("Question:")
+    assert "<recall>" not in assistant and "<evidence>" not in assistant
 
 
 def test_folding_moves_old_segments_out_but_keeps_them_recallable(make_controller):

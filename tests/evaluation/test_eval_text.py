@@ -19,10 +19,11 @@ def test_generated_items_hide_their_facts_and_cycle_through_buckets():
     for p in items:
         words = len(p.context.split())
         assert 0.8 * p.meta["length"] < words * longctx.TOKENS_PER_WORD < 1.3 * p.meta["length"]
-        if p.meta["answer_type"] == "number" and p.meta["hops"] < 3:
-            assert re.search(rf"keeps {p.gold} ", p.context)
-        else:
+        if p.meta["answer_type"] != "number":
             assert str(p.gold) in p.context
+        elif p.meta["hops"] < 3:
+            assert re.search(rf"keeps {p.gold} ", p.context)
+        # three-hop counts are stated nowhere (the next test)
 
 
 def test_three_hop_counts_are_only_reachable_through_the_relative_fact():
@@ -74,3 +75,19 @@ def test_plain_and_controller_read_the_same_document_question_and_answer_form():
     assert text.plain_prompt(item).startswith(f"Document:\n{item.context}\n\nQuestion:\n{item.prompt}")
     said = "The first fact gives it. <answer>Mira Okafor</answer>"
     assert text.plain_answer(said, item) == text.final_answer(said) == "Mira Okafor"
+
+
+def test_a_token_budget_sizes_the_dev_set_with_more_short_items_and_needles_as_their_own_group():
+    import argparse
+
+    from tools.domains import get_domain
+
+    args = argparse.Namespace(train=None, dev=None, lengths="1000,2000,4000,8000", hops="1,2,3", generate=None,
+                              dev_size=None, split_seed=0, small=False, dev_tokens=60_000)
+    split, label = get_domain("text").eval_split(args)
+    lengths = [p.meta["length"] for p in split.dev if p.meta["source"] == "longctx"]
+    assert sum(lengths) <= 54_000 and lengths.count(1000) > lengths.count(8000) >= 1
+    needles = [p for p in split.dev if p.meta["source"] == "needle_haystack"]
+    assert needles and all(p.gold in p.context and p.prompt.endswith("Answer with the name only.") for p in needles)
+    assert not {p.id for p in split.train} & {p.id for p in split.dev}
+    assert label == "longctx-60k" and split.record.seed == 0

@@ -17,8 +17,11 @@ from tools.domains.split import Split, SplitRecord, files_split, seeded_split
 from tools.problem import Problem
 from tools.tasks import longctx, mathx
 
-#: Items of a generated set when ``--generate`` is not given, and the dev part of them.
-DEFAULT_ITEMS, DEFAULT_DEV = 300, 150
+#: Document tokens of the default dev set (about 93 generated items at 1k-8k plus needle_haystack items), and
+#: the training items generated beside it (short ones: recall needs no training; memory arms learn from them).
+DEFAULT_DEV_TOKENS, DEFAULT_TRAIN = 200_000, 12
+#: Share of the dev budget given to reasoning-gym's needle_haystack items, at the lengths up to this many tokens.
+NEEDLE_SHARE, NEEDLE_MAX_LENGTH = 0.1, 2000
 
 
 def _norm(s: str) -> str:
@@ -42,7 +45,7 @@ class TextDomain(Domain):
     name = "text"
     eval_help = "long-context multi-hop questions (generated, 1-3 hops, 2k-12k tokens) or JSONL problems"
     small_sizes = (2, 4)
-    report_groups = ("hops", "length")
+    report_groups = ("hops", "length", "source")
 
     def score(self, problem: Problem, attempts: list[str]) -> float:
         if not attempts or problem.gold is None:
@@ -56,13 +59,18 @@ class TextDomain(Domain):
 
     def add_eval_options(self, parser: argparse.ArgumentParser) -> None:
         self.add_split_file_options(parser)
+        parser.add_argument("--dev-tokens", type=int, default=None, metavar="T",
+                            help=f"size the dev set by its documents' tokens (default {DEFAULT_DEV_TOKENS:,}): each "
+                            "length gets an equal share, so there are more short items than long ones; "
+                            f"{NEEDLE_SHARE:.0%} goes to reasoning-gym needle_haystack items")
         parser.add_argument("--generate", type=int, default=None, metavar="N",
-                            help=f"generate N long-context items (default {DEFAULT_ITEMS})")
+                            help="instead of --dev-tokens: generate N items cycling through every (hops, length) "
+                            "and split them with --dev-size")
         parser.add_argument("--lengths", default=",".join(map(str, longctx.LENGTHS)),
                             help="context lengths in tokens, comma-separated")
         parser.add_argument("--hops", default=",".join(map(str, longctx.HOPS)), help="hop counts, comma-separated")
         parser.add_argument("--dev-size", type=int, default=None, metavar="N",
-                            help=f"dev items of the generated set (default {DEFAULT_DEV})")
+                            help="dev items of a --generate set (default half)")
         parser.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of generation and split")
 
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
@@ -72,12 +80,29 @@ class TextDomain(Domain):
         hops = tuple(int(x) for x in args.hops.split(",") if x.strip())
         if not lengths or not hops or any(h not in longctx.HOPS for h in hops) or min(lengths) < 200:
             raise ValueError("--hops takes 1, 2 or 3; --lengths takes token counts of at least 200")
-        small_dev = 2 * self.small_sizes[1]
-        n = args.generate or (small_dev if args.small else DEFAULT_ITEMS)
+        if args.generate is None and not args.small:
+            return self._budget_split(args.dev_tokens or DEFAULT_DEV_TOKENS, lengths, hops, args.split_seed)
+        n = args.generate or 2 * self.small_sizes[1]
         problems = longctx.generate(n, args.split_seed, lengths if not args.small else (min(lengths),), hops)
-        dev_size = args.dev_size or (n // 2 if args.small else min(DEFAULT_DEV, n // 2))
+        dev_size = args.dev_size or n // 2
         train, dev = seeded_split(problems, dev_size, args.split_seed)
         label = f"longctx{n}"
         record = SplitRecord(kind=self.name, method="seeded", seed=args.split_seed,
                              sources={"all": f"longctx(n={n}, seed={args.split_seed}, lengths={lengths}, hops={hops})"})
         return Split(train=train, dev=dev, record=record), label
+
+    def _budget_split(self, tokens: int, lengths: tuple[int, ...], hops: tuple[int, ...],
+                      seed: int) -> tuple[Split, str]:
+        """A dev set sized by document tokens (generated items and needle_haystack ones), and short training items."""
+        short = tuple(ln for ln in lengths if ln <= NEEDLE_MAX_LENGTH) or (min(lengths),)
+        needle_tokens = int(tokens * NEEDLE_SHARE)
+        n_needles = max(1, round(needle_tokens / (sum(short) / len(short))))
+        dev = longctx.items_for(longctx.budget_cells(tokens - needle_tokens, lengths, hops), seed)
+        dev += longctx.needle_items(n_needles, seed, short)
+        train = longctx.items_for([(hops[i % len(hops)], min(lengths)) for i in range(DEFAULT_TRAIN)], seed + 1,
+                                  start=len(dev))
+        record = SplitRecord(kind=self.name, method="seeded", seed=seed, sources={
+            "dev": f"longctx(budget={tokens - needle_tokens} tokens, seed={seed}, lengths={lengths}, hops={hops}) "
+                   f"+ needle_haystack(n={n_needles}, seed={seed}, lengths={short})",
+            "train": f"longctx(n={DEFAULT_TRAIN}, seed={seed + 1}, length={min(lengths)})"})
+        return Split(train=train, dev=dev, record=record), f"longctx-{tokens // 1000}k"

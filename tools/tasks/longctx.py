@@ -35,8 +35,8 @@ _VERBS = ["stood quiet", "caught the morning light", "was busy by noon", "smelle
           "was crowded on feast days"]
 _TAILS = ["that autumn", "as it had for years", "before the storm came", "while the tide was out",
           "long after sunset", "in the quiet season", "according to the almanac", "much as the elders recalled"]
-#: Context lengths (tokens, estimated at 1.3 per word) and hop counts of a default set.
-LENGTHS = (2000, 4000, 8000, 12000)
+#: Context lengths (tokens, estimated at 1.3 per word) and hop counts of a default set; longer only on request.
+LENGTHS = (1000, 2000, 4000, 8000)
 HOPS = (1, 2, 3)
 TOKENS_PER_WORD = 1.3
 
@@ -91,7 +91,7 @@ def make_item(index: int, hops: int, length: int, rng: random.Random) -> Problem
     answer_as = "the number only" if kind == "number" else f"the {kind} only"
     return Problem(id=f"lc-{index}", domain="text", prompt=f"{question} Answer with {answer_as}.",
                    context=" ".join(sentences), gold=gold,
-                   meta={"hops": hops, "length": length, "answer_type": kind})
+                   meta={"hops": hops, "length": length, "answer_type": kind, "source": "longctx"})
 
 
 def generate(n: int, seed: int = 0, lengths: tuple[int, ...] = LENGTHS, hops: tuple[int, ...] = HOPS) -> list[Problem]:
@@ -99,3 +99,49 @@ def generate(n: int, seed: int = 0, lengths: tuple[int, ...] = LENGTHS, hops: tu
     rng = random.Random(seed)
     cells = [(h, ln) for ln in lengths for h in hops]
     return [make_item(i, *cells[i % len(cells)], rng) for i in range(n)]
+
+
+def budget_cells(tokens: int, lengths: tuple[int, ...] = LENGTHS, hops: tuple[int, ...] = HOPS) -> list[tuple[int, int]]:
+    """(hops, length) cells of a set that fits ``tokens`` of documents: each length gets an equal share of the
+    budget, so short documents come in larger numbers than long ones, and each length cycles through the hops."""
+    if tokens <= 0 or not lengths or not hops:
+        raise ValueError("a token budget, lengths and hops are needed")
+    share = tokens / len(lengths)
+    cells = []
+    for length in sorted(lengths):
+        cells += [(hops[i % len(hops)], length) for i in range(int(share // length))]
+    if not cells:
+        raise ValueError(f"a budget of {tokens} tokens holds no document of {min(lengths)} tokens")
+    return cells
+
+
+def items_for(cells: list[tuple[int, int]], seed: int, start: int = 0) -> list[Problem]:
+    """One item per cell, numbered from ``start`` (so train and dev ids never collide)."""
+    rng = random.Random(seed)
+    return [make_item(start + i, h, ln, rng) for i, (h, ln) in enumerate(cells)]
+
+
+#: Tokens per needle_haystack statement ("Tayo accepts the color red."), to size its haystacks.
+NEEDLE_STATEMENT_TOKENS = 6
+
+
+def needle_items(n: int, seed: int, lengths: tuple[int, ...]) -> list[Problem]:
+    """reasoning-gym's ``needle_haystack``: one fact among many alike, written by no one here; its own group.
+
+    The haystack becomes the document and the last line the question, so every arm reads it as it reads
+    the generated items; ``length`` is the haystack size asked for, cycling through ``lengths``.
+    """
+    import reasoning_gym
+
+    out = []
+    for i in range(n):
+        length = lengths[i % len(lengths)]
+        statements = max(10, length // NEEDLE_STATEMENT_TOKENS)
+        [entry] = list(reasoning_gym.create_dataset("needle_haystack", min_num_statements=statements,
+                                                    max_num_statements=statements, size=1, seed=seed * 1000 + i))
+        haystack, _, question = entry["question"].rstrip().rpartition("\n")
+        question = question.strip().replace("Reply only with a name.", "Answer with the name only.")
+        out.append(Problem(id=f"needle-{seed}-{i}", domain="text", prompt=question,
+                           context=haystack.strip(), gold=str(entry["answer"]),
+                           meta={"hops": 1, "length": length, "answer_type": "name", "source": "needle_haystack"}))
+    return out

@@ -20,19 +20,17 @@ def normalise_query(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-async def recall_evidence(state: SolveState, ctx: Any, query: str, trace: Any,
-                          asked: bool = True) -> tuple[list[Part], list[EvidenceRecord]]:
+async def recall_evidence(state: SolveState, ctx: Any, query: str,
+                          trace: Any) -> tuple[list[Part], list[EvidenceRecord]]:
     """Evidence for ``query`` (``ctx`` is the run's ``RunContext``): searched, or copied by the model verbatim.
 
-    ``asked`` is False when the controller recalls on its own (priming): the
-    copy prompt then shows the recall request the model did not write.
+    A passage already shown in this solve (primed or recalled) is not shown again: the search skips it.
     """
     records: list[EvidenceRecord] = []
     if ctx.copier is not None:
         params = await asyncio.to_thread(ctx.copier.params, query, ctx.index)
         if params is not None:
-            ask = "" if asked else f"{RECALL.open}{query}{RECALL.close}"
-            prompt = ctx.live_prompt(state, f"{ask}\n{EVIDENCE.open}")
+            prompt = ctx.live_prompt(state, f"\n{EVIDENCE.open}")
             [out] = await ctx.llm.agenerate([prompt], params)
             trace.charge("recall", out.prompt_tokens, out.generated_tokens)
             rec = accept(out.text, query, ctx.index, ctx.copier.method)
@@ -43,7 +41,8 @@ async def recall_evidence(state: SolveState, ctx: Any, query: str, trace: Any,
             else:
                 trace.notes.append(f"copy rejected (not verbatim): {out.text[:80]!r}")
     if not records:
-        records = await asyncio.to_thread(ctx.index.search, query, ctx.budgets.evidence_spans)
+        shown = [(r.source, r.start) for r in trace.evidence]
+        records = await asyncio.to_thread(ctx.index.search, query, ctx.budgets.evidence_spans, shown)
         trace.tool_calls.append(ToolCall(node="recall", kind="search", input=query,
                                          output=f"{len(records)} spans", ok=bool(records)))
     parts = [Part(kind=EVIDENCE.name, text=EVIDENCE.render(r.text)) for r in records]
