@@ -53,6 +53,8 @@ def episode_from_result(problem: Problem, result: Any, config: RunLabels, second
         scored_answers=attempts,
         solver_mode=getattr(result, "mode", None),
     )
+    if hasattr(trace, "cached_tokens"):
+        trace_dict["cached_prompt_tokens"] = trace.cached_tokens
     return Episode(
         run_id=config.run_id,
         problem_id=problem.id,

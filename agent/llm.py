@@ -41,6 +41,8 @@ class Completion(BaseModel):
     generated_tokens: int
     finish_reason: str = Field(description="'stop' (EOS or stop string) or 'length'.")
     stop_reason: str | None = Field(None, description="The stop string that ended it, if any.")
+    cached_tokens: int = Field(0, description="Prompt tokens the engine took from its prefix cache instead of "
+                               "computing them.")
     seconds: float = 0.0
 
 

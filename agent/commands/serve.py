@@ -63,7 +63,7 @@ def serve_command(settings: Settings, model: str, host: str, port: int,
         env["VLLM_API_KEY"] = settings.api_key.get_secret_value()  # the environment, not argv: `ps` shows argv
     argv = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(model_dir),
             "--served-model-name", model, "--host", host, "--port", str(port),
-            "--logits-processors", VERBATIM_PROCESSOR, "--enable-prefix-caching",
+            "--logits-processors", VERBATIM_PROCESSOR, "--enable-prefix-caching", "--enable-prompt-tokens-details",
             "--max-model-len", str(max_len), "--dtype", dtype, "--seed", str(settings.seed),
             "--max-num-seqs", str(settings.max_num_seqs)]
     if settings.enforce_eager:

@@ -65,7 +65,7 @@ async def select_concepts(state: SolveState, runtime: Ctx) -> Update:
     chosen = _within_memory_budget(ctx, [h for h, o in zip(hits, outs, strict=True)
                                          if o.text.strip().lower() == CONCEPT_CHOICES[0]])
     for o in outs:
-        trace.charge("select_concepts", o.prompt_tokens, o.generated_tokens)
+        trace.charge_completion("select_concepts", o)
     trace.concepts_used = [h.id for h in chosen]
     trace.tool_calls.append(ToolCall(node="select_concepts", kind="concept_choice", input=query[:200],
                                      output=", ".join(h.item.name for h in chosen), ids=trace.concepts_used))
@@ -147,7 +147,7 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
     text, forged = neutralise(out.text)
     parsed = parse_segment(text, out.stop_reason, state.carry)
     trace = state.trace.model_copy(deep=True)
-    trace.charge("think", out.prompt_tokens, out.generated_tokens)
+    trace.charge_completion("think", out)
     seg = Segment(index=len(trace.segments), attempt=state.attempt, text=text, tag=parsed.tag, body=parsed.body,
                   finish_reason=out.finish_reason, violations=parsed.violations + (["forged_tag"] if forged else []),
                   prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens, seconds=out.seconds)
@@ -189,7 +189,7 @@ async def fold(state: SolveState, runtime: Ctx) -> Update:
     prompt = ctx.llm.render_chat([ChatMessage(role="user", content=FOLD_PROMPT.format(text=strip_tags(text)))])
     [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max(16, min(128, (ctx.kv_budget or 512) // 8))))
     trace = state.trace.model_copy(deep=True)
-    trace.charge("fold", out.prompt_tokens, out.generated_tokens)
+    trace.charge_completion("fold", out)
     summary, _ = neutralise(strip_tags(out.text) or FOLD_FALLBACK)
     parts = [p.model_copy() for p in state.parts]
     for i in old:
@@ -214,7 +214,7 @@ async def finalize(state: SolveState, runtime: Ctx) -> Update:
         return {}
     [out] = await ctx.llm.agenerate([prompt], params)
     trace = state.trace.model_copy(deep=True)
-    trace.charge("finalize", out.prompt_tokens, out.generated_tokens)
+    trace.charge_completion("finalize", out)
     answer = domain.final_answer(f"{opener}{neutralise(out.text)[0]}{closer}") or None
     trace.segments.append(Segment(index=len(trace.segments), attempt=state.attempt, text=out.text, tag=ANSWER.name,
                                   body=answer or "", finish_reason=out.finish_reason, forced=True,

@@ -416,7 +416,7 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
     outs = await asyncio.gather(*(llm.agenerate([prompt], params) for prompt, params, _ in asks))
     cands = []
     for [out], (_, _, origin) in zip(outs, asks, strict=True):
-        trace.charge("learn_procedures", out.prompt_tokens, out.generated_tokens)
+        trace.charge_completion("learn_procedures", out)
         cand = Candidate(text=out.text, origin=origin, code=extract_function(out.text, name) or "")
         if cand.code:
             cand.whole = whole = await asyncio.to_thread(run_procedure, cand.code, name, [problem, *pool], gold=gold)

@@ -7,6 +7,8 @@ the Python API returns it, episodes store it, ``mnemos trace show`` prints it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from agent.config import Budgets
@@ -65,6 +67,7 @@ class NodeStat(BaseModel):
     seconds: float = 0.0
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    cached_tokens: int = Field(0, description="Of prompt_tokens, those served from the engine's prefix cache.")
 
 
 class AttemptRecord(BaseModel):
@@ -98,10 +101,19 @@ class Trace(BaseModel):
     branches: list[Trace] = Field(default_factory=list, description="Diversity mode: one trace per subroutine.")
     chosen_branch: int | None = None
 
-    def charge(self, node: str, prompt_tokens: int = 0, generated_tokens: int = 0) -> None:
+    def charge(self, node: str, prompt_tokens: int = 0, generated_tokens: int = 0, cached_tokens: int = 0) -> None:
         stat = self.node_stats.setdefault(node, NodeStat())
         stat.prompt_tokens += prompt_tokens
         stat.generated_tokens += generated_tokens
+        stat.cached_tokens += cached_tokens
+
+    def charge_completion(self, node: str, out: Any) -> None:
+        """Charge one engine completion to ``node``."""
+        self.charge(node, out.prompt_tokens, out.generated_tokens, out.cached_tokens)
+
+    @property
+    def cached_tokens(self) -> int:
+        return sum(s.cached_tokens for s in self.node_stats.values()) + sum(b.cached_tokens for b in self.branches)
 
     @property
     def prompt_tokens(self) -> int:

@@ -337,6 +337,8 @@ class ServedEngine:
                                   generated_tokens=usage.get("completion_tokens", 0),
                                   finish_reason=choice.get("finish_reason") or "stop",
                                   stop_reason=stop if isinstance(stop, str) else None,
+                                  cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+                                                    or 0),
                                   seconds=time.perf_counter() - start)
 
     async def _generate_all(self, prompts: list[str], plist: list[GenParams]) -> list[Completion]:

@@ -270,6 +270,7 @@ class Engine:
             generated_tokens=len(out.token_ids),
             finish_reason=out.finish_reason or "stop",
             stop_reason=stop_reason,
+            cached_tokens=int(getattr(output, "num_cached_tokens", 0) or 0),
             seconds=max(seconds, 0.0),
         )
 

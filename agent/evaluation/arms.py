@@ -91,7 +91,8 @@ def plain_solver(llm: TextGenerator, settings: Settings) -> PlainSolver:
         return PlainResult(
             problem_id=problem.id, answer=answer, attempts=[answer] if answer is not None else [], end_reason=end,
             prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens, seconds=time.perf_counter() - t0,
-            trace={"arm": "plain", "text": out.text, "finish_reason": out.finish_reason},
+            trace={"arm": "plain", "text": out.text, "finish_reason": out.finish_reason,
+                   "cached_prompt_tokens": out.cached_tokens},
         )
 
     return solve

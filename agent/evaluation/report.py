@@ -73,6 +73,9 @@ class EvalReport(BaseModel):
         "report groups such as hop count and context length.")
     tokens_per_solved: dict[str, float | None] = Field(
         default_factory=dict, description="Arm -> generated tokens over all its problems per problem solved.")
+    token_use: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Arm -> prompt tokens sent, those the engine's prefix cache served "
+        "(cached) and those it computed, and generated tokens per item.")
     hit_at_k: float | None = Field(None, description="Mixed stores: among dev problems whose family has an admitted "
                                    "procedure, the share where one of that family's procedures was among those run.")
     retrieval_k: int | None = None
@@ -89,6 +92,15 @@ def tokens_per_solved(episodes: list[Episode]) -> float | None:
     """Generated tokens of the whole arm per problem it solved (None when it solved none)."""
     solved = sum(e.score >= 1.0 for e in episodes)
     return sum(e.generated_tokens for e in episodes) / solved if solved else None
+
+
+def token_use(episodes: list[Episode]) -> dict[str, float]:
+    """Prompt tokens sent and computed (sent minus prefix-cache hits), and generated tokens per item, of one arm."""
+    sent = sum(e.prompt_tokens for e in episodes)
+    cached = sum(int(e.trace.get("cached_prompt_tokens") or 0) for e in episodes)
+    n = len(episodes) or 1
+    return {"prompt_sent": sent, "prompt_cached": cached, "prompt_computed": sent - cached,
+            "generated_per_item": round(sum(e.generated_tokens for e in episodes) / n, 1)}
 
 
 def hit_at_k(episodes: list[Episode], family_of: dict[str, str], procedure_family: dict[int, str]) -> float | None:
@@ -289,6 +301,7 @@ def published(report: EvalReport) -> dict[str, Any]:
         "bootstrap": report.bootstrap,
         **({"groups": report.groups} if report.groups else {}),
         "tokens_per_solved": report.tokens_per_solved,
+        "token_use": report.token_use,
         **({"machines": report.machines} if report.machines else {}),
         **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures,
             "family_checks": report.family_checks} if report.retrieval_k is not None else {}),

@@ -27,6 +27,7 @@ from agent.evaluation.report import (
     hit_at_k,
     procedure_training,
     published,
+    token_use,
     tokens_per_solved,
     versus_scaffold,
     write_chart,
@@ -256,30 +257,18 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
                     outcome.interrupted = True
                     return outcome
         extra: dict[str, dict[str, Any]] = {}
-        for arm in options.arms:
-            rid = run_id(name, arm)
-            todo = _pending(episodes, rid, split.dev)
-            print(f"arm {arm}: run {rid}, {todo} of {len(split.dev)} problems to solve", file=sys.stderr)
-            store_dir = eval_dir / f"{arm}-store"
-            if todo:
-                if arm == "plain":
-                    interrupted = _run_plain(split.dev, settings, rid, options, lazy, episodes)
-                else:
-                    arm_settings = settings.model_copy(update={"memory_mode": arms_mod.memory_mode(arm)})
-                    own = None
-                    if arm in SNAPSHOT_ARMS:
-                        working_copy(settings.home, snap_name, store_dir)
-                    if arm in SNAPSHOT_ARMS or arm == "scaffold":
-                        own = arm_memory(store_dir, episodes, lazy.encoder, settings)
-                    try:
-                        interrupted = _run_controller(split.dev, arm_settings, rid, own or main, options.dev_verify,
-                                                      options, lazy)
-                    finally:
-                        if own is not None:
-                            own.close()
-                if interrupted:
+        for chunk in _chunks(split.dev, options, settings, lazy, episodes):
+            for arm in options.arms:
+                rid = run_id(name, arm)
+                todo = _pending(episodes, rid, chunk)
+                where = f"{todo} of {len(chunk)}" + (f" (a group of {len(split.dev)})" if len(chunk) < len(split.dev)
+                                                     else "")
+                print(f"arm {arm}: run {rid}, {where} problems to solve", file=sys.stderr)
+                if todo and _run_arm(arm, chunk, settings, rid, options, lazy, episodes, main, eval_dir, snap_name):
                     outcome.interrupted = True
                     return outcome
+        for arm in options.arms:
+            store_dir = eval_dir / f"{arm}-store"
             if arm in SNAPSHOT_ARMS and manifest is not None and (store_dir / DB_FILE).is_file():
                 counts, digest = memory_content(store_dir / DB_FILE)
                 if arm == "frozen":
@@ -297,6 +286,55 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
         outcome.published_path = write_json(published(report), options.publish_dir / f"{options.publish}.json")
         write_chart(report, options.publish_dir / f"{options.publish}.png")
     return outcome
+
+
+def _run_arm(arm: Arm, problems: list[Problem], settings: Settings, rid: str, options: EvalOptions, lazy: _Lazy,
+             episodes: Any, main: Any, eval_dir: Path, snap_name: str) -> bool:
+    """One arm on ``problems`` (resuming its run); True if interrupted."""
+    if arm == "plain":
+        return _run_plain(problems, settings, rid, options, lazy, episodes)
+    arm_settings = settings.model_copy(update={"memory_mode": arms_mod.memory_mode(arm)})
+    store_dir = eval_dir / f"{arm}-store"
+    own = None
+    if arm in SNAPSHOT_ARMS:
+        working_copy(settings.home, snap_name, store_dir)
+    if arm in SNAPSHOT_ARMS or arm == "scaffold":
+        own = arm_memory(store_dir, episodes, lazy.encoder, settings)
+    try:
+        return _run_controller(problems, arm_settings, rid, own or main, options.dev_verify, options, lazy)
+    finally:
+        if own is not None:
+            own.close()
+
+
+#: Share of the engine's KV cache that one group's documents may fill (the rest holds the traces in flight).
+DOCUMENT_KV_SHARE = 0.4
+
+
+def _chunks(problems: list[Problem], options: EvalOptions, settings: Settings, lazy: _Lazy,
+            episodes: Any) -> list[list[Problem]]:
+    """Problems with documents in groups whose documents fit part of the engine's KV cache, every arm run on one
+    group before the next: an item's later arms then find its document in vLLM's prefix cache instead of
+    computing it again. Problems without documents, or one arm, or nothing left to do: one group."""
+    pending = any(_pending(episodes, run_id(options.name, a), problems) for a in options.arms)
+    if len(options.arms) < 2 or not pending or not any(p.context for p in problems):
+        return [problems]
+    from agent.batch.concurrency import kv_tokens
+
+    capacity = kv_tokens(settings, lazy.llm)
+    if capacity is None:
+        return [problems]
+    budget = capacity * DOCUMENT_KV_SHARE
+    chunks: list[list[Problem]] = [[]]
+    used = 0.0
+    for p in problems:
+        cost = lazy.llm.count_tokens(p.context)
+        if chunks[-1] and used + cost > budget:
+            chunks.append([])
+            used = 0.0
+        chunks[-1].append(p)
+        used += cost
+    return chunks
 
 
 def _wall(name: str, arm: str, settings: Settings) -> float | None:
@@ -338,6 +376,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         scores=scores,
         groups=group_accuracy(get_domain(split.record.kind).report_groups, split.dev, scores),
         tokens_per_solved={arm: tokens_per_solved(eps) for arm, eps in by_arm.items()},
+        token_use={arm: token_use(eps) for arm, eps in by_arm.items()},
         machines=[m.model_dump(mode="json") for m in recorded_machines(settings.runs_dir / options.name)],
         **mixed,
     )

@@ -91,3 +91,39 @@ def test_a_token_budget_sizes_the_dev_set_with_more_short_items_and_needles_as_t
     assert needles and all(p.gold in p.context and p.prompt.endswith("Answer with the name only.") for p in needles)
     assert not {p.id for p in split.train} & {p.id for p in split.dev}
     assert label == "longctx-60k" and split.record.seed == 0
+
+
+def test_arms_run_group_by_group_so_each_document_is_computed_once(tmp_path, monkeypatch):
+    """Every arm finishes a group of documents (sized to the KV cache) before the next group starts: the later
+    arms of an item then find its document in the prefix cache."""
+    import agent.engine
+    import retrieval.embedder
+
+    items = longctx.generate(12, 0, (300,), (1,))
+    order: list[tuple[str, str]] = []
+
+    def reply(prompt, params):
+        p = next(p for p in items if p.prompt in prompt)
+        order.append(("off" if params.stop else "plain", p.id))
+        return f"<answer>{p.gold}</answer>"
+
+    class Sized(ScriptedGenerator):
+        kv_capacity_tokens = 2000  # 40% of it holds two 300-word documents at a time
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(lambda cls, s, **kw: Sized(reply)))
+    monkeypatch.setattr(retrieval.embedder, "Embedder", lambda *a, **kw: HashEncoder())
+    args = ["--home", str(tmp_path / "home"), "eval", "text", "--generate", "12", "--lengths", "300", "--hops", "1",
+            "--dev-size", "6", "--arms", "plain,off", "--no-progress", "--resamples", "200"]
+    assert main(args) == 0
+    runs: list[tuple[str, set[str]]] = []  # consecutive calls of one arm, with the items they were for
+    for arm, pid in order:
+        if runs and runs[-1][0] == arm:
+            runs[-1][1].add(pid)
+        else:
+            runs.append((arm, {pid}))
+    assert [arm for arm, _ in runs] == ["plain", "off"] * (len(runs) // 2) and len(runs) >= 4
+    for (_, plain_ids), (_, off_ids) in zip(runs[::2], runs[1::2]):
+        assert plain_ids == off_ids and len(plain_ids) < 6

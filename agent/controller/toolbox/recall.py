@@ -32,7 +32,7 @@ async def recall_evidence(state: SolveState, ctx: Any, query: str,
         if params is not None:
             prompt = ctx.live_prompt(state, f"\n{EVIDENCE.open}")
             [out] = await ctx.llm.agenerate([prompt], params)
-            trace.charge("recall", out.prompt_tokens, out.generated_tokens)
+            trace.charge_completion("recall", out)
             rec = accept(out.text, query, ctx.index, ctx.copier.method)
             trace.tool_calls.append(ToolCall(node="recall", kind=ctx.copier.method, input=query, output=out.text[:300],
                                              ok=rec is not None))
