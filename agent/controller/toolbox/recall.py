@@ -69,8 +69,9 @@ async def recall(state: SolveState, runtime: Any) -> dict[str, Any]:
 
 TOOL = Tool(
     spec=RECALL,
-    line=f"{RECALL.open}what you need from the document{RECALL.close} shows the exact passages of the "
-         f"document that match, inside {EVIDENCE.open}...{EVIDENCE.close}.",
+    line=f"{RECALL.open}a name, place or phrase{RECALL.close} shows the sentences of the document that contain "
+         f"it, quoted exactly inside {EVIDENCE.open}...{EVIDENCE.close}; recall each new person or place your "
+         "reasoning moves to.",
     run=recall,
     applies=lambda document, parts: bool(document),
 )
