@@ -13,6 +13,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
+from agent.blocking import blocking
+
 T = TypeVar("T")
 
 
@@ -89,3 +91,63 @@ class LoopThread:
         self._thread.join(timeout=30)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+class LoopEngine:
+    """The generation surface both engines share: batches and streams from any caller, run on the private loop.
+
+    Subclasses set ``self._runner`` and ``self.defaults`` and implement ``_complete`` (one request; all of a
+    batch are in flight at once) and ``_stream_here`` (text pieces of one prompt), both run on the loop.
+    """
+
+    _runner: LoopThread
+    defaults: Any
+
+    async def _prepare(self, prompts: list[str]) -> list[Any]:
+        """What each request is sent as (the prompt itself, unless the engine renders it first)."""
+        return prompts
+
+    async def _complete(self, item: Any, params: Any) -> Any:
+        raise NotImplementedError
+
+    async def _generate_all(self, prompts: list[str], plist: list[Any]) -> list[Any]:
+        items = await self._prepare(prompts)
+        tasks = [asyncio.ensure_future(self._complete(i, p)) for i, p in zip(items, plist, strict=True)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+
+    def _stream_here(self, prompt: str, params: Any) -> AsyncIterator[str]:
+        raise NotImplementedError
+
+    def _params_list(self, prompts: list[str], params: Any) -> list[Any]:
+        plist = params if isinstance(params, list) else [params or self.defaults] * len(prompts)
+        if len(plist) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(plist)} sampling params")
+        return plist
+
+    async def agenerate(self, prompts: list[str], params: Any = None) -> list[Any]:
+        """One completion per prompt; each is its own request, so each returns as soon as it ends.
+
+        Callable from any event loop. Cancelling the caller aborts the requests.
+        """
+        if not prompts:
+            return []
+        return await self._runner.on_loop(self._generate_all(list(prompts), self._params_list(prompts, params)))
+
+    def generate(self, prompts: list[str], params: Any = None) -> list[Any]:
+        """:meth:`agenerate` for synchronous callers (scripts, threads)."""
+        if not prompts:
+            return []
+        return self._runner.run(self._generate_all(list(prompts), self._params_list(prompts, params)))
+
+    async def astream(self, prompt: str, params: Any = None) -> AsyncIterator[str]:
+        """Yield text pieces as they are decoded; stopping early aborts the request."""
+        params = params or self.defaults
+        async for piece in self._runner.relay(lambda: self._stream_here(prompt, params)):
+            yield piece
+
+    stream = blocking(astream)

@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from agent.blocking import blocking
 from agent.engine.errors import EngineError
-from agent.engine.loop import LoopThread
+from agent.engine.loop import LoopEngine, LoopThread
 from agent.engine.verbatim_span import EXTRA_KEY, copy_spec
 from agent.llm import ChatMessage, Completion, GenParams
 
@@ -112,7 +111,7 @@ def _xargs(extra: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: json.dumps(v) if isinstance(v, dict) else v for k, v in extra.items()}
 
 
-class ServedEngine:
+class ServedEngine(LoopEngine):
     """vLLM servers (``vllm serve`` / ``mnemos serve``) as a :class:`agent.llm.TextGenerator`."""
 
     device = "served"
@@ -341,33 +340,6 @@ class ServedEngine:
                                                     or 0),
                                   seconds=time.perf_counter() - start)
 
-    async def _generate_all(self, prompts: list[str], plist: list[GenParams]) -> list[Completion]:
-        tasks = [asyncio.ensure_future(self._complete(p, g)) for p, g in zip(prompts, plist, strict=True)]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            raise
-
-    def _params_list(self, prompts: list[str], params: GenParams | list[GenParams] | None) -> list[GenParams]:
-        plist = params if isinstance(params, list) else [params or self.defaults] * len(prompts)
-        if len(plist) != len(prompts):
-            raise ValueError(f"{len(prompts)} prompts but {len(plist)} sampling params")
-        return plist
-
-    async def agenerate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
-        """One completion per prompt, each its own HTTP request, routed to the least-loaded server."""
-        if not prompts:
-            return []
-        return await self._runner.on_loop(self._generate_all(list(prompts), self._params_list(prompts, params)))
-
-    def generate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
-        """:meth:`agenerate` for synchronous callers."""
-        if not prompts:
-            return []
-        return self._runner.run(self._generate_all(list(prompts), self._params_list(prompts, params)))
-
     async def _stream_here(self, prompt: str, params: GenParams) -> AsyncIterator[str]:
         import httpx
 
@@ -401,14 +373,6 @@ class ServedEngine:
                                           f"{server.last_error}") from exc
                 finally:
                     server.in_flight -= 1
-
-    async def astream(self, prompt: str, params: GenParams | None = None) -> AsyncIterator[str]:
-        """Yield text pieces as the server streams them (server-sent events)."""
-        params = params or self.defaults
-        async for piece in self._runner.relay(lambda: self._stream_here(prompt, params)):
-            yield piece
-
-    stream = blocking(astream)
 
     # -- text helpers ------------------------------------------------------------------------------
 

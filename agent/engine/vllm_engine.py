@@ -26,11 +26,10 @@ from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.blocking import blocking
 from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
 from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, cpu_dtype, plan_cpu
 from agent.engine.errors import EngineError, root_cause
-from agent.engine.loop import LoopThread
+from agent.engine.loop import LoopEngine, LoopThread
 from agent.engine.plan import detect_device, environment, kv_plugin_env, planned_memory
 from agent.engine.requests import sampling_params
 from agent.engine.stats import EngineStats, stats_logger_factory
@@ -51,7 +50,7 @@ VERBATIM_PROCESSOR = "agent.engine.verbatim_logits:VerbatimCopyLogitsProcessor"
 SHUTDOWN_GRACE_S = 1.0
 
 
-class Engine:
+class Engine(LoopEngine):
     """A loaded model serving many concurrent requests (continuous batching), constrained or streamed."""
 
     def __init__(
@@ -200,36 +199,8 @@ class Engine:
         """vLLM's sampling parameters for ``params`` (FINAL_ONLY outputs, or DELTA ones for a stream)."""
         return sampling_params(params, stream=stream, request_seed=self.device != "cpu")
 
-    def _params_list(self, prompts: list[str], params: GenParams | list[GenParams] | None) -> list[GenParams]:
-        plist = params if isinstance(params, list) else [params or self.defaults] * len(prompts)
-        if len(plist) != len(prompts):
-            raise ValueError(f"{len(prompts)} prompts but {len(plist)} sampling params")
-        return plist
-
-    async def agenerate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
-        """One completion per prompt; each prompt is its own request, so each returns as soon as it ends.
-
-        Callable from any event loop. Cancelling the caller aborts the requests in the engine.
-        """
-        if not prompts:
-            return []
-        return await self._runner.on_loop(self._generate_all(list(prompts), self._params_list(prompts, params)))
-
-    def generate(self, prompts: list[str], params: GenParams | list[GenParams] | None = None) -> list[Completion]:
-        """:meth:`agenerate` for synchronous callers (scripts, threads)."""
-        if not prompts:
-            return []
-        return self.run_coroutine(self._generate_all(list(prompts), self._params_list(prompts, params)))
-
-    async def _generate_all(self, prompts: list[str], plist: list[GenParams]) -> list[Completion]:
-        inputs = await asyncio.gather(*(self._render(i, p) for i, p in enumerate(prompts)))
-        tasks = [asyncio.ensure_future(self._one(inp, p)) for inp, p in zip(inputs, plist, strict=True)]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            raise
+    async def _prepare(self, prompts: list[str]) -> list[Any]:
+        return list(await asyncio.gather(*(self._render(i, p) for i, p in enumerate(prompts))))
 
     async def _render(self, index: int, prompt: str) -> dict[str, Any]:
         """Tokenize ``prompt`` as vLLM does for a completion, refusing prompts that leave no room to generate."""
@@ -251,7 +222,7 @@ class Engine:
             )
         return engine_input
 
-    async def _one(self, engine_input: dict[str, Any], params: GenParams) -> Completion:
+    async def _complete(self, engine_input: dict[str, Any], params: GenParams) -> Completion:
         start = time.perf_counter()
         final = None
         async for out in self._engine().generate(engine_input, self.sampling_params(params), f"gen-{next(self._ids)}"):
@@ -282,14 +253,6 @@ class Engine:
         async for out in self._engine().generate(engine_input, self.sampling_params(params, stream=True), request_id):
             if out.outputs and out.outputs[0].text:
                 yield out.outputs[0].text
-
-    async def astream(self, prompt: str, params: GenParams | None = None) -> AsyncIterator[str]:
-        """Yield text pieces as they are decoded (DELTA outputs); stopping early aborts the request."""
-        params = params or self.defaults
-        async for piece in self._runner.relay(lambda: self._stream_here(prompt, params)):
-            yield piece
-
-    stream = blocking(astream)
 
     # -- text helpers ----------------------------------------------------------------------------
 
