@@ -74,6 +74,8 @@ class Budgets(BaseModel):
     subroutine_top_k: int = Field(3, gt=0, description="Stored procedures offered per <subq>.")
     repeat_recalls: int = Field(2, ge=1, description="Identical recalls tolerated before the trace ends as a loop.")
     evidence_spans: int = Field(3, gt=0, description="Spans inserted per recall.")
+    prime_hops: int = Field(2, ge=0, description="Hops the primed passages follow: after the question's own "
+                            "passages, those naming who or what the best of them introduced (two spans a hop).")
     force_answer_tokens: int = Field(64, gt=0, description="Max tokens of a forced final answer.")
     force_program_tokens: int = Field(1024, gt=0, description="Max tokens of a forced final ARC program.")
     min_relevance: float = Field(0.5, ge=-1, le=1, description="Cosine similarity a stored concept or procedure "

@@ -168,6 +168,29 @@ class EvidenceIndex:
         picked.sort(key=lambda i: (list(self.sources).index(self.windows[i].source), self.windows[i].start))
         return [self.record(query, self.windows[i], float(sc[i]), "search") for i in picked]
 
+    def chain(self, query: str, k: int = 3, hops: int = 2, per_hop: int = 2) -> list[EvidenceRecord]:
+        """Passages for ``query``, then hop by hop for the names the last hop brought in (from the best first one).
+
+        Multi-hop questions name the first link only ("the person born in Marrow Cove"); the passage that
+        matches it names the next ("Joram Quill was born in Marrow Cove."), whose own passages hold the answer
+        or the next link. Each hop searches the new names with the question's other words.
+        """
+        found = self.search(query, k)
+        seen = set(entities(query))
+        rest = " ".join(t for t in terms(query) if not any(t in e.lower().split() for e in seen))
+        last = [max(found, key=lambda r: r.score or 0.0)] if found else []
+        for _ in range(hops):
+            if not last:
+                break
+            new = [e for r in last for e in entities(r.text) if e not in seen and not e.replace(".", "").isdigit()]
+            new = list(dict.fromkeys(new))
+            if not new:
+                break
+            seen.update(new)
+            last = self.search(f"{' '.join(new)} {rest}", per_hop, exclude=[(r.source, r.start) for r in found])
+            found += last
+        return found
+
     def record(self, query: str, w: Window, score: float, method: str) -> EvidenceRecord:
         return EvidenceRecord(query=query, text=w.text, source=w.source, start=w.start, score=score, method=method)
 

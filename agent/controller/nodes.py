@@ -99,7 +99,8 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     question = problem_text(state.problem)
     evidence = state.evidence_text
     if ctx.prime and state.problem.context and ctx.budgets.recalls > 0 and not evidence:
-        records = await asyncio.to_thread(ctx.index.search, state.problem.prompt, ctx.budgets.evidence_spans)
+        records = await asyncio.to_thread(ctx.index.chain, state.problem.prompt, ctx.budgets.evidence_spans,
+                                          ctx.budgets.prime_hops)
         trace.tool_calls.append(ToolCall(node="prime", kind="search", input=state.problem.prompt,
                                          output=f"{len(records)} spans", ok=bool(records)))
         trace.evidence += records
@@ -144,6 +145,8 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
         if max_tokens <= 0:
             return {"attempt_end": "budget:kv"}
     [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max_tokens, stop=tag_table().stop_strings))
+    if out.stop_reason in tag_table().forged_openers:
+        return _forged(state, out)
     text, forged = neutralise(out.text)
     parsed = parse_segment(text, out.stop_reason, state.carry)
     trace = state.trace.model_copy(deep=True)
@@ -171,6 +174,20 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
         committed = domain.final_answer(_attempt_text(state) + text)
         upd.update(answer=committed, attempt_end="answer" if committed else "eos:no_answer")
     return upd
+
+
+def _forged(state: SolveState, out: Any) -> Update:
+    """The model began a block only the controller writes: keep what came before, and ask for its answer."""
+    text, _ = neutralise(out.text.removesuffix(out.stop_reason or ""))
+    trace = state.trace.model_copy(deep=True)
+    trace.charge_completion("think", out)
+    seg = Segment(index=len(trace.segments), attempt=state.attempt, text=text, finish_reason=out.finish_reason,
+                  violations=[f"forged:{out.stop_reason}"], prompt_tokens=out.prompt_tokens,
+                  generated_tokens=out.generated_tokens, seconds=out.seconds)
+    trace.segments.append(seg)
+    return {"trace": trace, "parts": [*state.parts, Part(kind="think", text=text, segment=seg.index)],
+            "counters": state.counters.bump("segments").bump("tokens", out.generated_tokens),
+            "carry": "", "request": None, "request_body": "", "attempt_end": "forged_block"}
 
 
 def _attempt_text(state: SolveState) -> str:

@@ -24,7 +24,10 @@ class TagTable:
         #: The tags the model may write, in the order a segment's closer is looked for.
         self.model_tags = model_tags
         self.tags: dict[str, TagSpec] = {t.name: t for t in model_tags}
-        self.stop_strings: list[str] = [t.close for t in model_tags]
+        #: Openers of blocks only the controller writes: a model that starts one is forging (it wrote whole
+        #: made-up <evidence> passages after its first recall), so generation stops there.
+        self.forged_openers: tuple[str, ...] = tuple(b.open for b in CONTROLLER_BLOCKS)
+        self.stop_strings: list[str] = [t.close for t in model_tags] + list(self.forged_openers)
         #: Request tag -> the node that serves it.
         self.routes: dict[str, str] = {t.name: t.node for t in model_tags if t.node}
         self.tool_nodes: tuple[str, ...] = tuple(dict.fromkeys(self.routes.values()))
