@@ -197,6 +197,46 @@ def families(d: dict) -> str:
         ("\n\n" + "; ".join(notes) + "." if notes else "")
 
 
+def recall_groups(d: dict) -> str:
+    """Accuracy per hop count, document length and source, per arm; prompt tokens computed vs sent; machine."""
+    arms = [a for a in ("plain", "off", "scaffold") if a in d.get("arms", {})]
+    rows = ["| group | n | " + " | ".join(arms) + " | off − plain, points |", "|---|---:|" + "---:|" * len(arms) + "---:|"]
+    for key, label in (("hops", "hops"), ("length", "tokens"), ("source", "")):
+        cells = (d.get("groups") or {}).get(key) or {}
+        for value in sorted(cells, key=lambda v: (len(v), v)):
+            c = cells[value]
+            gap = f"{100 * (c['off'] - c['plain']):+.1f}" if "off" in c and "plain" in c else "–"
+            name = f"{value} {label}".strip()
+            rows.append(f"| {name} | {int(c['n'])} | " + " | ".join(_pct(c[a]) if a in c else "–" for a in arms)
+                        + f" | {gap} |")
+    notes = []
+    use = d.get("token_use") or {}
+    if use:
+        notes.append("prompt tokens computed / sent (the rest came from vLLM's prefix cache): " + ", ".join(
+            f"{a} {u['prompt_computed']:,} / {u['prompt_sent']:,}" for a, u in use.items()))
+        notes.append("generated tokens per item: " + ", ".join(f"{a} {u['generated_per_item']:,.0f}"
+                                                             for a, u in use.items()))
+    for m in d.get("machines") or []:
+        bf16 = {True: ", native bf16", False: ", no native bf16 (float32)"}.get(m.get("native_bf16"), "")
+        notes.append(f"measured on {m.get('cpu')} ({m.get('cores')} cores{bf16})")
+    walls = {a: d["arms"][a].get("wall_seconds") for a in arms}
+    if any(w is not None for w in walls.values()):
+        notes.append("wall time: " + ", ".join(f"{a} {w / 60:.0f} min" for a, w in walls.items() if w is not None))
+    return "\n".join(rows) + ("\n\n" + "; ".join(notes) + "." if notes else "")
+
+
+def recall_kv(d: dict) -> str:
+    """The same long-document items under each KV policy: accuracy, generated tokens and seconds per item."""
+    rows = ["| kv_policy | n | solved | accuracy | generated / item | s / item |", "|---|---:|---:|---:|---:|---:|"]
+    for policy, r in d["policies"].items():
+        extra = f" (kv_budget {r['kv_budget']:,})" if r.get("kv_budget") else ""
+        rows.append(f"| {policy}{extra} | {r['n']} | {r['solved']} | {_pct(r['accuracy'])} | "
+                    f"{r.get('generated_per_item') or 0:,.0f} | {r.get('seconds_per_item') or 0:,.1f} |")
+    m = d.get("machine", {})
+    return (f"Arm `off`, {d['items']} generated items of {d['length']:,} tokens (seed {d['seed']}), on "
+            f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores).\n\n" + "\n".join(rows))
+
+
 #: The memory ablations the summary table puts side by side: file stem -> column title.
 MEMORY_SETS = {"game24_dev_ablation": "Game of 24", "gsm8k_dev_ablation": "GSM8K",
                "gym_dev_ablation": "reasoning-gym, mixed families"}
@@ -269,11 +309,15 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "sandbox_attacks": sandbox,
     "html_report": html_report,
     "served_engine": served_engine,
+    "recall_dev_ablation": ablation,
+    "recall_groups": recall_groups,
+    "recall_kv_policies": recall_kv,
 }
 
 
 #: Tables drawn from part of another table's file: marker name -> file stem.
-SOURCES = {"throughput_full_attempts": "throughput", "gym_families": "gym_dev_ablation"}
+SOURCES = {"throughput_full_attempts": "throughput", "gym_families": "gym_dev_ablation",
+           "recall_groups": "recall_dev_ablation"}
 
 
 def render(readme: str) -> str:
