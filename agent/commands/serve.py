@@ -50,6 +50,7 @@ def serve_command(settings: Settings, model: str, host: str, port: int,
     model_dir = resolve_model(model, settings.cache_dir)
     device = detect_device(settings.device)
     env = dict(kv_plugin_env(settings))
+    env["VLLM_MAX_STOP_STRINGS"] = "64"  # the controller stops on every tool closer and forged block opener (8)
     dtype = settings.dtype
     if device == "cpu":
         dtype, _ = cpu_dtype(settings.dtype, settings.cpu)
@@ -59,9 +60,10 @@ def serve_command(settings: Settings, model: str, host: str, port: int,
     max_len, kv_gib = planned_memory(settings, model_dir)
     if device == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, round(kv_gib)))
+        env["VLLM_TARGET_DEVICE"] = "cpu"
     if settings.api_key is not None:
         env["VLLM_API_KEY"] = settings.api_key.get_secret_value()  # the environment, not argv: `ps` shows argv
-    argv = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(model_dir),
+    argv = [sys.executable, "-m", "agent.engine.vllm_cli", "serve", str(model_dir),
             "--served-model-name", model, "--host", host, "--port", str(port),
             "--logits-processors", VERBATIM_PROCESSOR, "--enable-prefix-caching", "--enable-prompt-tokens-details",
             "--max-model-len", str(max_len), "--dtype", dtype, "--seed", str(settings.seed),
@@ -89,7 +91,28 @@ def _ready(url: str, proc: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
+#: mnemos serve's own options, taken out of the arguments after MODEL (argparse hands all of those to vLLM).
+_OWN = {"--host": "host", "--port": "port", "--ready-timeout": "ready_timeout"}
+
+
+def _own_options(args: argparse.Namespace) -> None:
+    """Move ``--host``/``--port``/``--ready-timeout``/``--print-command`` written after MODEL back to mnemos."""
+    rest, items = [], iter(args.vllm_args)
+    for item in items:
+        name, eq, value = item.partition("=")
+        if name in _OWN:
+            raw = value if eq else next(items, "")
+            kind = type(getattr(args, _OWN[name]))
+            setattr(args, _OWN[name], kind(raw))
+        elif item == "--print-command":
+            args.print_command = True
+        else:
+            rest.append(item)
+    args.vllm_args = rest
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    _own_options(args)
     model = args.serve_model or settings.model
     argv, env = serve_command(settings, model, args.host, args.port, list(args.vllm_args))
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

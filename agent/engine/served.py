@@ -74,6 +74,7 @@ class _Server:
         self.failures = 0
         self.down_until = 0.0
         self.last_error = ""
+        self.max_stops: int | None = None
 
     def set_aside(self, why: str) -> None:
         self.failures += 1
@@ -102,6 +103,23 @@ def _one_line(resp: httpx.Response) -> str:
     except ValueError:
         msg = resp.text
     return " ".join(str(msg).split())[:300]
+
+
+class _StopLimit(Exception):
+    """The server takes at most ``limit`` stop strings (vLLM's VLLM_MAX_STOP_STRINGS, 4 by default)."""
+
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+def _cut_at_stops(text: str, stops: list[str], include: bool) -> tuple[str, str | None]:
+    """``text`` ended at the first of ``stops`` it holds, as the server would have ended it."""
+    hits = [(text.find(s), s) for s in stops if s and s in text]
+    if not hits:
+        return text, None
+    at, stop = min(hits)
+    return text[: at + len(stop) if include else at], stop
 
 
 def _xargs(extra: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -244,15 +262,19 @@ class ServedEngine(LoopEngine):
         return None, None
 
     def _probe_verbatim(self, url: str) -> bool | None:
-        """Ask for a copy of a span the answer would never be: constrained, the output lies inside it."""
-        if self.tokenizer is None or self.tokenizer.eos_token_id is None:
+        """Ask for a copy of a span the answer would never be: constrained, the output lies inside it.
+
+        The span may end only at a period (not EOS, which a constrained model may pick at once and which would
+        look like an empty answer), so a loaded processor answers with source words and periods only.
+        """
+        if self.tokenizer is None:
             return None
-        spec = copy_spec([self.tokenizer.encode(PROBE_SOURCE, add_special_tokens=False)],
-                         [self.tokenizer.eos_token_id], max_span=8)
-        params = GenParams(max_tokens=4, extra_args={EXTRA_KEY: spec})
-        out = self._runner.run(self._complete(PROBE_PROMPT, params, only=url))
+        period = self.tokenizer.encode(".", add_special_tokens=False)
+        spec = copy_spec([self.tokenizer.encode(PROBE_SOURCE, add_special_tokens=False)], period[-1:], max_span=8)
+        out = self._runner.run(self._complete(PROBE_PROMPT, GenParams(max_tokens=4, extra_args={EXTRA_KEY: spec}),
+                                              only=url))
         text = out.text.strip()
-        return bool(text) and text in PROBE_SOURCE
+        return bool(text) and all(part.strip() in PROBE_SOURCE for part in text.split("."))
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -263,10 +285,10 @@ class ServedEngine(LoopEngine):
                                          limits=httpx.Limits(max_connections=max_in_flight + 8))
         self._slots = asyncio.Semaphore(max_in_flight)
 
-    def _body(self, prompt: str, params: GenParams, stream: bool) -> dict[str, Any]:
+    def _body(self, prompt: str, params: GenParams, stream: bool, max_stops: int | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model, "prompt": prompt, "max_tokens": params.max_tokens,
-            "temperature": params.temperature, "top_p": params.top_p, "stop": list(params.stop),
+            "temperature": params.temperature, "top_p": params.top_p, "stop": list(params.stop)[:max_stops],
             "include_stop_str_in_output": params.include_stop, "stream": stream,
         }
         if stream:
@@ -302,6 +324,8 @@ class ServedEngine(LoopEngine):
         if resp.status_code == 401:
             raise EngineError(f"the engine server at {server.url} refused the API key (HTTP 401): "
                               "set MNEMOS_API_KEY to the key it was started with")
+        if resp.status_code == 400 and (m := re.search(r"body\.stop.*?at most (\d+) items", resp.text)):
+            raise _StopLimit(int(m.group(1)))
         if resp.status_code == 404:
             raise EngineError(f"the engine server at {server.url} does not serve {self.model!r}: {_one_line(resp)}")
         raise ValueError(f"the engine server at {server.url} rejected the request (HTTP {resp.status_code}): "
@@ -311,11 +335,11 @@ class ServedEngine(LoopEngine):
         import httpx
 
         assert self._client is not None and self._slots is not None
-        body = self._body(prompt, params, stream=False)
         deadline = time.monotonic() + self.retry_s
         async with self._slots:
             while True:
                 server = await self._pick(deadline, only)
+                body = self._body(prompt, params, stream=False, max_stops=server.max_stops)
                 server.in_flight += 1
                 start = time.perf_counter()
                 try:
@@ -326,15 +350,26 @@ class ServedEngine(LoopEngine):
                     continue
                 finally:
                     server.in_flight -= 1
-                if not self._check(server, resp):
+                try:
+                    if not self._check(server, resp):
+                        continue
+                except _StopLimit as limit:
+                    log.warning("the engine server at %s takes at most %d stop strings; the rest are applied here "
+                                "after generation (`mnemos serve` lifts the limit)", server.url, limit.limit)
+                    server.max_stops = limit.limit
                     continue
                 server.ok()
                 data = resp.json()
                 choice, usage = data["choices"][0], data.get("usage") or {}
                 stop = choice.get("stop_reason")
-                return Completion(text=choice["text"], prompt_tokens=usage.get("prompt_tokens", 0),
+                text, finish = choice["text"], choice.get("finish_reason") or "stop"
+                if server.max_stops is not None and len(params.stop) > server.max_stops:
+                    text, late = _cut_at_stops(text, params.stop[server.max_stops:], params.include_stop)
+                    if late is not None:
+                        stop, finish = late, "stop"
+                return Completion(text=text, prompt_tokens=usage.get("prompt_tokens", 0),
                                   generated_tokens=usage.get("completion_tokens", 0),
-                                  finish_reason=choice.get("finish_reason") or "stop",
+                                  finish_reason=finish,
                                   stop_reason=stop if isinstance(stop, str) else None,
                                   cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens")
                                                     or 0),
@@ -344,7 +379,7 @@ class ServedEngine(LoopEngine):
         import httpx
 
         assert self._client is not None and self._slots is not None
-        body = self._body(prompt, params, stream=True)
+        body = self._body(prompt, params, stream=True, max_stops=4)
         deadline = time.monotonic() + self.retry_s
         async with self._slots:
             while True:

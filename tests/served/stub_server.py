@@ -33,6 +33,7 @@ class StubState:
     hang: bool = False
     verbatim: bool = True
     delay_s: float = 0.0
+    max_stops: int = 4
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -94,6 +95,10 @@ def build_app(state: StubState) -> FastAPI:
         if body.get("model") != state.model:
             return JSONResponse({"error": {"message": f"The model `{body.get('model')}` does not exist.",
                                            "type": "NotFoundError", "code": 404}}, status_code=404)
+        if len(body.get("stop") or []) > state.max_stops:
+            msg = (f"1 validation error: {{'type': 'too_long', 'loc': 'body.stop', 'msg': 'List should have at most "
+                   f"{state.max_stops} items after validation, not {len(body['stop'])}'}}")
+            return JSONResponse({"error": {"message": msg, "type": "BadRequestError", "code": 400}}, status_code=400)
         if state.fail_next > 0:
             state.fail_next -= 1
             return JSONResponse({"error": {"message": "engine dead", "code": 503}}, status_code=503)

@@ -190,3 +190,29 @@ def test_cli_failure_is_one_line_without_traceback(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith(f"mnemos: error: cannot reach the engine server at {dead}")
+
+
+def test_serve_prints_the_vllm_command_with_mnemos_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """Options written after MODEL still reach mnemos serve; the rest go to vLLM unchanged."""
+    from agent.cli import main
+
+    assert main(["--max-model-len", "2048", "serve", "smollm2-135m", "--port", "8791", "--print-command",
+                 "--tensor-parallel-size", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("--port") == 1 and "--port 8791" in out and "--tensor-parallel-size 1" in out
+    assert "-m agent.engine.vllm_cli serve" in out and "--served-model-name smollm2-135m" in out
+    assert "--logits-processors agent.engine.verbatim_logits:VerbatimCopyLogitsProcessor" in out
+    assert "--max-model-len 2048" in out and "--enable-prefix-caching" in out
+
+
+def test_stop_strings_beyond_the_servers_limit_are_applied_here(stub: StubServer) -> None:
+    """vLLM takes 4 stop strings unless started with VLLM_MAX_STOP_STRINGS (mnemos serve sets it); past that the
+    client sends the first four and cuts the text at the others, as the server would have."""
+    eng = client(stub.url)
+    try:
+        stops = ["<a>", "<b>", "<c>", "<d>", " says", "<f>"]
+        [out] = eng.generate(["hello"], GenParams(max_tokens=40, stop=stops, include_stop=True))
+        assert out.text == "stub says" and out.stop_reason == " says" and out.finish_reason == "stop"
+        assert all(len(r.get("stop") or []) <= 4 for r in stub.state.requests[1:])
+    finally:
+        eng.close()

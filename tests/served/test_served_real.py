@@ -85,7 +85,12 @@ def server_a(home: Path) -> Iterator[Server]:
     port = free_port()
     server = Server([sys.executable, "-m", "agent.cli", *GLOBAL, "serve", ENGINE_TEST_MODEL, "--port", str(port)],
                     port, _env(home)).start()
-    assert any(f"serving {ENGINE_TEST_MODEL} at {server.url}" in line for line in server.lines)
+    deadline = time.monotonic() + 30  # mnemos serve polls the same /health, then prints the URL
+    while not any(f"serving {ENGINE_TEST_MODEL} at {server.url}" in line for line in server.lines):
+        if time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError("".join(server.lines[-20:]))
+        time.sleep(0.2)
     yield server
     server.kill(signal.SIGTERM)
 
@@ -94,10 +99,10 @@ def server_a(home: Path) -> Iterator[Server]:
 def server_b(home: Path, embedded_model_dir: Path) -> Iterator[Server]:
     """Plain `vllm serve`, without mnemos' processor."""
     port = free_port()
-    argv = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", str(embedded_model_dir), "--served-model-name",
+    argv = [sys.executable, "-m", "agent.engine.vllm_cli", "serve", str(embedded_model_dir), "--served-model-name",
             ENGINE_TEST_MODEL, "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "2048",
             "--enforce-eager", "--max-num-seqs", "16"]
-    server = Server(argv, port, {**_env(home), "VLLM_CPU_KVCACHE_SPACE": "1"}).start()
+    server = Server(argv, port, {**_env(home), "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_TARGET_DEVICE": "cpu"}).start()
     yield server
     server.kill(signal.SIGTERM)
 
