@@ -213,7 +213,7 @@ def recall_groups(d: dict) -> str:
     use = d.get("token_use") or {}
     if use:
         notes.append("prompt tokens computed / sent (the rest came from vLLM's prefix cache): " + ", ".join(
-            f"{a} {u['prompt_computed']:,} / {u['prompt_sent']:,}" for a, u in use.items()))
+            f"{a} {int(u['prompt_computed']):,} / {int(u['prompt_sent']):,}" for a, u in use.items()))
         notes.append("generated tokens per item: " + ", ".join(f"{a} {u['generated_per_item']:,.0f}"
                                                              for a, u in use.items()))
     for m in d.get("machines") or []:
