@@ -123,6 +123,18 @@ def test_chat_streams_a_reply_from_the_server(home: Path, server_a: Server) -> N
     assert "Traceback" not in out.stderr
 
 
+def test_a_wrong_model_name_or_a_dead_url_is_one_line(home: Path, server_a: Server) -> None:
+    wrong = _cli(home, "--model", "no-such-model", "--engine-url", server_a.url, "chat", "--once", "hi")
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.strip().splitlines()[-1] == (
+        f"mnemos: error: the engine server at {server_a.url} serves {ENGINE_TEST_MODEL}, not 'no-such-model': "
+        "pass --model with one of those names")
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    gone = _cli(home, "--engine-url", dead, "solve", "math", "--generate", "1")
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+    assert gone.stderr.strip().splitlines()[-1].startswith(f"mnemos: error: cannot reach the engine server at {dead}")
+
+
 def test_doctor_shows_the_server(home: Path, server_a: Server) -> None:
     out = _cli(home, "--engine-url", server_a.url, "doctor")
     assert f"{server_a.url}: model {ENGINE_TEST_MODEL}, vLLM " in out.stdout, out.stdout + out.stderr[-2000:]
