@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Sibling scripts (benchmarks/kvcache.py, ...) would shadow the project's packages of the same name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "recall_kv_policies.json"
 
