@@ -73,7 +73,15 @@ def test_arc_program_written_before_the_end_is_the_answer(make_controller):
     assert res.answer == f"```python\n{program}\n```" and res.end_reason == "answer"
 
 
-def test_document_problems_are_told_about_recall(make_controller):
+def test_document_problems_get_no_tool_menu_unless_recall_is_offered_and_then_after_the_document(make_controller):
+    """Off by default (the 1.5B model used <recall> to answer without reasoning); offered, the menu follows the
+    document in the user turn, so every arm's prompt still opens with the document."""
+    problem = Problem(id="d", prompt="How many maps?", context="The vault holds 412 maps.")
     llm = ScriptedGenerator(["<answer>412</answer>"])
-    make_controller(llm).solve(Problem(id="d", prompt="How many maps?", context="The vault holds 412 maps."))
-    assert TOOLS_INTRO in llm.prompts[0] and "<recall>" in llm.prompts[0] and "<python>" not in llm.prompts[0]
+    make_controller(llm).solve(problem)
+    assert TOOLS_INTRO not in llm.prompts[0] and "<recall>" not in llm.prompts[0]
+    offered = ScriptedGenerator(["<answer>412</answer>"])
+    make_controller(offered, offer_tools=["recall", "subq"]).solve(problem)
+    prompt = offered.prompts[0]
+    assert "<python>" not in prompt and "<|system|>" not in prompt
+    assert prompt.index("Document:") < prompt.index(TOOLS_INTRO) < prompt.index("<recall>") < prompt.index("Question:")
