@@ -33,6 +33,7 @@ from agent.controller.prompts import (
 from agent.controller.state import AttemptRecord, Part, Segment, SolveState, ToolCall
 from agent.controller.tags import ANSWER, FOLDED
 from agent.controller.toolbox import BY_NAME, tag_table
+from agent.controller.toolbox.recall import recall_evidence
 from agent.controller.toolbox.subq import SUBQ, options_part, retrieve_options
 from agent.llm import ChatMessage, GenParams
 from memory.concepts import ConceptStore
@@ -101,6 +102,10 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
     if ctx.prime and state.problem.context and ctx.budgets.recalls > 0 and not evidence:
         records = await asyncio.to_thread(ctx.index.chain, state.problem.prompt, ctx.budgets.evidence_spans,
                                           ctx.budgets.prime_hops)
+        if ctx.copier is not None:  # model-copy recall: the model's own verbatim-constrained copy comes first
+            _, copied = await recall_evidence(state, ctx, state.problem.prompt, trace)
+            copied = [c for c in copied if c.method == ctx.copier.method]
+            records = copied + [r for r in records if (r.source, r.start) not in {(c.source, c.start) for c in copied}]
         trace.tool_calls.append(ToolCall(node="prime", kind="search", input=state.problem.prompt,
                                          output=f"{len(records)} spans", ok=bool(records)))
         trace.evidence += records
