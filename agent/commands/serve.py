@@ -43,22 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def serve_command(settings: Settings, model: str, host: str, port: int,
                   extra: list[str]) -> tuple[list[str], dict[str, str]]:
     """The ``vllm serve`` argv and the environment it needs, as the in-process engine would start."""
-    from agent.embedded import resolve_model
-    from agent.engine import VERBATIM_PROCESSOR, detect_device, kv_plugin_env, planned_memory
-    from agent.engine.cpu_plan import cpu_dtype, plan_cpu
+    from agent.engine import VERBATIM_PROCESSOR, detect_device, kv_plugin_env
+    from agent.engine.cpu_plan import plan_cpu
+    from agent.engine.plan import engine_start
 
-    model_dir = resolve_model(model, settings.cache_dir)
+    model_dir, settings, max_len, kv_gib = engine_start(settings, model)
     device = detect_device(settings.device)
     env = dict(kv_plugin_env(settings))
     env["VLLM_MAX_STOP_STRINGS"] = "64"  # the controller stops on every tool closer and forged block opener (8)
-    dtype = settings.dtype
     if device == "cpu":
-        dtype, _ = cpu_dtype(settings.dtype, settings.cpu)
-        settings = settings.model_copy(update={"dtype": dtype})
         if settings.cpu.tune:
             env.update(plan_cpu(settings.cpu).env())
-    max_len, kv_gib = planned_memory(settings, model_dir)
-    if device == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, round(kv_gib)))
         env["VLLM_TARGET_DEVICE"] = "cpu"
     if settings.api_key is not None:
@@ -66,7 +61,7 @@ def serve_command(settings: Settings, model: str, host: str, port: int,
     argv = [sys.executable, "-m", "agent.engine.vllm_cli", "serve", str(model_dir),
             "--served-model-name", model, "--host", host, "--port", str(port),
             "--logits-processors", VERBATIM_PROCESSOR, "--enable-prefix-caching", "--enable-prompt-tokens-details",
-            "--max-model-len", str(max_len), "--dtype", dtype, "--seed", str(settings.seed),
+            "--max-model-len", str(max_len), "--dtype", settings.dtype, "--seed", str(settings.seed),
             "--max-num-seqs", str(settings.max_num_seqs)]
     if settings.enforce_eager:
         argv.append("--enforce-eager")

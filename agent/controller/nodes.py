@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 
 from agent.controller import learning
 from agent.controller.context import RunContext
-from agent.controller.parsing import neutralise, parse_segment, strip_tags
+from agent.controller.parsing import ParsedSegment, neutralise, parse_segment, strip_tags
 from agent.controller.prompts import (
     CONCEPT_CHOICE_PROMPT,
     CONCEPT_CHOICES,
@@ -105,7 +105,8 @@ async def prime(state: SolveState, runtime: Ctx) -> Update:
         if ctx.copier is not None:  # model-copy recall: the model's own verbatim-constrained copy comes first
             _, copied = await recall_evidence(state, ctx, state.problem.prompt, trace)
             copied = [c for c in copied if c.method == ctx.copier.method]
-            records = copied + [r for r in records if (r.source, r.start) not in {(c.source, c.start) for c in copied}]
+            taken = {(c.source, c.start) for c in copied}
+            records = copied + [r for r in records if (r.source, r.start) not in taken]
         trace.tool_calls.append(ToolCall(node="prime", kind="search", input=state.problem.prompt,
                                          output=f"{len(records)} spans", ok=bool(records)))
         trace.evidence += records
@@ -150,14 +151,19 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
         if max_tokens <= 0:
             return {"attempt_end": "budget:kv"}
     [out] = await ctx.llm.agenerate([prompt], GenParams(max_tokens=max_tokens, stop=tag_table().stop_strings))
-    if out.stop_reason in tag_table().forged_openers:
-        return _forged(state, out)
-    text, forged = neutralise(out.text)
-    parsed = parse_segment(text, out.stop_reason, state.carry)
+    # A model that begins a block only the controller writes is stopped there: what came before is kept, and
+    # it is asked for its answer.
+    forged_block = out.stop_reason if out.stop_reason in tag_table().forged_openers else None
+    text, forged = neutralise(out.text.removesuffix(forged_block) if forged_block else out.text)
+    if forged_block:
+        parsed = ParsedSegment(violations=[f"forged:{forged_block}"])
+    else:
+        parsed = parse_segment(text, out.stop_reason, state.carry)
+        parsed.violations += ["forged_tag"] if forged else []
     trace = state.trace.model_copy(deep=True)
     trace.charge_completion("think", out)
     seg = Segment(index=len(trace.segments), attempt=state.attempt, text=text, tag=parsed.tag, body=parsed.body,
-                  finish_reason=out.finish_reason, violations=parsed.violations + (["forged_tag"] if forged else []),
+                  finish_reason=out.finish_reason, violations=parsed.violations,
                   prompt_tokens=out.prompt_tokens, generated_tokens=out.generated_tokens, seconds=out.seconds)
     trace.segments.append(seg)
     upd: Update = {
@@ -170,7 +176,9 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
     }
     previous = [s for s in trace.segments[:-1] if s.attempt == state.attempt and not s.forced]
     domain = get_domain(state.problem.domain)
-    if parsed.tag == ANSWER.name:
+    if forged_block:
+        upd.update(attempt_end="forged_block")
+    elif parsed.tag == ANSWER.name:
         upd.update(answer=domain.final_answer(f"{ANSWER.open}{parsed.body}{ANSWER.close}") or parsed.body,
                    attempt_end="answer")
     elif parsed.tag is None and text.strip() and previous and previous[-1].text.strip() == text.strip():
@@ -179,20 +187,6 @@ async def think(state: SolveState, runtime: Ctx) -> Update:
         committed = domain.final_answer(_attempt_text(state) + text)
         upd.update(answer=committed, attempt_end="answer" if committed else "eos:no_answer")
     return upd
-
-
-def _forged(state: SolveState, out: Any) -> Update:
-    """The model began a block only the controller writes: keep what came before, and ask for its answer."""
-    text, _ = neutralise(out.text.removesuffix(out.stop_reason or ""))
-    trace = state.trace.model_copy(deep=True)
-    trace.charge_completion("think", out)
-    seg = Segment(index=len(trace.segments), attempt=state.attempt, text=text, finish_reason=out.finish_reason,
-                  violations=[f"forged:{out.stop_reason}"], prompt_tokens=out.prompt_tokens,
-                  generated_tokens=out.generated_tokens, seconds=out.seconds)
-    trace.segments.append(seg)
-    return {"trace": trace, "parts": [*state.parts, Part(kind="think", text=text, segment=seg.index)],
-            "counters": state.counters.bump("segments").bump("tokens", out.generated_tokens),
-            "carry": "", "request": None, "request_body": "", "attempt_end": "forged_block"}
 
 
 def _attempt_text(state: SolveState) -> str:

@@ -80,9 +80,6 @@ class LoopThread:
         finally:
             fut.cancel()
 
-    def is_loop_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def stop(self) -> None:
         """Stop the loop and join its thread (idempotent)."""
         if self.loop.is_closed():

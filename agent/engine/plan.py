@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from agent.embedded import model_max_context
 
 if TYPE_CHECKING:
     from agent.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def detect_device(requested: str = "auto") -> str:
@@ -53,6 +56,22 @@ def planned_memory(settings: Settings, model_dir: Path) -> tuple[int, float]:
         return max_len, settings.kv_cache_gib
     spec = kv_spec(model_dir, None if settings.dtype == "auto" else settings.dtype)
     return max_len, round(planned_kv_bytes(spec, max_len, settings.kv_policy) / 2**30, 2)
+
+
+def engine_start(settings: Settings, model: str | None = None) -> tuple[Path, Settings, int, float]:
+    """What an engine starts from, in-process or under ``mnemos serve``: the checkpoint (an embedded model is
+    converted on first use), the settings with the dtype it loads in (on CPU, chosen for this CPU; the KV
+    planner sizes tokens in it), its context and its KV space in GiB."""
+    from agent.embedded import resolve_model
+    from agent.engine.cpu_plan import cpu_dtype
+
+    model_dir = resolve_model(model or settings.model, settings.cache_dir)
+    if detect_device(settings.device) == "cpu":
+        dtype, why = cpu_dtype(settings.dtype, settings.cpu)
+        log.info("CPU engine dtype: %s", why)
+        settings = settings.model_copy(update={"dtype": dtype})
+    max_model_len, kv_cache_gib = planned_memory(settings, model_dir)
+    return model_dir, settings, max_model_len, kv_cache_gib
 
 
 @contextmanager

@@ -94,6 +94,11 @@ def normalize_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
+def _refused(where: str) -> EngineError:
+    return EngineError(f"the engine server at {where} refused the API key (HTTP 401): "
+                       "set MNEMOS_API_KEY to the key it was started with")
+
+
 def _one_line(resp: httpx.Response) -> str:
     try:
         body = resp.json()
@@ -153,7 +158,6 @@ class ServedEngine(LoopEngine):
         self._runner = LoopThread("mnemos-served")
         self._client: httpx.AsyncClient | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._warned_verbatim = False
         self._tok_lock = threading.Lock()
         try:
             self.infos = self._discover(model)
@@ -206,8 +210,7 @@ class ServedEngine(LoopEngine):
                               f"{type(exc).__name__}: {exc or 'connection failed'} (is `mnemos serve` running "
                               "there?)") from exc
         if resp.status_code == 401:
-            raise EngineError(f"the engine server at {url.rsplit('/', 1)[0]} refused the API key (HTTP 401): "
-                              "set MNEMOS_API_KEY to the key it was started with")
+            raise _refused(url.rsplit("/", 1)[0])
         return resp
 
     def _discover(self, wanted: str | None) -> list[ServerInfo]:
@@ -322,8 +325,7 @@ class ServedEngine(LoopEngine):
             server.set_aside(f"HTTP {resp.status_code}: {_one_line(resp)}")
             return False
         if resp.status_code == 401:
-            raise EngineError(f"the engine server at {server.url} refused the API key (HTTP 401): "
-                              "set MNEMOS_API_KEY to the key it was started with")
+            raise _refused(server.url)
         if resp.status_code == 400 and (m := re.search(r"body\.stop.*?at most (\d+) items", resp.text)):
             raise _StopLimit(int(m.group(1)))
         if resp.status_code == 404:

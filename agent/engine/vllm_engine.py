@@ -26,11 +26,11 @@ from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.embedded import ModelError, check_checkpoint, model_max_context, resolve_model
-from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, cpu_dtype, plan_cpu
+from agent.embedded import ModelError, check_checkpoint, model_max_context
+from agent.engine.cpu_plan import CoreClaims, CpuPlan, CpuSettings, plan_cpu
 from agent.engine.errors import EngineError, root_cause
 from agent.engine.loop import LoopEngine, LoopThread
-from agent.engine.plan import detect_device, environment, kv_plugin_env, planned_memory
+from agent.engine.plan import detect_device, engine_start, environment, kv_plugin_env
 from agent.engine.requests import sampling_params
 from agent.engine.stats import EngineStats, stats_logger_factory
 from agent.llm import ChatMessage, Completion, GenParams
@@ -151,12 +151,7 @@ class Engine(LoopEngine):
     @classmethod
     def from_settings(cls, settings: Settings, **extra: Any) -> Engine:
         """Build the engine the settings describe; the embedded model is converted on first use."""
-        model_dir = resolve_model(settings.model, settings.cache_dir)
-        if detect_device(settings.device) == "cpu":
-            dtype, why = cpu_dtype(settings.dtype, settings.cpu)
-            log.info("CPU engine dtype: %s", why)
-            settings = settings.model_copy(update={"dtype": dtype})  # the KV planner sizes tokens in this dtype
-        max_model_len, kv_cache_gib = planned_memory(settings, model_dir)
+        model_dir, settings, max_model_len, kv_cache_gib = engine_start(settings)
         procs = list(extra.pop("logits_processors", ()))
         if settings.recall_mode == "model-copy" and settings.copy_mechanism == "token" and VERBATIM_PROCESSOR not in procs:
             procs.append(VERBATIM_PROCESSOR)
