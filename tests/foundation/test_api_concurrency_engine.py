@@ -31,6 +31,8 @@ pytestmark = pytest.mark.engine
 VAULTS = "The red vault holds 97 maps. The blue vault holds 412 maps. Rain fell all week."
 LEARN = Problem(id="p-blue-vault", prompt="How many maps are in the blue vault?", context=VAULTS)
 LEARNERS = 4  # of the 32 gathered calls, these solve LEARN and learn from it at once
+LEARN_AGAIN = ("Blue vault: how many maps? Answer with a number.", "Give the number of maps in the blue vault.",
+               "Count the maps in the blue vault.", "The blue vault holds how many maps?")
 
 
 def accept(answer: str) -> Verdict:
@@ -91,10 +93,26 @@ def test_32_gathered_and_8_threaded_first_calls_start_one_engine(first: FirstCal
     assert first.agent.memory.episodes.count() == 40
 
 
+def _wrote(results: list) -> bool:
+    return any(c.ok for r in results for c in r.trace.tool_calls if c.kind in ("write_concepts", "write_subroutines"))
+
+
 def test_concurrent_learning_solves_write_no_duplicate_memory(first: FirstCalls) -> None:
     learned = first.gathered[:LEARNERS]
-    writes = [c for r in learned for c in r.trace.tool_calls if c.kind in ("write_concepts", "write_subroutines")]
-    assert any(c.ok for c in writes), "no solve wrote memory, so duplicates were never possible"
+    # Only a verified answer teaches, and with 32 tokens the 135M model sometimes gives none (which CPU
+    # decides: bf16 and float32 differ). Then the same problem is asked again, worded otherwise, by
+    # LEARNERS concurrent solves, so concurrent writes still happen; each wording is a fresh chance.
+    for wording in LEARN_AGAIN:
+        if _wrote(learned):
+            break
+        again = LEARN.model_copy(update={"prompt": wording})
+
+        async def learners(problem: Problem = again) -> list:
+            return await asyncio.gather(*(first.agent.asolve(problem, verifier=accept, run_id=f"again-{i}")
+                                          for i in range(LEARNERS)))
+
+        learned = asyncio.run(learners())
+    assert _wrote(learned), "no solve wrote memory, so duplicates were never possible"
     memory = first.agent.memory
     concepts, subs = memory.concepts.list(limit=10_000), memory.subroutines.list(limit=10_000)
     assert len({c.name for c in concepts}) == len(concepts)
