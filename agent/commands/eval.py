@@ -2,7 +2,7 @@
 
 Arms: ``plain`` (the model alone, chain-of-thought prompt), ``off`` (the controller
 without memory), ``frozen`` (read-only memory learned on the training part) and
-``learning`` (that memory, updated while solving dev). Rerunning the same command
+``learning`` (an empty memory that learns while solving dev, in stream order: the cold start). Rerunning the same command
 resumes it.
 """
 

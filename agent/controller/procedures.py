@@ -245,13 +245,19 @@ SHOWN_OTHERS = 3
 def _learnable(problem: Problem, check_problems: list[Problem], trusted: bool
                ) -> tuple[Domain, str, str, list[Problem], list[Problem]] | None:
     """The family's domain, signature, function name, check problems (without this one) and the few of them
-    shown to the model (story families only; never in the check), if it can learn: an answer here must be
-    checkable, gold-free or (``trusted``: a training problem) by its reference."""
+    shown to the model (story families only; never in the check), if it can learn: a program must be checkable
+    here (gold-free, or by a training problem's reference: ``trusted``) or on the family's practice problems.
+
+    A dev problem without a gold-free check still teaches (the cold-start arm): what is written is judged on
+    practice problems the family generates with their answers, never on this problem's answer, and answers
+    this problem only if that cross-check reached :data:`UNCHECKED_RATE`.
+    """
     domain = get_domain(problem.domain)
     signature = domain.procedure_signature
-    if signature is None or domain.procedure_args(problem) is None or checker(domain, problem, trusted) is None:
-        return None
     pool = [p for p in check_problems if p.id != problem.id]
+    if signature is None or domain.procedure_args(problem) is None or (
+            checker(domain, problem, trusted) is None and not any(p.gold is not None for p in pool)):
+        return None
     shown = [p for p in pool if p.gold][:SHOWN_OTHERS] if domain.stories else []
     return domain, signature, function_name(signature), [p for p in pool if p not in shown], shown
 
@@ -333,7 +339,12 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     admitted = await asyncio.to_thread(_admit, store, problem, pool, name, signature, domain.procedure_doc, cands,
                                        rate, source, portfolio)
     _record(trace, cands, admitted)
-    return next((c.here for c in cands if c.here), None)
+    here = next((c.here for c in cands if c.here), None)
+    if here is None and admitted is not None and admitted.rate >= UNCHECKED_RATE \
+            and checker(domain, problem, trusted) is None:
+        vouched = await asyncio.to_thread(run_procedure, admitted.code, name, [problem], APPLY_LIMITS, unchecked=True)
+        here = vouched.answers.get(problem.id)
+    return here
 
 
 async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: Problem, answer: str,

@@ -24,7 +24,13 @@ from tools.problem import Problem, Verifier
 Arm = Literal["plain", "off", "scaffold", "frozen", "learning"]
 ARMS: tuple[Arm, ...] = ("plain", "off", "scaffold", "frozen", "learning")
 #: Arms that read the memory learned on the training part.
-SNAPSHOT_ARMS: frozenset[str] = frozenset({"frozen", "learning"})
+SNAPSHOT_ARMS: frozenset[str] = frozenset({"frozen"})
+#: Arms with a memory worth showing: the training snapshot as the frozen arm read it, and what the learning arm
+#: wrote from a cold start (it starts empty, as Dynamic Cheatsheet's cumulative mode does, and learns on the dev
+#: stream itself: gold-free where the question can be checked, else by practice problems the family generates).
+MEMORY_ARMS: frozenset[str] = frozenset({"frozen", "learning"})
+#: Arms that get a store of their own under runs/NAME/ARM-store (the snapshot's copy, or an empty one).
+OWN_STORE_ARMS: frozenset[str] = frozenset({"scaffold", "frozen", "learning"})
 
 
 def parse_arms(text: str) -> list[Arm]:

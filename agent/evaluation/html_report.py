@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from agent.evaluation.arms import SNAPSHOT_ARMS
+from agent.evaluation.arms import MEMORY_ARMS
 from agent.evaluation.machine import Machine, recorded_machines
 from agent.evaluation.memory_view import MemoryEntry, memory_entries
 from agent.evaluation.report import (
@@ -240,7 +240,7 @@ def page_inputs(settings: Settings, name: str) -> tuple[EvalReport, dict[str, Pa
     report = load_report(settings, name)
     eval_dir = settings.runs_dir / name
     stores = {arm: eval_dir / f"{arm}-store" / DB_FILE for arm in report.arms
-              if arm in SNAPSHOT_ARMS and (eval_dir / f"{arm}-store" / DB_FILE).is_file()}
+              if arm in MEMORY_ARMS and (eval_dir / f"{arm}-store" / DB_FILE).is_file()}
     stores = dict(sorted(stores.items(), key=lambda kv: kv[0] != "frozen"))
     snap_name = (report.snapshot or {}).get("name")
     snap = snapshot_root(settings.home) / str(snap_name) / DB_FILE if snap_name else None

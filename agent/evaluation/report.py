@@ -83,6 +83,8 @@ class EvalReport(BaseModel):
                                              "their family, cross-check and counts in the frozen arm.")
     machines: list[dict[str, Any]] = Field(default_factory=list, description="Every machine that worked on the "
                                            "evaluation (runs/NAME/machine.json): what its seconds were measured on.")
+    thirds: dict[str, list[float]] = Field(default_factory=dict, description="Arm -> accuracy on each third of the "
+                                           "dev stream, in the order it was solved: the learning arm's curve.")
     family_checks: dict[str, str] = Field(default_factory=dict, description="Mixed stores: family -> 'gold-free' "
                                           "(a procedure's answer must pass the question's own check) or "
                                           "'cross-check' (only a procedure checked right on >= 0.9 may answer).")
@@ -239,6 +241,16 @@ def group_accuracy(keys: tuple[str, ...], problems: list[Any], scores: dict[str,
     return out
 
 
+def stream_thirds(problems: list[Any], by_id: dict[str, float]) -> list[float]:
+    """Accuracy on the first, middle and last third of ``problems`` (stream order), over those scored."""
+    n = len(problems)
+    out = []
+    for i in range(3):
+        done = [by_id[p.id] for p in problems[i * n // 3:(i + 1) * n // 3] if p.id in by_id]
+        out.append(sum(done) / len(done) if done else 0.0)
+    return out
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
@@ -302,6 +314,8 @@ def published(report: EvalReport) -> dict[str, Any]:
         **({"groups": report.groups} if report.groups else {}),
         "tokens_per_solved": report.tokens_per_solved,
         "token_use": report.token_use,
+        **({"thirds": report.thirds} if report.thirds else {}),
+        **({"learning_thirds": report.thirds["learning"]} if "learning" in report.thirds else {}),
         **({"machines": report.machines} if report.machines else {}),
         **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures,
             "family_checks": report.family_checks} if report.retrieval_k is not None else {}),

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.evaluation import arms as arms_mod
-from agent.evaluation.arms import ARMS, SNAPSHOT_ARMS, Arm
+from agent.evaluation.arms import ARMS, MEMORY_ARMS, OWN_STORE_ARMS, SNAPSHOT_ARMS, Arm
 from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
     EvalReport,
@@ -27,6 +27,7 @@ from agent.evaluation.report import (
     hit_at_k,
     procedure_training,
     published,
+    stream_thirds,
     token_use,
     tokens_per_solved,
     versus_scaffold,
@@ -237,7 +238,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
         raise FileNotFoundError(f"--skip-train needs an existing snapshot; {snap_name!r} not found in "
                                 f"{snapshot_root(settings.home)} (give one with --snapshot NAME)")
     if needs_memory and not split.train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
-        raise ValueError("frozen/learning arms need training problems or an existing --snapshot")
+        raise ValueError("the frozen arm needs training problems or an existing --snapshot")
 
     db = Database(settings.db_url)
     episodes = EpisodeStore(db)
@@ -269,12 +270,12 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
                     return outcome
         for arm in options.arms:
             store_dir = eval_dir / f"{arm}-store"
-            if arm in SNAPSHOT_ARMS and manifest is not None and (store_dir / DB_FILE).is_file():
+            if arm in MEMORY_ARMS and (store_dir / DB_FILE).is_file():
                 counts, digest = memory_content(store_dir / DB_FILE)
-                if arm == "frozen":
+                if arm == "frozen" and manifest is not None:
                     extra[arm] = {"memory_unchanged": digest == manifest.content_sha256}
-                else:
-                    extra[arm] = {"memory_written": {k: v - manifest.counts.get(k, 0) for k, v in counts.items()}}
+                elif arm == "learning":
+                    extra[arm] = {"memory_written": {k: v for k, v in counts.items() if k != "mnemos_meta"}}
         report = _report(split, settings, options, episodes, manifest, extra)
     finally:
         lazy.close()
@@ -298,7 +299,7 @@ def _run_arm(arm: Arm, problems: list[Problem], settings: Settings, rid: str, op
     own = None
     if arm in SNAPSHOT_ARMS:
         working_copy(settings.home, snap_name, store_dir)
-    if arm in SNAPSHOT_ARMS or arm == "scaffold":
+    if arm in OWN_STORE_ARMS:
         own = arm_memory(store_dir, episodes, lazy.encoder, settings)
     try:
         return _run_controller(problems, arm_settings, rid, own or main, options.dev_verify, options, lazy)
@@ -353,7 +354,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
     rows = {}
     for arm, eps in by_arm.items():
         row = arm_result(arm, run_id(options.name, arm), eps, plain, resamples=options.resamples, seed=options.seed)
-        if scaffold and arm in SNAPSHOT_ARMS:
+        if scaffold and arm in MEMORY_ARMS:
             row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
         rows[arm] = row.model_copy(update={"wall_seconds": _wall(options.name, arm, settings), **extra.get(arm, {})})
     train = None
@@ -377,6 +378,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         groups=group_accuracy(get_domain(split.record.kind).report_groups, split.dev, scores),
         tokens_per_solved={arm: tokens_per_solved(eps) for arm, eps in by_arm.items()},
         token_use={arm: token_use(eps) for arm, eps in by_arm.items()},
+        thirds={arm: stream_thirds(split.dev, scores[arm]) for arm in by_arm} if len(split.dev) >= 3 else {},
         machines=[m.model_dump(mode="json") for m in recorded_machines(settings.runs_dir / options.name)],
         **mixed,
     )

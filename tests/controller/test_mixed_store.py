@@ -79,12 +79,25 @@ def test_a_training_problem_without_a_check_learns_by_its_reference_and_the_stor
     asked = [p for p in llm.prompts if "Write a Python function" in p or "Right answer:" in p]
     assert asked and all("Other problems of this kind" in p and all(repr(q.gold) in p for q in shown) for p in asked)
     assert not {q.id for q in shown} & set(stored.evidence)
-    # a dev problem of a family without a check, no reference: nothing to check a program by, so none is asked
+    # a dev problem of a family without a check, no reference (the cold-start arm): the program is judged on the
+    # family's practice problems only, and answers here because that cross-check reached 0.9
     [dev] = gym.problems("letter_counting", 1003, 1)
     llm2 = _script({"letter": COUNTER})
-    _controller(llm2, memory, tmp_path, "learning").solve(dev)
-    assert not any("Write a Python function" in p or "Right answer:" in p for p in llm2.prompts)
-    assert len(memory.procedures.list()) == 1
+    result = _controller(llm2, memory, tmp_path, "learning").solve(dev)
+    assert any("Write a Python function" in p for p in llm2.prompts)
+    counter = next(p for p in memory.procedures.list() if p.domain == "gym/letter_counting")
+    assert counter.rate == 1.0 and dev.id not in counter.evidence
+    assert result.end_reason == "learned_procedure" and get_domain("gym").score(dev, result.attempts) == 1.0
+
+
+@needs_jail
+def test_a_dev_problem_without_a_check_takes_no_answer_from_a_program_right_on_half_its_practice_problems(
+        memory, tmp_path: Path):
+    [dev] = gym.problems("word_sorting", 1003, 1)
+    result = _controller(_script({"sort words": ASCENDING_ONLY}), memory, tmp_path, "learning").solve(dev)
+    [stored] = memory.procedures.list()
+    assert 0.2 < stored.rate < 0.9 and dev.id not in stored.evidence  # kept: it beat the model, for later problems
+    assert result.end_reason != "learned_procedure" and "learn_procedures" in result.trace.path
 
 
 @needs_jail

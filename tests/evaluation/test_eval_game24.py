@@ -47,6 +47,9 @@ def test_eval_game24_learns_a_procedure_and_frozen_beats_the_scaffold(tmp_path, 
     arms = report["arms"]
     assert arms["plain"]["solved"] == arms["off"]["solved"] == arms["scaffold"]["solved"] == 0
     assert arms["frozen"]["solved"] == arms["learning"]["solved"] == report["n"] == 4
+    # the learning arm started empty and wrote its own procedure on the dev stream
+    assert arms["learning"]["memory_written"]["procedures"] >= 1
+    assert report["learning_thirds"] == [1.0, 1.0, 1.0] and report["thirds"]["plain"] == [0.0, 0.0, 0.0]
     assert arms["frozen"]["delta_vs_scaffold"] == 1.0 and arms["frozen"]["memory_unchanged"] is True
     assert arms["frozen"]["generated_tokens_per_problem"] == 0  # each answer came from the stored procedure
     assert arms["frozen"]["memory"]["procedures_used"]["problems"] == 1.0
