@@ -93,6 +93,12 @@ class Budgets(BaseModel):
                                    "procedures on a problem memory did not solve.")
     procedure_tokens: int = Field(512, gt=0, description="Max tokens of one written or repaired procedure.")
     procedure_checks: int = Field(24, gt=0, description="Training problems a new procedure is cross-checked on.")
+    concept_trial_problems: int = Field(8, ge=0, description="Held training problems of its family a new concept "
+                                        "is tried on, solved once without and once with it shown.")
+    concept_trial_tokens: int = Field(384, gt=0, description="Max tokens of one trial solve (the family's own cap, "
+                                      "if smaller, wins).")
+    concept_min_gain: int = Field(2, ge=1, description="How many more of those held problems the model must solve "
+                                  "with a new concept shown than without it, for the concept to be stored.")
     procedure_distill: bool = Field(False, description="Ask the model to rewrite a right answer (a training "
                                     "problem's reference, or a checked answer of its own) as a function of the "
                                     "inputs. Off: the 1.5B model's rewrites solved 0 of 36 of their own puzzles "

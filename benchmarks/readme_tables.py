@@ -60,7 +60,16 @@ def ablation(d: dict) -> str:
             g = a.get("generated_tokens_per_problem")
             row += " – |" if g is None else f" {g:,.0f} |"
         rows.append(row)
-    return f"Model `{d.get('model')}`, {d.get('n')} dev problems.\n\n" + "\n".join(rows) + _learned(d)
+    return f"Model `{d.get('model')}`, {d.get('n')} dev problems.\n\n" + "\n".join(rows) + _learned(d) + _thirds(d)
+
+
+def _thirds(d: dict) -> str:
+    """Each arm's accuracy on the first, middle and last third of the dev stream (the cold-start arm's curve)."""
+    thirds = d.get("thirds") or {}
+    if "learning" not in thirds:
+        return ""
+    cells = "; ".join(f"{arm} {' → '.join(_pct(x) for x in t)}" for arm, t in thirds.items())
+    return f"\n\nBy thirds of the dev stream, in the order solved (`learning` starts from an empty memory): {cells}."
 
 
 def _learned(d: dict) -> str:

@@ -52,8 +52,10 @@ class ConceptStore(VectorStore[Concept]):
     @staticmethod
     def line(item: Concept) -> str:
         status = "" if item.status == "active" else f" {item.status}"
+        trial = (f", trial {item.trial_with}/{item.trial_n} with vs {item.trial_without}/{item.trial_n} without"
+                 if item.trial_n is not None else "")
         return (f"{item.id:>6}  [{item.domain}/{item.kind}] {item.name}  (offered {item.offered}, used "
-                f"{item.successes + item.failures}, solved {item.successes}{status})  {item.description[:60]}")
+                f"{item.successes + item.failures}, solved {item.successes}{status}{trial})  {item.description[:60]}")
 
     def names(self) -> list[str]:
         with self.db.session() as s:

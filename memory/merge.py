@@ -2,8 +2,9 @@
 
 Concepts follow ArcMemo's rule: the surviving concept keeps its identity, problems are
 appended, cues and notes are unioned without duplicates (up to :data:`MERGED_LINES`
-each), parameters are merged by name and outcome counts are summed. Subroutines keep
-the first procedure (the one already in use) and sum their usage counts.
+each), parameters are merged by name, outcome counts are summed and the A/B trial figures are
+the latest trial's. Subroutines keep the first procedure (the one already in use) and sum
+their usage counts.
 """
 
 from __future__ import annotations
@@ -55,8 +56,15 @@ def merge_concepts(existing: Concept, new: Concept) -> Concept:
             "successes": existing.successes + new.successes,
             "failures": existing.failures + new.failures,
             "offered": existing.offered + new.offered,
+            **_latest_trial(existing, new),
         }
     )
+
+
+def _latest_trial(existing: Concept, new: Concept) -> dict[str, int | None]:
+    """The trial figures of the latest trial: a concept admitted again was measured again, on the same rule."""
+    latest = new if new.trial_n is not None else existing
+    return {"trial_with": latest.trial_with, "trial_without": latest.trial_without, "trial_n": latest.trial_n}
 
 
 def merge_subroutines(existing: Subroutine, new: Subroutine) -> Subroutine:

@@ -59,6 +59,9 @@ class ConceptRow(EmbeddedMixin, Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     offered: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    trial_with: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trial_without: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trial_n: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -38,6 +38,10 @@ class Concept(BaseModel):
     failures: int = Field(0, description="Problems failed when it was used.")
     offered: int = Field(0, description="Problems whose shortlist it was on.")
     status: EntryStatus = "active"
+    trial_with: int | None = Field(None, description="Held problems of its family solved with it shown, in the "
+                                   "trial that admitted it (None: stored before trials, or imported).")
+    trial_without: int | None = Field(None, description="The same held problems solved without it.")
+    trial_n: int | None = Field(None, description="Held problems in that trial.")
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

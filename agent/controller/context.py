@@ -14,6 +14,7 @@ from agent.controller.copying import EvidenceCopier
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.prompts import solve_messages
 from agent.controller.state import SolveState
+from agent.controller.trials import ConceptTrials
 from agent.llm import TextGenerator
 from memory.protocol import Memory
 from tools.problem import Verifier
@@ -45,6 +46,8 @@ class RunContext:
     prime: bool = True
     offer: tuple[str, ...] = ()
     """Tool tags the model may be told about (``Settings.offer_tools``); each is listed only when it applies."""
+    trials: ConceptTrials | None = None
+    """Where a new concept is tried before it is stored (held problems per family); None: nothing is stored."""
     _heads: dict[tuple[str, str, str, tuple[str, ...]], str] = field(default_factory=dict)
 
     def head(self, state: SolveState) -> str:

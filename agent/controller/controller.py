@@ -31,6 +31,7 @@ from agent.controller.procedures import (
 from agent.controller.prompts import problem_text
 from agent.controller.state import NodeStat, SolveResult, SolveState, Trace
 from agent.controller.toolbox import BY_NAME, tag_table
+from agent.controller.trials import ConceptTrials
 from agent.llm import TextGenerator
 from kvcache.budget import DEFAULT_CONTEXT
 from memory.procedures import ProcedureStore
@@ -62,7 +63,8 @@ class Controller:
         self._index: tuple[str, EvidenceIndex] | None = None
         #: Observer called with (node name, state update) as each node finishes, for live display.
         self.on_node: Callable[[str, Any], None] | None = None
-        self._checks: dict[str, list[Problem]] = {}
+        self._checks: dict[tuple[str, int], list[Problem]] = {}
+        self.trials = ConceptTrials(self._held_problems, self.budgets)
 
     def _make_copier(self) -> tuple[EvidenceCopier | None, str]:
         if self.settings.recall_mode != "model-copy":
@@ -96,7 +98,7 @@ class Controller:
                                             or DEFAULT_CONTEXT),
                           kv_budget=kv_budget, fold=fold,
                           memory=self.memory, read_memory=self.read_memory, verifier=verifier, copier=self.copier,
-                          prime=self.settings.prime_recall, offer=tuple(self.settings.offer_tools))
+                          prime=self.settings.prime_recall, offer=tuple(self.settings.offer_tools), trials=self.trials)
 
     async def _run(self, initial: SolveState, verifier: Verifier | None, thread_id: str) -> SolveState:
         ctx = self._context(initial.problem, verifier)
@@ -179,13 +181,19 @@ class Controller:
         result.trace.path.append("distill_procedure")
         result.prompt_tokens, result.generated_tokens = result.trace.prompt_tokens, result.trace.generated_tokens
 
-    async def _check_problems(self, problem: Problem) -> list[Problem]:
+    async def _check_problems(self, problem: Problem, n: int | None = None) -> list[Problem]:
+        """``n`` training problems of ``problem``'s family (by default as many as a new procedure is checked on)."""
         domain = get_domain(problem.domain)
-        family = domain.procedure_family(problem)
-        if family not in self._checks:
+        if n is None:
             n = self.budgets.procedure_checks + (SHOWN_OTHERS if domain.stories else 0)  # those shown are not checked
-            self._checks[family] = await asyncio.to_thread(domain.check_problems, n, problem)
-        return self._checks[family]
+        key = (domain.procedure_family(problem), n)
+        if key not in self._checks:
+            self._checks[key] = await asyncio.to_thread(domain.check_problems, n, problem)
+        return self._checks[key]
+
+    async def _held_problems(self, problem: Problem) -> list[Problem]:
+        """A new concept's trial problems, one spare for the problem it came from, which is never one of them."""
+        return await self._check_problems(problem, self.budgets.concept_trial_problems + 1)
 
     def _seed(self, problem: Problem) -> int:
         return self.settings.seed + int(hashlib.sha1(problem.id.encode()).hexdigest()[:6], 16)

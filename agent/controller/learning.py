@@ -4,7 +4,9 @@ Following ArcMemo, only strictly verified solutions create memory; the writer
 is shown the nearest existing concept names so it reuses them (the stores
 merge same-name concepts and near-duplicate subroutines). The model's output
 is constrained to a line format by a regex, so even a small model's writing
-parses; whatever still fails to parse is recorded, not raised.
+parses; whatever still fails to parse is recorded, not raised. A written concept
+is stored only once an A/B trial on held problems of its family shows that
+showing it helps (:mod:`agent.controller.trials`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from agent.controller.prompts import (
 )
 from agent.controller.state import ToolCall, Trace
 from agent.controller.toolbox.subq import SUBQ
+from agent.controller.trials import ConceptTrials
 from agent.llm import ChatMessage, GenParams, TextGenerator
 from memory.protocol import Memory
 from memory.schemas import Concept, Subroutine
@@ -209,14 +212,33 @@ def _record_outcomes(memory: Memory, problem: Problem, trace: Trace, success: bo
     return calls
 
 
+async def _admitted(llm: TextGenerator, trials: ConceptTrials | None, problem: Problem, concepts: list[Concept],
+                    trace: Trace) -> tuple[list[Concept], list[ToolCall]]:
+    """The concepts whose trial showed they help, with their figures, and one ``concept_trial`` call per trial."""
+    if not concepts:
+        return [], []
+    t0 = time.perf_counter()
+    results = await trials.run(llm, problem, concepts, trace) if trials is not None else []
+    if not results:
+        trace.notes.append(f"learn: no held problems of this family to try concept(s) "
+                           f"{', '.join(repr(c.name) for c in concepts)} on; not stored")
+        return [], []
+    seconds = (time.perf_counter() - t0) / len(results)
+    calls = [ToolCall(node="learn", kind="concept_trial", input=r.concept, output=r.summary(), ok=r.admitted,
+                      seconds=seconds) for r in results]
+    kept = [c.model_copy(update=r.figures()) for c, r in zip(concepts, results, strict=True) if r.admitted]
+    return kept, calls
+
+
 async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: str | None,
-                 verdict: Verdict | None, trace: Trace) -> list[ToolCall]:
-    """Record outcomes of what was used; on a verified solution, write new concepts and subroutines.
+                 verdict: Verdict | None, trace: Trace, trials: ConceptTrials | None = None) -> list[ToolCall]:
+    """Record outcomes of what was used; on a verified solution, write new subroutines, and concepts that help.
 
     Called only from the graph's ``learn`` node (diversity mode runs that node on
-    the vote's winner). Both writer prompts go to the engine at once, and every
-    store read and write runs in a worker thread, so learning never holds up
-    other problems sharing the event loop.
+    the vote's winner). Both writer prompts go to the engine at once, as do all of a
+    concept trial's solves, and every store read and write runs in a worker thread,
+    so learning never holds up other problems sharing the event loop. Without
+    ``trials`` (or held problems) nothing can show a concept helps, so none is stored.
     """
     calls: list[ToolCall] = []
     success = verdict is not None and verdict.ok
@@ -251,6 +273,8 @@ async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: s
                                f"{', '.join(repeated[:5])}; rejected")
         else:
             subs.append(sub)
+    concepts, trial_calls = await _admitted(llm, trials, problem, concepts, trace)
+    calls += trial_calls
     t0 = time.perf_counter()
     if concepts:
         await asyncio.to_thread(memory.concepts.add_many, concepts)

@@ -273,7 +273,8 @@ async def learn(state: SolveState, runtime: Ctx) -> Update:
     if not state.learn or ctx.memory is None:
         return {}
     trace = state.trace.model_copy(deep=True)
-    trace.tool_calls += await learning.alearn(ctx.llm, ctx.memory, state.problem, state.answer, state.verdict, trace)
+    trace.tool_calls += await learning.alearn(ctx.llm, ctx.memory, state.problem, state.answer, state.verdict, trace,
+                                              ctx.trials)
     return {"trace": trace}
 
 

@@ -145,6 +145,13 @@ CONCEPT_REGEX = (
     r"notes: [A-Za-z][^\n<>.!?]*\.\n"
 )
 
+#: A new concept on trial: shown before a held problem's plain prompt, which is otherwise asked as is, so the
+#: two solves of the trial differ only in the concept (``agent/controller/trials.py``).
+CONCEPT_TRIAL_PROMPT = """A method that may help:
+{concept}
+
+{problem}"""
+
 DECOMPOSE_PROMPT = """Split the solved problem below into self-contained sub-questions, each with the procedure that answers it, so the procedures can be reused on other problems.
 
 Problem:

@@ -3,12 +3,13 @@
     python solve_kill_target.py HOME LOG RUN_ID N PARK
 
 Solves ``mathgen.generate(N, seed=7)`` in learning mode with gold verification,
-so every verified problem writes a concept and a subroutine. The model answers
+so every verified problem writes a concept and a subroutine (math has no held
+problems to try a concept on, so no concept is stored). The model answers
 the gold answer and writes memory named after the problem. Every request is
 logged to LOG as ``<kind> <problem id>``. PARK (``kind:index,...`` or ``-``)
 names steps that never return: ``think:4`` parks problem 4's model request
 before it answers, ``subwrite:5`` parks problem 5's subroutine write after its
-concept was stored, so a SIGKILL lands mid-solve and mid-learn deterministically.
+concept was written, so a SIGKILL lands mid-solve and mid-learn deterministically.
 """
 
 from __future__ import annotations

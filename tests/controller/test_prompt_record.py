@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent.config import Settings
+from agent.config import Budgets, Settings
+from agent.controller.state import Trace
+from agent.controller.trials import ConceptTrials
 from agent.evaluation.arms import plain_problem, plain_solver
 from agent.llm import GenParams
 from memory.schemas import Concept, Subroutine
@@ -35,6 +37,8 @@ TASK = arc.ArcTask(id="arc1", train=[arc.Pair(input=[[1, 0]], output=[[0, 1]]),
                                      arc.Pair(input=[[2, 3]], output=[[3, 2]])],
                    test=[arc.Pair(input=[[4, 0]], output=[[0, 4]])])
 ARC = arc.to_problem(TASK)
+HELD = Problem(id="math2", domain="math", prompt="Ann has 3 pens and buys 4 more. How many pens does she have?",
+               gold="7")
 
 CONCEPT = ("concept: adding counts\nkind: routine\ndescription: add the counts.\n"
            "cues: how many in total.\nnotes: add the numbers.\n")
@@ -92,6 +96,14 @@ def _record(make_controller: Any, memory: Any) -> dict[str, list[dict[str, Any]]
     make_controller(llm, None, memory_mode="off", kv_policy="fold", kv_budget=150,
                     budgets={"segment_tokens": 30, "fold_keep_parts": 1}).solve(TEXT, None)
     out["text_fold"] = _calls(llm)
+
+    async def held(problem: Problem) -> list[Problem]:
+        return [HELD]
+
+    llm = _scripted(["3 + 4 = 7. \\boxed{7}", "\\boxed{7}"])
+    trial = Concept(name="adding counts", description="add the counts", cues=["how many in total"], notes=["add"])
+    asyncio.run(ConceptTrials(held, Budgets()).run(llm, MATH, [trial], Trace(problem_id=MATH.id)))
+    out["concept_trial"] = _calls(llm)
 
     for problem in (MATH, ARC, TEXT):
         llm = _scripted(["The answer is \\boxed{12}. Test output 1: [[0, 4]]"])

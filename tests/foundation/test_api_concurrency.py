@@ -19,14 +19,16 @@ from agent.controller.prompts import CONCEPT_REGEX, DECOMPOSE_REGEX
 from agent.engine import Engine
 from agent.once import Once
 from tests.fakes import ScriptedGenerator
-from tools.problem import Verdict
+from tools.domains.text import TextDomain
+from tools.problem import Problem, Verdict
 
 VAULTS = "The red vault holds 97 maps. The blue vault holds 412 maps."
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _reply(prompt: str, params) -> str:
-    """Answers 412 when the blue vault is in the prompt; writes one fixed concept and procedure when learning."""
+    """Answers 412 when the blue vault is in the prompt, and any vault's count when shown the concept it writes when
+    learning (with one fixed procedure)."""
     if params.regex == CONCEPT_REGEX:
         return ("concept: read the named count\nkind: routine\ndescription: read the count named for the vault.\n"
                 "cues: a vault and a number.\nnotes: from the vault problems.\n")
@@ -34,6 +36,8 @@ def _reply(prompt: str, params) -> str:
         return "Q: how many items does a named place keep\nP: find the sentence naming it and read its number\n"
     if params.choice:
         return "no" if "no" in params.choice else params.choice[0]
+    if "read the named count" in prompt and (count := re.search(r"holds (\d+) maps", prompt)):
+        return f"<answer>{count.group(1)}</answer>"
     return "<answer>412</answer>" if "blue vault holds 412" in prompt else "<answer>0</answer>"
 
 
@@ -277,7 +281,11 @@ def test_a_stream_is_cancelled_by_close_and_a_closed_agent_refuses_streams(setti
         list(agent.chat_stream("hi"))
 
 
-def test_concurrent_learning_solves_write_no_duplicate_memory(settings) -> None:
+def test_concurrent_learning_solves_write_no_duplicate_memory(settings, monkeypatch) -> None:
+    # Held problems for the concept's trial, which it passes (the model reads a count only when shown it).
+    monkeypatch.setattr(TextDomain, "check_problems", lambda self, n, problem=None: [
+        Problem(id=f"green{i}", prompt="How many maps are in the green vault?", context=f"The green vault holds {i} maps.",
+                gold=str(i)) for i in range(1, n + 1)])
     learning = settings.model_copy(update={"prime_recall": False, "memory_mode": "learning"})
     with Agent(learning, llm=ScriptedGenerator(_reply)) as agent:
         async def run() -> list:
@@ -289,7 +297,7 @@ def test_concurrent_learning_solves_write_no_duplicate_memory(settings) -> None:
         assert all(r.verdict is not None and r.verdict.ok for r in results)
         memory = agent.memory
         concepts, subs = memory.concepts.list(limit=1000), memory.subroutines.list(limit=1000)
-        assert [c.name for c in concepts] == ["read the named count"]
+        assert [(c.name, c.trial_with, c.trial_without) for c in concepts] == [("read the named count", 8, 0)]
         assert len({(s.question.lower(), s.domain) for s in subs}) == len(subs) >= 1
         assert memory.concepts.index.count == len(concepts) and memory.subroutines.index.count == len(subs)
 

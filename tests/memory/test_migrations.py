@@ -1,4 +1,5 @@
-"""Migrations on stores an older mnemos wrote: 0002 collapses twins and recomputes keys; 0004 keeps concepts active."""
+"""Migrations on stores an older mnemos wrote: 0002 collapses twins and recomputes keys; 0004 keeps concepts active;
+0006 leaves older concepts without a trial."""
 
 from __future__ import annotations
 
@@ -66,6 +67,21 @@ def test_0004_keeps_concepts_written_before_it_and_makes_them_active(db_url, ind
     with open_memory(db_url, index_dir, embedder) as m:
         [c] = m.concepts.list()
         assert (c.name, c.successes, c.failures, c.offered, c.status) == ("old idea", 2, 1, 0, "active")
+
+
+def test_0006_keeps_concepts_written_before_it_with_no_trial(db_url, index_dir, embedder):
+    engine = _engine_at(db_url, "0005")
+    now = utcnow()
+    row = {"name": "old idea", "kind": "routine", "description": "d", "cues": [], "notes": [], "parameters": [],
+           "output_type": "", "domain": "math", "problems": ["p1"], "successes": 2, "failures": 1, "offered": 3,
+           "status": "active", "created_at": now, "updated_at": now}
+    before_0006 = table("concepts", *(column(c.name, c.type) for c in ConceptRow.__table__.columns if c.name in row))
+    with engine.begin() as conn:
+        conn.execute(insert(before_0006).values(row))
+    engine.dispose()
+    with open_memory(db_url, index_dir, embedder) as m:
+        [c] = m.concepts.list()
+        assert (c.name, c.offered, c.trial_with, c.trial_without, c.trial_n) == ("old idea", 3, None, None, None)
 
 
 def test_a_database_from_a_newer_mnemos_gets_a_clear_error(db_url, index_dir, embedder):

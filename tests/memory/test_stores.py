@@ -112,6 +112,17 @@ def test_same_name_merges_by_arcmemo_rule(stores):
     assert stores.concepts.index.count == 1
 
 
+def test_a_concept_keeps_its_latest_trial(stores):
+    first = stores.concepts.add(concept("unit rate first", trial_with=5, trial_without=2, trial_n=8))
+    assert (first.trial_with, first.trial_without, first.trial_n) == (5, 2, 8)
+    assert "trial 5/8 with vs 2/8 without" in stores.concepts.line(first)
+    untried = stores.concepts.add(concept("unit rate first", problems=["p9"]))  # e.g. imported: keeps the trial
+    assert (untried.trial_with, untried.trial_without, untried.trial_n) == (5, 2, 8)
+    again = stores.concepts.add(concept("unit rate first", trial_with=6, trial_without=1, trial_n=7))
+    assert (again.id, again.trial_with, again.trial_without, again.trial_n) == (first.id, 6, 1, 7)
+    assert "trial" not in stores.concepts.line(stores.concepts.add(concept("never tried")))
+
+
 def test_merging_keeps_the_first_cues_and_notes_so_a_concept_cannot_drift(stores):
     from memory.merge import MERGED_LINES
 
