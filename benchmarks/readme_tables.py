@@ -250,7 +250,7 @@ def recall_kv(d: dict) -> str:
 MEMORY_SETS = {"game24_dev_ablation": "Game of 24", "gsm8k_dev_ablation": "GSM8K",
                "gym_dev_ablation": "reasoning-gym, mixed families"}
 MEMORY_ARMS = {"plain": "the model alone", "off": "controller, no memory", "scaffold": "memory arms' steps, empty memory",
-               "frozen": "trained memory, read only", "learning": "trained memory, learning on dev"}
+               "frozen": "trained memory, read only", "learning": "learning on dev (these runs: from the trained memory; the arm now starts empty)"}
 
 
 def memory_results(sets: dict[str, dict]) -> str:
