@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from memory.kinds import KINDS as MEMORY_KINDS
 
 #: ``--kind`` choices: every registered memory kind, then episodes.
 KINDS = (*(k.item_type for k in MEMORY_KINDS), "episode")
+#: Actions that change a store, refused on a snapshot.
+WRITING_ACTIONS = frozenset({"undo", "import", "rebuild-index", "ingest-traces"})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,21 +79,29 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from agent.evaluation.snapshot import store_paths
+    from agent.evaluation.snapshot import DB_FILE, MANIFEST, copy_store, store_paths
     from agent.memory_access import open_memory
     from memory import MemoryItemNotFound
 
     where: dict[str, Any] = {}
-    if args.store is not None:
-        if not (args.store / "memory.db").is_file():
-            raise FileNotFoundError(f"no memory store in {args.store} (expected {args.store / 'memory.db'})")
-        where["db_url"], where["index_dir"] = store_paths(args.store)
-    try:
-        with open_memory(settings, **where) as stores:
-            return _dispatch(args, stores)
-    except MemoryItemNotFound as exc:
-        print(f"mnemos: error: {exc}", file=sys.stderr)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="mnemos-snapshot-") as tmp:
+        if args.store is not None:
+            if not (args.store / DB_FILE).is_file():
+                raise FileNotFoundError(f"no memory store in {args.store} (expected {args.store / DB_FILE})")
+            store = args.store
+            if (store / MANIFEST).is_file():  # a snapshot: opening it would rewrite it, so read a copy
+                if args.memory_command in WRITING_ACTIONS:
+                    raise ValueError(f"{args.store} is a snapshot and snapshots are read-only; `mnemos memory "
+                                     f"{args.memory_command}` writes (use an evaluation's ARM-store or the main memory)")
+                copy_store(store, Path(tmp))
+                store = Path(tmp)
+            where["db_url"], where["index_dir"] = store_paths(store)
+        try:
+            with open_memory(settings, **where) as stores:
+                return _dispatch(args, stores)
+        except MemoryItemNotFound as exc:
+            print(f"mnemos: error: {exc}", file=sys.stderr)
+            return 1
 
 
 def _dispatch(args: argparse.Namespace, stores) -> int:

@@ -156,11 +156,18 @@ def load_snapshot(home: Path, name: str) -> SnapshotManifest:
         raise FileNotFoundError(f"no snapshot named {name!r} in {snapshot_root(home)}{hint}")
     manifest = SnapshotManifest.model_validate_json(path.read_text())
     actual = _files(root)
-    if actual != manifest.files:
+    if actual != manifest.files and not _same_rows(root, manifest, actual):
         changed = sorted(set(actual.items()) ^ set(manifest.files.items()))
         raise RuntimeError(f"snapshot {name!r} was modified after it was taken ({changed[0][0]} differs); "
                            "take a new snapshot")
     return manifest
+
+
+def _same_rows(root: Path, manifest: SnapshotManifest, actual: dict[str, str]) -> bool:
+    """Whether only the database's bytes changed and not its rows: opening a SQLite file with a writer
+    (an older ``mnemos memory --store``) rewrites its header and journal mode, not what it holds."""
+    differs = {k for k in set(actual) | set(manifest.files) if actual.get(k) != manifest.files.get(k)}
+    return differs == {DB_FILE} and memory_content(root / DB_FILE)[1] == manifest.content_sha256
 
 
 def working_copy(home: Path, name: str, dest: Path) -> SnapshotManifest:

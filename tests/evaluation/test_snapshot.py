@@ -86,3 +86,34 @@ def test_an_arm_store_cannot_switch_snapshots(tmp_path):
     assert working_copy(tmp_path / "home", "s1", tmp_path / "arm") == first  # resume: same copy kept
     with pytest.raises(ValueError, match="copied from snapshot 's1', not 's2'"):
         working_copy(tmp_path / "home", "s2", tmp_path / "arm")
+
+
+def test_a_snapshot_opened_by_a_writer_keeps_its_rows_and_loads_but_a_changed_row_is_refused(tmp_path):
+    import sqlite3
+
+    _store(tmp_path / "store").close()
+    manifest = create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
+    db = snapshot_root(tmp_path / "home") / "s1" / "memory.db"
+    db.chmod(0o644)
+    with sqlite3.connect(db) as conn:  # what opening it with a writer does: new header, WAL, no new rows
+        conn.execute("PRAGMA journal_mode=WAL")
+    assert load_snapshot(tmp_path / "home", "s1") == manifest
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE concepts SET description = 'changed' WHERE rowid = 1")
+    with pytest.raises(RuntimeError, match="memory.db differs"):
+        load_snapshot(tmp_path / "home", "s1")
+
+
+def test_memory_commands_read_a_snapshot_without_writing_it_and_refuse_to_change_it(tmp_path, capsys):
+    from agent.cli import main
+
+    _store(tmp_path / "store").close()
+    create_snapshot(tmp_path / "store", tmp_path / "home", "s1")
+    root = snapshot_root(tmp_path / "home") / "s1"
+    before = {p.name: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    home = ["--home", str(tmp_path / "home")]
+    assert main([*home, "memory", "list", "--kind", "concept", "--store", str(root)]) == 0
+    assert "concept number 1" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert main([*home, "memory", "rebuild-index", "--store", str(root)]) != 0
+    assert "snapshots are read-only" in capsys.readouterr().err
