@@ -71,11 +71,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def memory_content(db_path: Path) -> tuple[dict[str, int], str]:
-    """Row counts per memory table and one hash over all their rows (read-only, ordered by rowid)."""
+def memory_content(db_path: Path, immutable: bool = False) -> tuple[dict[str, int], str]:
+    """Row counts per memory table and one hash over all their rows (read-only, ordered by rowid).
+
+    ``immutable`` reads the main file alone and creates nothing beside it (no -wal/-shm), for a snapshot.
+    """
     if not Path(db_path).is_file():
         raise FileNotFoundError(f"memory database not found: {db_path}")
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{db_path}?{'immutable=1' if immutable else 'mode=ro'}", uri=True)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
                                              "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
@@ -167,7 +170,10 @@ def _same_rows(root: Path, manifest: SnapshotManifest, actual: dict[str, str]) -
     """Whether only the database's bytes changed and not its rows: opening a SQLite file with a writer
     (an older ``mnemos memory --store``) rewrites its header and journal mode, not what it holds."""
     differs = {k for k in set(actual) | set(manifest.files) if actual.get(k) != manifest.files.get(k)}
-    return differs == {DB_FILE} and memory_content(root / DB_FILE)[1] == manifest.content_sha256
+    wal = root / f"{DB_FILE}-wal"
+    return DB_FILE in differs and differs <= {DB_FILE, wal.name, f"{DB_FILE}-shm"} \
+        and (not wal.is_file() or wal.stat().st_size == 0) \
+        and memory_content(root / DB_FILE, immutable=True)[1] == manifest.content_sha256
 
 
 def working_copy(home: Path, name: str, dest: Path) -> SnapshotManifest:

@@ -98,6 +98,9 @@ def test_a_snapshot_opened_by_a_writer_keeps_its_rows_and_loads_but_a_changed_ro
     with sqlite3.connect(db) as conn:  # what opening it with a writer does: new header, WAL, no new rows
         conn.execute("PRAGMA journal_mode=WAL")
     assert load_snapshot(tmp_path / "home", "s1") == manifest
+    assert not (db.parent / "memory.db-wal").exists()  # checking it left nothing beside it
+    sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT 1 FROM concepts").fetchall()  # leaves -wal/-shm
+    assert load_snapshot(tmp_path / "home", "s1") == manifest
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE concepts SET description = 'changed' WHERE rowid = 1")
     with pytest.raises(RuntimeError, match="memory.db differs"):
