@@ -62,13 +62,24 @@ def extract_function(text: str, name: str) -> str | None:
     """The module a reply defines, without top-level calls or prints, if it parses and defines ``name``."""
     blocks = _FENCE.findall(text) or [text]
     for block in sorted(blocks, key=lambda b: f"def {name}(" not in b):
-        try:
-            tree = ast.parse(block)
-        except SyntaxError:
+        if (tree := _parsed_prefix(block)) is None:
             continue
         kept = [node for node in tree.body if isinstance(node, _KEEP)]
         if any(isinstance(n, ast.FunctionDef) and n.name == name for n in kept):
             return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    return None
+
+
+def _parsed_prefix(block: str) -> ast.Module | None:
+    """The longest run of whole lines from the start that parses: a reply cut off by its token cap mid-way
+    through the example calls it adds after the function (an open string, a half line) still yields the
+    function, where the whole block would be a syntax error."""
+    lines = block.splitlines()
+    for end in range(len(lines), 0, -1):
+        try:
+            return ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
     return None
 
 

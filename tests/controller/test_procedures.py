@@ -47,6 +47,16 @@ def test_extract_keeps_definitions_and_drops_top_level_calls():
     assert extract_function("```python\ndef other(x):\n    return x\n```", "solve") is None
 
 
+def test_a_reply_cut_off_in_its_example_calls_still_yields_the_function():
+    cut = ("Here is the function:\n\n```python\nimport re\n\ndef solve(question: str) -> str | None:\n"
+           "    return question[::-1]\n\n# Test cases\nprint(solve('Given a binary string, ret")
+    assert extract_function(cut, "solve") == "import re\n\ndef solve(question: str) -> str | None:\n" \
+                                             "    return question[::-1]"
+    unfenced = "def solve(question):\n    return '1'\nprint(solve('x\"))"
+    assert extract_function(unfenced, "solve") == "def solve(question):\n    return '1'"
+    assert extract_function("def solve(question):\n    return (", "solve") is None
+
+
 def test_programs_that_hold_answers_are_lookups():
     assert looks_up_answers(extract_function(LOOKUP, "solve") or "")
     assert not looks_up_answers(extract_function(CORRECT, "solve") or "")
