@@ -307,6 +307,8 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "game24_dev_ablation": ablation,
     "gym_dev_ablation": ablation,
     "gym_families": families,
+    "gym_cold_start": ablation,
+    "gym_cold_new_family": ablation,
     "game24_pilot": ablation,
     "game24_procedures_alone": procedures_alone,
     "procedure_writing": procedure_writing,
