@@ -95,8 +95,17 @@ class CoreClaims:
         self._held: dict[int, IO[str]] = {}
 
     def claim(self, cores: list[int]) -> tuple[list[int], dict[int, str]]:
-        """Claim every free core of ``cores``; returns the claimed ones and, for the others, who holds them."""
+        """Claim every free core of ``cores``; returns the claimed ones and, for the others, who holds them.
+
+        One claim at a time on this machine (a blocking lock around the loop): two engines started together
+        otherwise interleave, each taking half the cores and both reporting contention (seen in CI on 2 cores).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / "claiming.lock", "a+") as gate:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            return self._claim(cores)
+
+    def _claim(self, cores: list[int]) -> tuple[list[int], dict[int, str]]:
         taken: dict[int, str] = {}
         for core in cores:
             fh = open(self.directory / f"core{core}.lock", "a+")  # noqa: SIM115 - held open while claimed

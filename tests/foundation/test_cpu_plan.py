@@ -144,3 +144,27 @@ def test_dtype_is_float32_where_the_cpu_has_no_native_bf16() -> None:
     assert cpu_dtype("auto", CpuSettings(), WITH_BF16)[0] == "auto"
     assert cpu_dtype("bfloat16", CpuSettings(), AVX2_ONLY) == ("bfloat16", "dtype bfloat16: from the dtype setting")
     assert cpu_dtype("auto", CpuSettings(tune=False), AVX2_ONLY)[0] == "auto"
+
+
+def test_engines_claiming_together_never_split_the_cores(claims_dir: Path) -> None:
+    """Two engines started at once: one takes every wanted core and the other none, never half each (which left
+    both reporting contention in CI)."""
+    import threading
+
+    for _ in range(40):
+        pair = [CoreClaims(claims_dir), CoreClaims(claims_dir)]
+        start = threading.Barrier(2)
+        got: list[list[int]] = [[], []]
+
+        def run(i: int) -> None:
+            start.wait()
+            got[i] = pair[i].claim(list(range(16)))[0]
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(map(len, got)) == [0, 16], got
+        for c in pair:
+            c.release()
