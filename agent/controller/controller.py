@@ -24,7 +24,9 @@ from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.procedures import (
     SHOWN_OTHERS,
     apply_procedures,
+    apply_programs,
     distill_procedure,
+    keep_program,
     learn_procedures,
     preload,
 )
@@ -161,9 +163,11 @@ class Controller:
         else:
             state = await self._run(self._initial(problem, thread_id, learn, "inject", **extra), verifier, thread_id)
             result = self._result(state)
-            if learn and self.budgets.procedure_distill and result.answer and result.verdict is not None \
-                    and result.verdict.ok:
-                await self._distill(problem, result)
+            if learn and result.answer and result.verdict is not None and result.verdict.ok:
+                if get_domain(problem.domain).program_answers:
+                    await self._keep_program(problem, result)
+                elif self.budgets.procedure_distill:
+                    await self._distill(problem, result)
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -180,6 +184,13 @@ class Controller:
         result.trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
         result.trace.path.append("distill_procedure")
         result.prompt_tokens, result.generated_tokens = result.trace.prompt_tokens, result.trace.generated_tokens
+
+    async def _keep_program(self, problem: Problem, result: SolveResult) -> None:
+        """A verified program of a program-answer family (ARC) is itself the procedure: nothing to distill."""
+        store = self._procedure_store(problem)
+        if store is not None and result.answer and await asyncio.to_thread(
+                keep_program, store, problem, str(result.answer), result.trace) is not None:
+            result.trace.path.append("keep_program")
 
     async def _check_problems(self, problem: Problem, n: int | None = None) -> list[Problem]:
         """``n`` training problems of ``problem``'s family (by default as many as a new procedure is checked on)."""
@@ -202,7 +213,8 @@ class Controller:
 
     def _procedure_store(self, problem: Problem) -> ProcedureStore | None:
         store = getattr(self.memory, "procedures", None) if self.read_memory else None
-        if store is None or get_domain(problem.domain).procedure_args(problem) is None:
+        domain = get_domain(problem.domain)
+        if store is None or (domain.procedure_args(problem) is None and not domain.program_answers):
             return None
         return store
 
@@ -219,6 +231,13 @@ class Controller:
             return None, {}
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
                       recall_mode=self.settings.recall_mode)
+        if get_domain(problem.domain).program_answers:
+            passed = await apply_programs(store, problem, trace, record=learn)
+            if not passed:
+                return None, {"trace": trace}
+            trace.path.insert(0, "procedures")
+            trace.end_reason = "procedure"
+            return SolveResult.of(problem.id, trace, passed[0], passed[::-1], Verdict(ok=True, score=1.0)), {}
         answer, unchecked = await apply_procedures(store, problem, self.budgets.procedure_portfolio, trace,
                                                    record=learn, shown=self.budgets.procedures_shown,
                                                    top_k=self.budgets.procedure_top_k)

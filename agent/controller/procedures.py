@@ -213,6 +213,69 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
     return None, []
 
 
+def program_answer(code: str) -> str:
+    """A stored program in the form a program-answer family reads an answer (a fenced block)."""
+    return f"```python\n{code.strip()}\n```"
+
+
+async def apply_programs(store: ProcedureStore, problem: Problem, trace: Trace, *, record: bool,
+                         attempts: int = 2) -> list[str]:
+    """Where a family's answer is a program (``Domain.program_answers``, ARC): try every stored program of the
+    family as the answer, by the family's gold-free check (an ARC task's training pairs), and return up to
+    ``attempts`` that pass, best checked first.
+
+    Every one is tried, not the nearest few: an ARC task's text says nothing retrieval could match on (it is
+    grids), while the check is cheap (one jail run, ~0.07 s) and exact, so a program that fits is never missed.
+    """
+    domain = get_domain(problem.domain)
+    check = domain.verifier(problem)
+    if check is None:
+        return []
+    family = domain.procedure_family(problem)
+    stored = sorted(await asyncio.to_thread(store.active, family), key=lambda p: (-p.rate, -p.solved, p.id or 0))
+    passed: list[str] = []
+    for proc in stored:
+        t0 = time.perf_counter()
+        answer = program_answer(proc.code)
+        verdict = await asyncio.to_thread(check, answer)
+        if record:
+            await asyncio.to_thread(store.record, proc.id, offered=1, used=1, solved=int(verdict.ok))
+        trace.procedures_offered.append(proc.id)  # type: ignore[arg-type]
+        trace.procedures_used.append(proc.id)  # type: ignore[arg-type]
+        trace.tool_calls.append(ToolCall(node="procedures", kind="apply_procedure", ids=[proc.id], ok=verdict.ok,
+                                         input=f"{proc.name} on {problem.id}'s training pairs",
+                                         output=verdict.feedback.splitlines()[0] if verdict.feedback else "",
+                                         seconds=time.perf_counter() - t0))
+        if verdict.ok:
+            passed.append(answer)
+            if len(passed) == attempts:
+                break
+    if stored:
+        trace.notes.append(f"stored programs tried: {len(trace.procedures_used)}, passed the check: {len(passed)}")
+    return passed
+
+
+def keep_program(store: ProcedureStore, problem: Problem, answer: str, trace: Trace) -> Procedure | None:
+    """The program of a verified solve, stored as its family's procedure (a program-answer family: ARC).
+
+    Verified means the solve's checker passed it: in training, the task's training pairs and its test output
+    (``GoldVerifier``); in a learning arm, the training pairs only (gold-free). The same code found again is one
+    procedure (the store merges by code).
+    """
+    domain = get_domain(problem.domain)
+    program = domain.final_answer(answer)
+    code = extract_function(program or "", function_name(domain.procedure_signature or "transform"))
+    if code is None or domain.procedure_signature is None:
+        return None
+    pairs = len(problem.meta.get("train") or []) or 1
+    kept = store.add(Procedure(name=function_name(domain.procedure_signature), signature=domain.procedure_signature,
+                               docstring=domain.procedure_doc, code=code, domain=domain.procedure_family(problem),
+                               evidence=[problem.id], checked=pairs, passed=pairs,
+                               source=trace.thread_id or problem.id))
+    trace.notes.append(f"kept the verified program as P{kept.id}")
+    return kept
+
+
 # --- learning -------------------------------------------------------------------------------------------
 
 @dataclass

@@ -81,6 +81,8 @@ class EvalReport(BaseModel):
     retrieval_k: int | None = None
     procedures: list[dict[str, Any]] = Field(default_factory=list, description="The snapshot's procedures with "
                                              "their family, cross-check and counts in the frozen arm.")
+    procedure_solves: list[dict[str, Any]] = Field(default_factory=list, description="Dev problems the frozen arm "
+                                                   "answered by a stored procedure: problem, score, procedure ids.")
     machines: list[dict[str, Any]] = Field(default_factory=list, description="Every machine that worked on the "
                                            "evaluation (runs/NAME/machine.json): what its seconds were measured on.")
     thirds: dict[str, list[float]] = Field(default_factory=dict, description="Arm -> accuracy on each third of the "
@@ -317,8 +319,10 @@ def published(report: EvalReport) -> dict[str, Any]:
         **({"thirds": report.thirds} if report.thirds else {}),
         **({"learning_thirds": report.thirds["learning"]} if "learning" in report.thirds else {}),
         **({"machines": report.machines} if report.machines else {}),
-        **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "procedures": report.procedures,
-            "family_checks": report.family_checks} if report.retrieval_k is not None else {}),
+        **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "family_checks": report.family_checks}
+           if report.retrieval_k is not None else {}),
+        **({"procedures": report.procedures, "procedure_solves": report.procedure_solves}
+           if report.procedures else {}),
     }
 
 

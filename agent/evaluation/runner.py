@@ -385,24 +385,32 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
 
 
 def _mixed_store(split: Split, settings: Settings, options: EvalOptions, frozen: list[Episode]) -> dict[str, Any]:
-    """Where one store serves many families: hit@k of retrieval in the frozen arm, and each stored procedure with
-    its family, cross-check and what it did there (run / answered)."""
+    """Where one store serves many families, or a family's answers are programs (ARC): each stored procedure with
+    its family, cross-check and what it did in the frozen arm (run / answered), which dev problems a procedure's
+    answer solved, and (many families) hit@k of retrieval."""
     domain = get_domain(split.record.kind)
     store = settings.runs_dir / options.name / "frozen-store" / DB_FILE
-    if not domain.stories or not frozen or not store.is_file():
+    if not (domain.stories or domain.program_answers) or not frozen or not store.is_file():
         return {}
     procs = [p for p in stored_procedures(store) if p["status"] == "active"]
     calls = [c for e in frozen for c in e.trace.get("tool_calls") or [] if c.get("kind") == "apply_procedure"]
     for p in procs:
         p["frozen_run"] = sum(p["id"] in (c.get("ids") or []) for c in calls)
         p["frozen_answered"] = sum(p["id"] in (c.get("ids") or []) and bool(c.get("ok")) for c in calls)
+    solves = [{"problem": e.problem_id, "score": e.score,
+               "procedures": sorted({i for c in e.trace.get("tool_calls") or []
+                                     if c.get("kind") == "apply_procedure" and c.get("ok") for i in c.get("ids") or []})}
+              for e in frozen]
+    out: dict[str, Any] = {"procedures": procs, "procedure_solves": [s for s in solves if s["procedures"]]}
+    if not domain.stories:
+        return out
     family_of = {p.id: domain.procedure_family(p) for p in split.dev}
     checks = {}
     for p in split.dev:
         checks.setdefault(family_of[p.id], "gold-free" if domain.verifier(p) is not None else "cross-check")
     k = settings.budgets.procedure_top_k
-    return {"hit_at_k": hit_at_k(frozen, family_of, {p["id"]: p["domain"] for p in procs}), "retrieval_k": k,
-            "procedures": procs, "family_checks": checks}
+    return {**out, "hit_at_k": hit_at_k(frozen, family_of, {p["id"]: p["domain"] for p in procs}), "retrieval_k": k,
+            "family_checks": checks}
 
 
 def print_outcome(outcome: EvalOutcome) -> None:

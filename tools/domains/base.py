@@ -58,6 +58,9 @@ class Domain:
     #: None where a family's problems are not a function of a few inputs (its memory is concepts).
     procedure_signature: ClassVar[str | None] = None
     procedure_doc: ClassVar[str] = ""
+    #: The family's answer is itself a program (ARC's ``transform``): a stored procedure is tried as the answer,
+    #: by the family's gold-free check, and the program of a verified solve is the procedure learned from it.
+    program_answers: ClassVar[bool] = False
     #: Every problem of the family has an answer (a procedure returning None is wrong, and is told so).
     always_solvable: ClassVar[bool] = False
     #: Many kinds of problem share this domain and one store, so a problem's stored procedures are chosen by how

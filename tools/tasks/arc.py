@@ -180,6 +180,17 @@ def to_problem(task: ArcTask, source: str = "") -> Problem:
     )
 
 
+def grid_cells(problem: Problem) -> int:
+    """Cells in every grid a solver reads (training inputs and outputs, test inputs): the size of an ARC task."""
+    grids = [g for pair in problem.meta["train"] for g in (pair["input"], pair["output"])]
+    return sum(len(g) * len(g[0]) for g in [*grids, *problem.meta["test_inputs"]] if g)
+
+
+def smallest(problems: list[Problem], n: int) -> list[Problem]:
+    """The ``n`` tasks with the fewest grid cells, smallest first (ties by id)."""
+    return sorted(problems, key=lambda p: (grid_cells(p), p.id))[:n]
+
+
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
