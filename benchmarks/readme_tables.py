@@ -86,6 +86,18 @@ def _learned(d: dict) -> str:
             f"quarter of the stream: {quarters}.")
 
 
+def solved_by_procedures(d: dict) -> str:
+    """The ablation, then which stored procedure answered which dev problem, and where each one was learned."""
+    procs = {p["id"]: p for p in d.get("procedures") or []}
+    solves = d.get("procedure_solves") or []
+    lines = [f"{s['problem']} by " + ", ".join(
+        f"P{i} (learned on `{procs.get(i, {}).get('source', '?')}`)" for i in s["procedures"])
+        + ("" if s["score"] >= 1 else f", scored {s['score']:.2f}") for s in solves]
+    said = ("no dev problem was answered by a stored procedure" if not lines
+            else "answered by stored procedures: " + "; ".join(lines))
+    return ablation(d) + f"\n\nFrozen memory held {len(procs)} procedure(s); {said}."
+
+
 def throughput(d: dict) -> str:
     m = d.get("machine", {})
     machine = f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores" if isinstance(m, dict) else str(m)
@@ -309,6 +321,7 @@ TABLES: dict[str, Callable[[dict], str]] = {
     "gym_families": families,
     "gym_cold_start": ablation,
     "gym_cold_new_family": ablation,
+    "arc_small_ablation": solved_by_procedures,
     "game24_pilot": ablation,
     "game24_procedures_alone": procedures_alone,
     "procedure_writing": procedure_writing,

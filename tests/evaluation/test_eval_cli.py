@@ -198,6 +198,22 @@ def test_eval_arc_plain_is_scored_by_the_official_rule(tmp_path, monkeypatch, ca
     assert 0.0 <= result["arms"]["off"]["accuracy"] <= 1.0 and result["arms"]["off"]["n"] == 3
 
 
+def test_eval_arc_smallest_takes_the_tasks_with_fewest_grid_cells(tmp_path, monkeypatch):
+    import agent.engine
+
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(lambda cls, s, **kw: arc_model()))
+    home = tmp_path / "home"
+    args = ["--home", str(home), "eval", "arc", "--train-dir", str(EXAMPLES), "--dev-dir", str(EXAMPLES),
+            "--arms", "plain", "--name", "s", "--no-progress", "--resamples", "200"]
+    assert main([*args, "--smallest", "2", "--train-smallest", "1"]) == 0
+    split = json.loads((home / "runs" / "s" / "split.json").read_text())
+    sizes = {p.id: arc.grid_cells(p) for p in (arc.to_problem(t) for t in arc.load_dir(EXAMPLES).tasks)}
+    by_size = sorted(sizes, key=lambda i: (sizes[i], i))
+    assert split["dev_ids"] == by_size[:2] and "smallest 2" in split["sources"]["dev"]
+    assert "smallest 1" in split["sources"]["train"] and split["train_dropped"] == by_size[:1]  # also in dev
+    assert main([*args, "--smallest", "0"]) == 1
+
+
 def test_training_copies_of_dev_problems_are_left_out(tmp_path, fake_engine, capsys):
     rows = [{"question": f"What is {i} plus {i}?", "answer": f"#### {2 * i}"} for i in range(6)]
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"

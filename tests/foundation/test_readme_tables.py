@@ -55,6 +55,30 @@ def test_the_family_table_shows_each_family_its_check_the_gain_and_retrieval(tmp
     assert "wall time: training 30 min, frozen 10 min" in out and "measured on Xeon X (2 cores, native bf16)" in out
 
 
+def test_the_arc_table_says_which_stored_procedure_answered_which_task(tmp_path, monkeypatch) -> None:
+    import json
+
+    import benchmarks.readme_tables as rt
+
+    arms = {"plain": {"n": 60, "solved": 0, "accuracy": 0.0, "tokens_per_problem": 900.0},
+            "frozen": {"n": 60, "solved": 2, "accuracy": 2 / 60, "tokens_per_problem": 1500.0}}
+    data = {"model": "m", "n": 60, "arms": arms,
+            "procedures": [{"id": 4, "source": "arc-train:d037b0a7:1f"}, {"id": 9, "source": "arc-train:74dd1130:2c"}],
+            "procedure_solves": [{"problem": "66e6c45b", "score": 1.0, "procedures": [9]},
+                                 {"problem": "e133d23d", "score": 0.5, "procedures": [4, 9]}]}
+    (tmp_path / "arc_small_ablation.json").write_text(json.dumps(data))
+    monkeypatch.setattr(rt, "RESULTS", tmp_path)
+    out = render("<!-- results:arc_small_ablation -->\n<!-- /results:arc_small_ablation -->")
+    assert "| frozen | 60 | 2 | 3.3% (" in out and "Frozen memory held 2 procedure(s)" in out
+    assert "66e6c45b by P9 (learned on `arc-train:74dd1130:2c`)" in out
+    assert "e133d23d by P4 (learned on `arc-train:d037b0a7:1f`), P9 (learned on `arc-train:74dd1130:2c`), scored 0.50" \
+        in out
+    data["procedure_solves"] = []
+    (tmp_path / "arc_small_ablation.json").write_text(json.dumps(data))
+    assert "no dev problem was answered by a stored procedure" in render(
+        "<!-- results:arc_small_ablation -->\n<!-- /results:arc_small_ablation -->")
+
+
 def test_an_eval_chart_with_groups_draws_them(tmp_path) -> None:
     from agent.evaluation.report import ArmResult, EvalReport, write_chart
     from tools.domains.split import SplitRecord
