@@ -28,6 +28,7 @@ from agent.controller.procedures import (
     distill_procedure,
     keep_program,
     learn_procedures,
+    learn_programs,
     preload,
 )
 from agent.controller.prompts import problem_text
@@ -232,12 +233,22 @@ class Controller:
         trace = Trace(problem_id=problem.id, thread_id=thread_id, mode="procedures",
                       recall_mode=self.settings.recall_mode)
         if get_domain(problem.domain).program_answers:
-            passed = await apply_programs(store, problem, trace, record=learn)
-            if not passed:
+            passed, end = await apply_programs(store, problem, trace, record=learn), "procedure"
+            if not passed and learn:
+                t0 = time.perf_counter()
+                passed = await learn_programs(self.llm, store, problem, trace, samples=self.budgets.procedure_samples,
+                                              max_tokens=self.budgets.procedure_tokens,
+                                              temperature=max(self.settings.temperature, 0.8),
+                                              seed=self._seed(problem), trusted=reference is not None)
+                trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
+                trace.path.append("learn_programs")
+                end = "learned_procedure"
+            if not passed and self.settings.fallback_solve:
                 return None, {"trace": trace}
             trace.path.insert(0, "procedures")
-            trace.end_reason = "procedure"
-            return SolveResult.of(problem.id, trace, passed[0], passed[::-1], Verdict(ok=True, score=1.0)), {}
+            trace.end_reason = end if passed else "no_procedure"
+            verdict = Verdict(ok=True, score=1.0) if passed else None
+            return SolveResult.of(problem.id, trace, passed[0] if passed else None, passed[::-1], verdict), {}
         answer, unchecked = await apply_procedures(store, problem, self.budgets.procedure_portfolio, trace,
                                                    record=learn, shown=self.budgets.procedures_shown,
                                                    top_k=self.budgets.procedure_top_k)

@@ -276,6 +276,37 @@ def keep_program(store: ProcedureStore, problem: Problem, answer: str, trace: Tr
     return kept
 
 
+async def learn_programs(llm: TextGenerator, store: ProcedureStore, problem: Problem, trace: Trace, *, samples: int,
+                         max_tokens: int, temperature: float, seed: int, trusted: bool) -> list[str]:
+    """Where no stored program fits a program-answer task (ARC), sample ``samples`` programs for it at once and keep
+    every one that checks; returns their answers.
+
+    Sampled, not reasoned and retried: on the 12 smallest ARC training tasks the graph's write-verify-retry
+    solved none (the 1.5B model rewrites the same wrong rule when shown its failures), while the rare right
+    program turns up among independent samples. ``trusted`` (a training task) checks the test output too.
+    """
+    domain = get_domain(problem.domain)
+    check = GoldVerifier(problem) if trusted and problem.gold is not None else domain.verifier(problem)
+    if check is None or samples < 1:
+        return []
+    prompt = llm.render_chat(_messages(problem_text(problem)))
+    asks = [GenParams(max_tokens=max_tokens, temperature=temperature, seed=seed + i) for i in range(samples)]
+    outs = await asyncio.gather(*(llm.agenerate([prompt], params) for params in asks))
+    passed: list[str] = []
+    for i, [out] in enumerate(outs):
+        trace.charge_completion("learn_procedures", out)
+        answer = domain.final_answer(out.text)
+        verdict = await asyncio.to_thread(check, answer) if answer else Verdict(ok=False, feedback="no program")
+        kept = await asyncio.to_thread(keep_program, store, problem, answer, trace) if answer and verdict.ok else None
+        trace.tool_calls.append(ToolCall(node="learn_procedures", kind="procedure_sample", ok=verdict.ok,
+                                         input=f"sample{i}\n{out.text[:PROGRAM_CHARS]}",
+                                         output=(verdict.feedback or "").splitlines()[0] if verdict.feedback else "",
+                                         ids=[kept.id] if kept is not None and kept.id is not None else []))
+        if answer and verdict.ok:
+            passed.append(answer)
+    return passed
+
+
 # --- learning -------------------------------------------------------------------------------------------
 
 @dataclass

@@ -40,9 +40,11 @@ def _flips(tid: str, seed: int) -> Problem:
     return _problem(tid, list(zip(grids[:2], flip[:2], strict=True)), (grids[2], flip[2]))
 
 
-def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str) -> Controller:
+def _controller(llm: ScriptedGenerator, memory: object, tmp_path: Path, mode: str, samples: int = 0,
+                **settings_kw: object) -> Controller:
     settings = Settings(home=tmp_path / "home", memory_mode=mode,  # type: ignore[arg-type]
-                        budgets={"segments": 1, "segment_tokens": 64, "retries": 0})
+                        budgets={"segments": 1, "segment_tokens": 64, "retries": 0, "procedure_samples": samples},
+                        **settings_kw)
     return Controller(llm, memory, settings, InMemorySaver())
 
 
@@ -76,6 +78,34 @@ def test_a_verified_training_program_is_kept_and_answers_a_new_task_of_its_rule_
     assert get_domain("arc").score(dev, solved.attempts) == 1.0
     [call] = [c for c in solved.trace.tool_calls if c.kind == "apply_procedure"]
     assert call.ok and call.ids == [kept.id]
+
+
+@needs_jail
+def test_learning_samples_programs_and_keeps_only_those_right_on_the_pairs_and_the_test(memory, tmp_path):
+    """Two samples, one right: it is kept and is the answer, and the graph never runs."""
+    train = _flips("train-flip", 4)
+
+    def reply(prompt: str, params: GenParams) -> str:
+        assert params.temperature > 0 and params.seed is not None
+        return f"```python\n{FLIP if params.seed % 2 else TRANSPOSE}\n```"
+
+    llm = ScriptedGenerator(reply)
+    result = _controller(llm, memory, tmp_path, "learning", samples=2).solve(train, reference=str(train.gold))
+    assert result.end_reason == "learned_procedure" and len(llm.prompts) == 2
+    assert get_domain("arc").score(train, result.attempts) == 1.0
+    [kept] = memory.procedures.list()
+    assert "row[::-1]" in kept.code
+    samples = [c for c in result.trace.tool_calls if c.kind == "procedure_sample"]
+    assert sorted(c.ok for c in samples) == [False, True] and [c.ids for c in samples if c.ok] == [[kept.id]]
+
+
+@needs_jail
+def test_a_training_sample_right_on_the_pairs_but_wrong_on_the_test_output_is_not_kept(memory, tmp_path):
+    wrong_test = _problem("t2", [([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], ([[1, 2]], [[1, 2]]))
+    flips = ScriptedGenerator(lambda p, q: f"```python\n{FLIP}\n```")
+    result = _controller(flips, memory, tmp_path, "learning", samples=2, fallback_solve=False).solve(
+        wrong_test, reference=str(wrong_test.gold))
+    assert not memory.procedures.list() and result.end_reason == "no_procedure" and len(flips.prompts) == 2
 
 
 @needs_jail
