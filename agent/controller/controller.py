@@ -225,7 +225,9 @@ class Controller:
 
         Returns a finished result when one gave a checked answer (or when there is no fallback
         solve), else what the graph's first state carries: the procedures shown, their source
-        for the jail, and the trace so far.
+        for the jail, and the trace so far. A program-answer training task (ARC, with a ``reference``)
+        learns by sampling only: the graph's write-verify-retry solved 0 of the 10 smallest training tasks
+        it was tried on, at ~2,000 tokens each.
         """
         store = self._procedure_store(problem)
         if store is None:
@@ -243,7 +245,7 @@ class Controller:
                 trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
                 trace.path.append("learn_programs")
                 end = "learned_procedure"
-            if not passed and self.settings.fallback_solve:
+            if not passed and self.settings.fallback_solve and reference is None:
                 return None, {"trace": trace}
             trace.path.insert(0, "procedures")
             trace.end_reason = end if passed else "no_procedure"
