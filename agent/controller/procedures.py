@@ -38,12 +38,12 @@ from memory.schemas import Procedure
 from tools.domains import GoldVerifier, get_domain
 from tools.domains.base import Domain
 from tools.problem import Problem, Verdict, Verifier
+from tools.programs import extract_function
 from tools.sandbox.run import SandboxLimits, run_python
 
 #: One jail run checks a procedure on every check problem: a brute-force search per call is fine, a hang is not.
 CHECK_LIMITS = SandboxLimits(cpu_seconds=30, wall_seconds=60, memory_mb=768, max_output_chars=2000)
 APPLY_LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_mb=768, max_output_chars=2000)
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 #: A string literal that is itself arithmetic over numbers ("(8-4)*(7-1)"): a stored answer, not a procedure.
 #: The whole literal must be such arithmetic, so a regex like "[1-4]" or a format like "{}+{}" is not one.
 _ANSWER_LITERAL = re.compile(r"^[\d\s().]*\d\s*\)?\s*[-+*/]\s*\(?\s*\d[\d\s()+\-*/.]*$")
@@ -51,36 +51,10 @@ _ANSWER_LITERAL = re.compile(r"^[\d\s().]*\d\s*\)?\s*[-+*/]\s*\(?\s*\d[\d\s()+\-
 PROGRAM_CHARS = 3000
 #: Where a problem has no gold-free check, a procedure's answer is used only if its cross-check was at least this.
 UNCHECKED_RATE = 0.9
-_KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
 
 def function_name(signature: str) -> str:
     return signature.split("(", 1)[0].strip()
-
-
-def extract_function(text: str, name: str) -> str | None:
-    """The module a reply defines, without top-level calls or prints, if it parses and defines ``name``."""
-    blocks = _FENCE.findall(text) or [text]
-    for block in sorted(blocks, key=lambda b: f"def {name}(" not in b):
-        if (tree := _parsed_prefix(block)) is None:
-            continue
-        kept = [node for node in tree.body if isinstance(node, _KEEP)]
-        if any(isinstance(n, ast.FunctionDef) and n.name == name for n in kept):
-            return ast.unparse(ast.Module(body=kept, type_ignores=[]))
-    return None
-
-
-def _parsed_prefix(block: str) -> ast.Module | None:
-    """The longest run of whole lines from the start that parses: a reply cut off by its token cap mid-way
-    through the example calls it adds after the function (an open string, a half line) still yields the
-    function, where the whole block would be a syntax error."""
-    lines = block.splitlines()
-    for end in range(len(lines), 0, -1):
-        try:
-            return ast.parse("\n".join(lines[:end]))
-        except SyntaxError:
-            continue
-    return None
 
 
 def looks_up_answers(code: str, answers: list[str] | None = None) -> bool:

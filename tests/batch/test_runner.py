@@ -102,7 +102,7 @@ def test_sandbox_escapes_in_arc_programs_are_failed_attempts(episode_store):
     problems = [arc.to_problem(task.model_copy(update={"id": f"t{i}"})) for i in range(4)]
     programs = {
         "t0": "```python\ndef transform(g):\n    return [r[::-1] for r in g]\n```",
-        "t1": "```python\nimport os\nos.fork()\ndef transform(g):\n    return g\n```",
+        "t1": "```python\nimport os\ndef transform(g):\n    os.fork()\n    return g\n```",
         "t2": "```python\ndef transform(g):\n    while True:\n        pass\n```",
         "t3": "```python\ndef transform(g):\n    open('/tmp/mnemos-escape', 'w')\n    return g\n```",
     }

@@ -73,11 +73,17 @@ def test_problem_shows_grids_but_hides_test_outputs():
 
 
 @pytest.mark.parametrize("answer,expected", [
-    (FLIP, "def transform(grid):\n    return [row[::-1] for row in grid]\n"),
-    ("Here:\n```py\nimport numpy as np\ndef transform(grid):\n    return grid\n```\nDone.", "import numpy as np\ndef transform(grid):\n    return grid\n"),
-    ("```python\ndef helper(): pass\n```\n```python\ndef transform(g):\n    return g\n```", "def transform(g):\n    return g\n"),
-    ("I think\nimport math\ndef transform(g):\n    return g", "import math\ndef transform(g):\n    return g"),
+    (FLIP, "def transform(grid):\n    return [row[::-1] for row in grid]"),
+    ("Here:\n```py\nimport numpy as np\ndef transform(grid):\n    return grid\n```\nDone.",
+     "import numpy as np\n\ndef transform(grid):\n    return grid"),
+    ("```python\ndef helper(): pass\n```\n```python\ndef transform(g):\n    return g\n```", "def transform(g):\n    return g"),
+    ("I think\nimport math\ndef transform(g):\n    return g", "import math\n\ndef transform(g):\n    return g"),
     ("```python\ndef transform(g):\n    return g", "def transform(g):\n    return g"),
+    # example calls, prints and asserts after the function are left out, and a reply cut off inside one keeps
+    # the function (in the ARC training samples these broke 107 of 400 programs)
+    ("```python\nK = 2\ndef transform(g):\n    return g\nassert transform([[1]]) == [[2]]\nprint(transform([[1, 2],",
+     "K = 2\n\ndef transform(g):\n    return g"),
+    ("```python\ndef transform(g:\n    return g\n```", "def transform(g:\n    return g\n"),  # unparsable: as written
     ("no code here", None),
 ])
 def test_extract_program(answer, expected):
@@ -107,7 +113,7 @@ def test_verifier_feedback_names_shape_mismatch_wrong_cells_and_exceptions():
 
 def test_verifier_reports_sandbox_violations_and_hangs():
     v = arc.ArcVerifier(arc.to_problem(_task()), limits=arc.SandboxLimits(cpu_seconds=1, wall_seconds=5))
-    forbidden = v("```python\nimport os\nos.system('rm -rf /')\ndef transform(g):\n    return g\n```")
+    forbidden = v("```python\nimport os\ndef transform(g):\n    os.system('rm -rf /')\n    return g\n```")
     assert not forbidden.ok and "forbidden" in forbidden.feedback
     hang = v("```python\ndef transform(g):\n    while True:\n        pass\n```")
     assert not hang.ok and "timeout" in hang.feedback

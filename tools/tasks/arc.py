@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from tools.problem import Problem, Verdict
+from tools.programs import extract_function
 from tools.sandbox.run import SandboxLimits, SandboxResult, run_python
 from tools.tasks.arc_literals import embedded_outputs
 
@@ -195,7 +196,19 @@ _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
 def extract_program(answer: str) -> str | None:
-    """The last fenced code block that defines ``transform``, else the bare text if it does."""
+    """The program of the last fenced code block that defines ``transform``, else of the bare text if it does.
+
+    What runs is the module it defines (:func:`tools.programs.extract_function`): example calls, prints and
+    asserts the model adds after the function are left out, and a reply cut off by its token cap keeps the
+    whole lines that parse. Of 400 programs sampled for the 100 smallest training tasks, 107 failed on those before
+    their function was ever tried (81 cut off mid-print, 26 asserting on their own examples); with this, 4. A text
+    that does not parse at all is returned as it is, so the syntax error reaches the model.
+    """
+    program = _program_text(answer)
+    return None if program is None else (extract_function(program, "transform") or program)
+
+
+def _program_text(answer: str) -> str | None:
     blocks = [b for b in _FENCE.findall(answer or "") if "def transform" in b]
     if blocks:
         return blocks[-1]
