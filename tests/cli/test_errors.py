@@ -188,3 +188,14 @@ def test_unknown_variables_and_missing_config_are_warned_about(tmp_path):
         "WARNING agent.config: ignoring unknown environment variable MNEMOS_TEMPERATUR (did you mean MNEMOS_TEMPERATURE?)",
         f"WARNING agent.config: MNEMOS_CONFIG names {tmp_path / 'missing.toml'}, which is not a file; no config file is read",
     ]
+
+
+def test_an_unknown_model_ends_a_solve_in_one_line(tmp_path):
+    """A new user's first typo once ended in an AttributeError from the batch session's cleanup."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMOS_")}
+    env.update(MNEMOS_HOME=str(tmp_path / "h"))
+    proc = _cli(["--model", "no-such-model", "solve", "math", "--generate", "1"], env)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "AttributeError" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "mnemos: error: unknown model 'no-such-model': not a named model (")
