@@ -3,8 +3,8 @@
 Replies put the function in a fenced block, often followed by example calls, prints or
 asserts at top level, and are sometimes cut off by their token cap in the middle of
 those. What is run is the module the reply defines (imports, functions, classes,
-assignments), so an example call that raises, or a half-written line after the
-function, does not sink a function that is itself fine.
+assignments that do not call its own functions), so an example call that raises, or a
+half-written line after the function, does not sink a function that is itself fine.
 """
 
 from __future__ import annotations
@@ -22,10 +22,18 @@ def extract_function(text: str, name: str) -> str | None:
     for block in sorted(blocks, key=lambda b: f"def {name}(" not in b):
         if (tree := parsed_prefix(block)) is None:
             continue
-        kept = [node for node in tree.body if isinstance(node, _KEEP)]
+        defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        kept = [node for node in tree.body if isinstance(node, _KEEP) and not _runs_own(node, defined)]
         if any(isinstance(n, ast.FunctionDef) and n.name == name for n in kept):
             return ast.unparse(ast.Module(body=kept, type_ignores=[]))
     return None
+
+
+def _runs_own(node: ast.stmt, defined: set[str]) -> bool:
+    """An assignment that calls a function the reply defines (``out = transform(example)``) is an example run."""
+    return isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
+        isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in defined
+        for sub in ast.walk(node))
 
 
 def parsed_prefix(block: str) -> ast.Module | None:

@@ -57,6 +57,15 @@ def test_a_reply_cut_off_in_its_example_calls_still_yields_the_function():
     assert extract_function("def solve(question):\n    return (", "solve") is None
 
 
+def test_example_runs_assigned_at_top_level_are_left_out_and_constants_kept():
+    reply = ("```python\nimport numpy as np\nCOLORS = dict(red=2)\n\ndef transform(grid):\n"
+             "    return np.array(grid).T.tolist()\n\ninput_grid = [[5, 0], [3, 5]]\n"
+             "output_grid = transform(input_grid)\nassert output_grid == [[1]]\n```")
+    assert extract_function(reply, "transform") == (
+        "import numpy as np\nCOLORS = dict(red=2)\n\ndef transform(grid):\n    return np.array(grid).T.tolist()\n"
+        "input_grid = [[5, 0], [3, 5]]")
+
+
 def test_programs_that_hold_answers_are_lookups():
     assert looks_up_answers(extract_function(LOOKUP, "solve") or "")
     assert not looks_up_answers(extract_function(CORRECT, "solve") or "")
