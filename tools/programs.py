@@ -3,7 +3,7 @@
 Replies put the function in a fenced block, often followed by example calls, prints or
 asserts at top level, and are sometimes cut off by their token cap in the middle of
 those. What is run is the module the reply defines (imports, functions, classes,
-assignments that do not call its own functions), so an example call that raises, or a
+assignments that do not call the function asked for), so an example call that raises, or a
 half-written line after the function, does not sink a function that is itself fine.
 """
 
@@ -22,17 +22,17 @@ def extract_function(text: str, name: str) -> str | None:
     for block in sorted(blocks, key=lambda b: f"def {name}(" not in b):
         if (tree := parsed_prefix(block)) is None:
             continue
-        defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-        kept = [node for node in tree.body if isinstance(node, _KEEP) and not _runs_own(node, defined)]
+        kept = [node for node in tree.body if isinstance(node, _KEEP) and not _runs(node, name)]
         if any(isinstance(n, ast.FunctionDef) and n.name == name for n in kept):
             return ast.unparse(ast.Module(body=kept, type_ignores=[]))
     return None
 
 
-def _runs_own(node: ast.stmt, defined: set[str]) -> bool:
-    """An assignment that calls a function the reply defines (``out = transform(example)``) is an example run."""
+def _runs(node: ast.stmt, name: str) -> bool:
+    """An assignment that calls the function asked for (``out = transform(example)``) is an example run; one
+    that calls a helper of the reply (``PRIMES = sieve(100)``) is set-up the function may need."""
     return isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
-        isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in defined
+        isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == name
         for sub in ast.walk(node))
 
 

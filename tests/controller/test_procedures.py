@@ -64,6 +64,10 @@ def test_example_runs_assigned_at_top_level_are_left_out_and_constants_kept():
     assert extract_function(reply, "transform") == (
         "import numpy as np\nCOLORS = dict(red=2)\n\ndef transform(grid):\n    return np.array(grid).T.tolist()\n"
         "input_grid = [[5, 0], [3, 5]]")
+    helper = ("```python\ndef sieve(n):\n    return [p for p in range(2, n)]\nPRIMES = sieve(10)\n\n"
+              "def solve(question):\n    return str(len(PRIMES))\n\nanswer = solve('x')\n```")
+    assert extract_function(helper, "solve") == ("def sieve(n):\n    return [p for p in range(2, n)]\n"
+                                                 "PRIMES = sieve(10)\n\ndef solve(question):\n    return str(len(PRIMES))")
 
 
 def test_programs_that_hold_answers_are_lookups():
