@@ -104,6 +104,7 @@ class ProcedureRow(EmbeddedMixin, Base):
     examples: Mapped[list[str]] = mapped_column(JSON, default=list)
     checked: Mapped[int] = mapped_column(Integer, default=0)
     passed: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int | None] = mapped_column(Integer, nullable=True)
     baseline: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     offered: Mapped[int] = mapped_column(Integer, default=0)

@@ -48,7 +48,8 @@ class ProcedureStore(VectorStore[Procedure]):
         better = new if new.checked > existing.checked else existing
         return existing.model_copy(update={"evidence": union(existing.evidence, new.evidence),
                                            "examples": union(existing.examples, new.examples)[:MAX_EXAMPLES],
-                                           "checked": better.checked, "passed": better.passed})
+                                           "checked": better.checked, "passed": better.passed,
+                                           "answered": better.answered})
 
     def _similar_row(self, s: Any, item: Procedure, vec: Any, batch_rows: list, batch_vecs: Any) -> Any | None:
         """Never by meaning: two versions of one procedure read alike and must stay two rows."""

@@ -74,7 +74,9 @@ class Procedure(BaseModel):
 
     ``passed``/``checked`` is its cross-check on training problems of the family it did not
     come from; it is offered only while that rate beats ``baseline``, the model's own rate on
-    the family when it was admitted. A repair is a new version in the same ``lineage``; the
+    the family when it was admitted. ``answered`` is how many of the checked it returned an
+    answer for (None for one stored before that was counted): a procedure that says None
+    where it cannot parse a question is safe to trust on those it does answer. A repair is a new version in the same ``lineage``; the
     old one is kept as ``superseded``, so a bad repair can be undone.
     """
 
@@ -92,6 +94,7 @@ class Procedure(BaseModel):
                                 "retrieval matches a new problem to, story to story.")
     checked: int = 0
     passed: int = 0
+    answered: int | None = None
     baseline: float = 0.0
     status: ProcedureStatus = "active"
     offered: int = 0
@@ -104,6 +107,16 @@ class Procedure(BaseModel):
     @property
     def rate(self) -> float:
         return self.passed / self.checked if self.checked else 0.0
+
+    @property
+    def answers_checked(self) -> int:
+        """Check problems it gave an answer for (all it was checked on, where that was not counted)."""
+        return self.checked if self.answered is None else self.answered
+
+    @property
+    def answer_rate(self) -> float:
+        """Right among the check problems it answered: how far its answer can be taken without a check."""
+        return self.passed / self.answers_checked if self.answers_checked else 0.0
 
     def embedding_text(self) -> str:
         return f"{self.signature} {self.docstring}"

@@ -49,8 +49,17 @@ APPLY_LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_mb=768, max_
 _ANSWER_LITERAL = re.compile(r"^[\d\s().]*\d\s*\)?\s*[-+*/]\s*\(?\s*\d[\d\s()+\-*/.]*$")
 #: How much of each written program a trace keeps, so traces show what the model wrote.
 PROGRAM_CHARS = 3000
-#: Where a problem has no gold-free check, a procedure's answer is used only if its cross-check was at least this.
+#: Where a problem has no gold-free check, a procedure's answer is used only if it was right on at least this share
+#: of the check problems it answered, and it answered at least :data:`MIN_ANSWERED` of them. Judged on its answers,
+#: not on all it was checked on: a procedure that returns None where it cannot parse a question (gym-r3's base
+#: conversion, 29 right of 29 answered, declined the 11 with hexadecimal input) is as safe as its answers.
 UNCHECKED_RATE = 0.9
+MIN_ANSWERED = 10
+
+
+def vouched(proc: Procedure) -> bool:
+    """Whether ``proc``'s answer may be taken where nothing can check it (see :data:`UNCHECKED_RATE`)."""
+    return proc.answers_checked >= MIN_ANSWERED and proc.answer_rate >= UNCHECKED_RATE
 
 
 def function_name(signature: str) -> str:
@@ -82,11 +91,17 @@ class CheckResult:
     passed: list[str] = field(default_factory=list)
     failed: list[tuple[Problem, str, str]] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    declined: set[str] = field(default_factory=set)
+    """Failed problems it gave no answer for: None, an exception, or no run."""
     error: str = ""
 
     @property
     def checked(self) -> int:
         return len(self.passed) + len(self.failed)
+
+    @property
+    def answered(self) -> int:
+        return self.checked - len(self.declined)
 
 
 def checker(domain: Domain, problem: Problem, gold: bool) -> Verifier | None:
@@ -128,6 +143,8 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
             out.answers[problem.id] = value
         else:
             feedback = verdict.feedback or "no answer"
+            if not (isinstance(value, str) and value.strip()):
+                out.declined.add(problem.id)
             if value is None and call is not None and call.ok and domain.always_solvable:
                 feedback = "every problem of this kind has an answer"
             out.failed.append((problem, shown, feedback))
@@ -171,7 +188,7 @@ async def apply_procedures(store: ProcedureStore, problem: Problem, limit: int, 
     for proc in offered:
         t0 = time.perf_counter()
         res = await asyncio.to_thread(run_procedure, proc.code, proc.name, [problem], APPLY_LIMITS,
-                                      unchecked=not checked and proc.rate >= UNCHECKED_RATE)
+                                      unchecked=not checked and vouched(proc))
         answer = res.answers.get(problem.id)
         ok = answer is not None
         if record:
@@ -419,10 +436,10 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
                                        rate, source, portfolio)
     _record(trace, cands, admitted)
     here = next((c.here for c in cands if c.here), None)
-    if here is None and admitted is not None and admitted.rate >= UNCHECKED_RATE \
+    if here is None and admitted is not None and vouched(admitted) \
             and checker(domain, problem, trusted) is None:
-        vouched = await asyncio.to_thread(run_procedure, admitted.code, name, [problem], APPLY_LIMITS, unchecked=True)
-        here = vouched.answers.get(problem.id)
+        taken = await asyncio.to_thread(run_procedure, admitted.code, name, [problem], APPLY_LIMITS, unchecked=True)
+        here = taken.answers.get(problem.id)
     return here
 
 
@@ -516,7 +533,8 @@ async def _ask(llm: TextGenerator, asks: list[tuple[str, GenParams, str]], name:
                 trace.notes.append(f"learn_procedures: {origin} holds answers as literals; not admitted")
             else:
                 cand.check = CheckResult(passed=[i for i in whole.passed if i != problem.id],
-                                         failed=[f for f in whole.failed if f[0].id != problem.id])
+                                         failed=[f for f in whole.failed if f[0].id != problem.id],
+                                         declined=whole.declined - {problem.id})
                 cand.rate = len(cand.check.passed) / cand.check.checked if cand.check.checked else 0.0
         cands.append(cand)
     return cands
@@ -563,7 +581,8 @@ def _admit(store: ProcedureStore, problem: Problem, pool: list[Problem], name: s
         examples = [problem.prompt, *(texts.get(i, "") for i in c.check.passed)]
         return Procedure(name=name, signature=signature, docstring=doc, code=c.code, domain=family,
                          evidence=evidence, examples=[t for t in examples if t][:MAX_EXAMPLES],
-                         checked=c.check.checked, passed=len(c.check.passed), baseline=baseline,
+                         checked=c.check.checked, passed=len(c.check.passed), answered=c.check.answered,
+                         baseline=baseline,
                          source=f"{source} {c.origin}")
 
     def rank(c: Candidate) -> tuple[float, bool]:

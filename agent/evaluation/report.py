@@ -89,7 +89,8 @@ class EvalReport(BaseModel):
                                            "dev stream, in the order it was solved: the learning arm's curve.")
     family_checks: dict[str, str] = Field(default_factory=dict, description="Mixed stores: family -> 'gold-free' "
                                           "(a procedure's answer must pass the question's own check) or "
-                                          "'cross-check' (only a procedure checked right on >= 0.9 may answer).")
+                                          "'cross-check' (only a procedure right on >= 0.9 of the >= 10 check "
+                                          "problems it answered may answer).")
 
 
 def tokens_per_solved(episodes: list[Episode]) -> float | None:

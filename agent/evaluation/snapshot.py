@@ -218,7 +218,9 @@ def stored_procedures(db_path: Path) -> list[dict[str, Any]]:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
-        cols = "id, domain, status, version, passed, checked, baseline, offered, used, solved, source, code"
+        have = {r["name"] for r in conn.execute("PRAGMA table_info(procedures)")}
+        cols = ", ".join(c for c in ("id", "domain", "status", "version", "passed", "checked", "answered", "baseline",
+                                     "offered", "used", "solved", "source", "code") if c in have)
         return [dict(r) for r in conn.execute(f"SELECT {cols} FROM procedures ORDER BY id")]
     except sqlite3.OperationalError:
         return []

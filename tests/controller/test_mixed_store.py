@@ -2,7 +2,7 @@
 
 The model is scripted; every program really runs in the jail, and every answer is checked by the
 question's own check, by the reference on training-side problems, or (no check) not at all, in
-which case only a procedure whose cross-check reached 0.9 may answer.
+which case only a procedure right on 0.9 of the check problems it answered (at least 10) may answer.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def solve(question: str) -> str | None:
 ```'''
 #: Right on ascending questions only: about half of the family.
 ASCENDING_ONLY = SORTER.replace('reverse=m.group(1) == "descending"', "reverse=False")
+#: Right on ascending questions, and says None to the others.
+DECLINES_DESCENDING = SORTER.replace("    if not m:\n", '    if not m or m.group(1) == "descending":\n')
 COUNTER = '''```python
 import re
 
@@ -132,6 +134,35 @@ def test_below_the_bar_a_procedure_without_a_check_is_never_taken(memory, tmp_pa
     result = _controller(_script({}), memory, tmp_path, "frozen").solve(gym.problems("word_sorting", 1003, 1)[0])
     assert result.end_reason != "procedure" and result.trace.procedures_offered
     assert not any(c.ok for c in result.trace.tool_calls if c.kind == "apply_procedure")
+
+
+@needs_jail
+def test_a_procedure_that_declines_what_it_cannot_do_is_judged_on_the_answers_it_gives(memory, tmp_path: Path):
+    """Right on every ascending question it answers and None on the descending ones (as gym-r3's base conversion
+    declined hexadecimal input): its answers are taken without a check; the declined questions go to the model."""
+    from agent.controller.procedures import run_procedure, vouched
+
+    code = DECLINES_DESCENDING.split("```python\n")[1].rstrip("`\n")
+    pool = gym.problems("word_sorting", gym.CHECK_SEED, 24)
+    check = run_procedure(code, "solve", pool, gold=frozenset(p.id for p in pool))
+    ascending = [p.id for p in pool if "ascending order (" in p.prompt]
+    assert 10 <= len(ascending) < 24 and sorted(check.passed) == sorted(ascending)
+    assert check.answered == len(ascending) and len(check.declined) == 24 - len(ascending)
+    proc = memory.procedures.add(Procedure(
+        name="solve", signature=get_domain("gym").procedure_signature or "", code=code, domain="gym/word_sorting",
+        examples=[p.prompt for p in pool[:4]], checked=check.checked, passed=len(check.passed),
+        answered=check.answered))
+    assert proc.rate < 0.9 and proc.answer_rate == 1.0 and vouched(proc)
+    assert not vouched(proc.model_copy(update={"passed": 9, "answered": 9, "checked": 9}))  # too few answers
+    frozen = _controller(_script({}), memory, tmp_path, "frozen")
+    dev = gym.problems("word_sorting", 1003, 12)
+    up = next(p for p in dev if "ascending order (" in p.prompt)
+    down = next(p for p in dev if "descending order (" in p.prompt)
+    result = frozen.solve(up)
+    assert result.end_reason == "procedure" and get_domain("gym").score(up, result.attempts) == 1.0
+    result = frozen.solve(down)
+    assert result.end_reason != "procedure" and not any(c.ok for c in result.trace.tool_calls
+                                                        if c.kind == "apply_procedure")
 
 
 @pytest.mark.parametrize(("family", "passed", "kept"), [("letter_counting", 2, False), ("letter_counting", 3, True),

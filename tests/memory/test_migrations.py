@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from memory import StoreUnavailable, open_memory
 from memory.db import alembic_config, make_engine
-from memory.models import ConceptRow, SubroutineRow, text_key, utcnow
+from memory.models import ConceptRow, ProcedureRow, SubroutineRow, text_key, utcnow
 
 
 def _rows(question: str, **kw) -> dict:
@@ -82,6 +82,24 @@ def test_0006_keeps_concepts_written_before_it_with_no_trial(db_url, index_dir, 
     with open_memory(db_url, index_dir, embedder) as m:
         [c] = m.concepts.list()
         assert (c.name, c.offered, c.trial_with, c.trial_without, c.trial_n) == ("old idea", 3, None, None, None)
+
+
+def test_0007_leaves_older_procedures_judged_on_all_they_were_checked_on(db_url, index_dir, embedder):
+    engine = _engine_at(db_url, "0006")
+    now = utcnow()
+    row = {"name": "solve", "signature": "solve(q)", "docstring": "", "code": "def solve(q):\n    return None\n",
+           "code_key": "k", "domain": "gym/x", "lineage": "l", "version": 1, "evidence": [], "examples": [],
+           "checked": 24, "passed": 20, "baseline": 0.0, "status": "active", "offered": 0, "used": 0, "solved": 0,
+           "source": "", "created_at": now, "updated_at": now}
+    before_0007 = table("procedures", *(column(c.name, c.type) for c in ProcedureRow.__table__.columns
+                                        if c.name in row))
+    with engine.begin() as conn:
+        conn.execute(insert(before_0007).values(row))
+    engine.dispose()
+    with open_memory(db_url, index_dir, embedder) as m:
+        [p] = m.procedures.list()
+        assert (p.checked, p.passed, p.answered, p.answers_checked) == (24, 20, None, 24)
+        assert p.answer_rate == p.rate == 20 / 24
 
 
 def test_a_database_from_a_newer_mnemos_gets_a_clear_error(db_url, index_dir, embedder):

@@ -37,7 +37,9 @@ class GymDomain(Domain):
     report_groups = ("family",)
     procedure_signature = "solve(question: str) -> str | None"
     procedure_doc = ("`question` is the whole problem text exactly as shown above, instructions and all, not only its "
-                     "data: find in it the values this problem gives (for example with re), compute the answer, and "
+                     "data: find in it the values this problem gives (for example with re; the instructions hold numbers "
+                     "and words too, so match the data by the words around it, never every number or word of the "
+                     "text), compute the answer, and "
                      "return it as a string in exactly the form the question asks for; return None when the text is "
                      "not a problem of this kind.")
     stories = True
