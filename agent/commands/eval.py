@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--skip-train", action="store_true", help="do not learn; use the snapshot named by --snapshot")
         p.add_argument("--train-verify", choices=["gold", "domain"], default="gold",
                        help="check while learning on train: gold (reference answers, default) or domain (gold-free)")
+        p.add_argument("--baselines-from", default=None, metavar="EVAL",
+                       help="copy the plain, off and scaffold arms from evaluation EVAL (same split and settings; "
+                            "they read nothing learned) instead of solving them again")
         p.add_argument("--publish", default=None, metavar="NAME", help="also write PUBLISH_DIR/NAME.json and .png")
         p.add_argument("--publish-dir", type=Path, default=Path("docs/results"), help="default: docs/results")
         p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                           train_concurrency=args.train_concurrency,
                           snapshot=args.snapshot, skip_train=args.skip_train, train_verify=args.train_verify,
                           resamples=args.resamples, seed=args.stats_seed, publish=args.publish,
-                          publish_dir=args.publish_dir)
+                          publish_dir=args.publish_dir, baselines_from=args.baselines_from)
     print(f"eval {name}: {len(split.train)} train / {len(split.dev)} dev problems, arms {', '.join(arms)}, "
           f"model {settings.model}", file=sys.stderr)
     resume = f"interrupted; rerun the same command (or add --name {name}) to resume"

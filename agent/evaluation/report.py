@@ -87,6 +87,8 @@ class EvalReport(BaseModel):
                                            "evaluation (runs/NAME/machine.json): what its seconds were measured on.")
     thirds: dict[str, list[float]] = Field(default_factory=dict, description="Arm -> accuracy on each third of the "
                                            "dev stream, in the order it was solved: the learning arm's curve.")
+    carried: dict[str, str] = Field(default_factory=dict, description="Arm -> the evaluation of the same split and "
+                                    "settings its episodes were copied from (--baselines-from), not solved here.")
     family_checks: dict[str, str] = Field(default_factory=dict, description="Mixed stores: family -> 'gold-free' "
                                           "(a procedure's answer must pass the question's own check) or "
                                           "'cross-check' (only a procedure right on >= 0.9 of the >= 10 check "
@@ -320,6 +322,7 @@ def published(report: EvalReport) -> dict[str, Any]:
         **({"thirds": report.thirds} if report.thirds else {}),
         **({"learning_thirds": report.thirds["learning"]} if "learning" in report.thirds else {}),
         **({"machines": report.machines} if report.machines else {}),
+        **({"carried": report.carried} if report.carried else {}),
         **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "family_checks": report.family_checks}
            if report.retrieval_k is not None else {}),
         **({"procedures": report.procedures, "procedure_solves": report.procedure_solves}

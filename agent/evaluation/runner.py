@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from agent.config import Settings
 from agent.evaluation import arms as arms_mod
 from agent.evaluation.arms import ARMS, MEMORY_ARMS, OWN_STORE_ARMS, SNAPSHOT_ARMS, Arm
+from agent.evaluation.carry import carried_arms, carried_wall, carry_arms
 from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
     EvalReport,
@@ -73,6 +74,8 @@ class EvalOptions(BaseModel):
     seed: int = 0
     publish: str | None = None
     publish_dir: Path = Path("docs/results")
+    baselines_from: str | None = Field(None, description="Evaluation of the same split whose plain, off and scaffold "
+                                       "episodes are copied rather than solved again (see agent.evaluation.carry).")
 
 
 class EvalOutcome(BaseModel):
@@ -258,6 +261,11 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
                     outcome.interrupted = True
                     return outcome
         extra: dict[str, dict[str, Any]] = {}
+        if options.baselines_from:
+            carried = carry_arms(options.baselines_from, list(options.arms), [p.id for p in split.dev], settings,
+                                 name, episodes, SETUP_FIELDS, split.record)
+            if carried:
+                print(f"carried from another evaluation: {carried}", file=sys.stderr)
         for chunk in _chunks(split.dev, options, settings, lazy, episodes):
             for arm in options.arms:
                 rid = run_id(name, arm)
@@ -357,6 +365,10 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         if scaffold and arm in MEMORY_ARMS:
             row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
         rows[arm] = row.model_copy(update={"wall_seconds": _wall(options.name, arm, settings), **extra.get(arm, {})})
+    carried = carried_arms(settings.runs_dir / options.name)
+    for arm, source in carried.items():
+        if arm in rows and rows[arm].wall_seconds is None:
+            rows[arm] = rows[arm].model_copy(update={"wall_seconds": carried_wall(settings.runs_dir, source, arm)})
     train = None
     if manifest is not None:
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
@@ -380,6 +392,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         token_use={arm: token_use(eps) for arm, eps in by_arm.items()},
         thirds={arm: stream_thirds(split.dev, scores[arm]) for arm in by_arm} if len(split.dev) >= 3 else {},
         machines=[m.model_dump(mode="json") for m in recorded_machines(settings.runs_dir / options.name)],
+        carried={a: src for a, src in carried.items() if a in rows},
         **mixed,
     )
 

@@ -296,3 +296,37 @@ def test_eval_gym_mixes_families_in_one_stream_and_reports_each(tmp_path, fake_e
                  "--run-id", "s", "--no-progress"]) == 0
     solved = json.loads((home / "runs" / "s" / "summary.json").read_text())
     assert (solved["domain"], solved["total"], solved["finished"], solved["errors"]) == ("gym", 2, 2, 0)
+
+
+def test_arms_that_read_no_learned_memory_are_carried_from_an_evaluation_of_the_same_split(
+        tmp_path, fake_engine, capsys, monkeypatch):
+    """A second training recipe on the same split reuses plain and scaffold (an hour and more on a CPU) instead of
+    solving them again; another split or another setting an arm reads is refused, and a learning budget is not one."""
+    home = tmp_path / "home"
+    base = ["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "5", "--no-progress",
+            "--resamples", "200"]
+    assert main([*base, "--name", "first", "--arms", "plain,scaffold"]) == 0
+    assert len(fake_engine) == 1
+    first = json.loads((home / "runs" / "first" / "eval.json").read_text())
+    capsys.readouterr()
+
+    monkeypatch.setenv("MNEMOS_BUDGETS__PROCEDURE_SAMPLES", "7")  # read only while learning
+    assert main([*base, "--name", "second", "--arms", "plain,scaffold,frozen", "--baselines-from", "first"]) == 0
+    err = capsys.readouterr().err
+    assert "arm plain: run second-plain, 0 of 5" in err and "arm scaffold: run second-scaffold, 0 of 5" in err
+    assert "arm frozen: run second-frozen, 5 of 5" in err
+    second = json.loads((home / "runs" / "second" / "eval.json").read_text())
+    assert second["carried"] == {"plain": "first", "scaffold": "first"}
+    for arm in ("plain", "scaffold"):
+        assert second["scores"][arm] == first["scores"][arm]
+        assert second["arms"][arm]["wall_seconds"] == first["arms"][arm]["wall_seconds"]
+    assert first["carried"] == {}
+
+    monkeypatch.setenv("MNEMOS_BUDGETS__SEGMENTS", "3")  # the scaffold arm reads this one
+    assert main([*base, "--name", "third", "--arms", "plain", "--baselines-from", "first"]) == 1
+    assert "other settings (budgets.segments)" in capsys.readouterr().err
+    monkeypatch.delenv("MNEMOS_BUDGETS__SEGMENTS")
+    assert main([*base, "--name", "fourth", "--split-seed", "1", "--arms", "plain", "--baselines-from", "first"]) == 1
+    assert "another split" in capsys.readouterr().err
+    assert main([*base, "--name", "fifth", "--arms", "plain", "--baselines-from", "nothing"]) == 1
+    assert "no finished evaluation" in capsys.readouterr().err
