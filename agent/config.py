@@ -99,6 +99,11 @@ class Budgets(BaseModel):
                                       "if smaller, wins).")
     concept_min_gain: int = Field(2, ge=1, description="How many more of those held problems the model must solve "
                                   "with a new concept shown than without it, for the concept to be stored.")
+    learn_rounds: int = Field(0, ge=0, description="Learning rounds (new programs asked for where none stored "
+                              "answered) that may come to nothing on one family before a learning arm stops asking "
+                              "for that family and answers from what memory holds; 0: no limit. 8 gives the "
+                              "learning arm the training's budget of 8 problems a family, and bounds its cost on "
+                              "families the model writes no program for (gym-r3: 8,100 tokens a problem).")
     procedure_distill: bool = Field(False, description="Ask the model to rewrite a right answer (a training "
                                     "problem's reference, or a checked answer of its own) as a function of the "
                                     "inputs. Off: the 1.5B model's rewrites solved 0 of 36 of their own puzzles "

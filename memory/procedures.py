@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from memory.merge import union
 from memory.models import ProcedureRow, text_key, utcnow
 from memory.schemas import Procedure
-from memory.utility import count_rate, judged, rate_key, read_rate
+from memory.utility import count_rate, judged, rate_key, read_counts, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
 
 
@@ -159,6 +159,19 @@ class ProcedureStore(VectorStore[Procedure]):
         """Count one greedy program on ``domain``; returns the new rate."""
         with self.db.write() as s:
             return count_rate(s, rate_key("family_rate", domain), solved)
+
+    def fruitless_rounds(self, domain: str) -> int:
+        """Learning rounds on ``domain`` that answered nothing (kept with the store, so a resumed run keeps count)."""
+        with self.db.session() as s:
+            done, tried = read_counts(s, rate_key("learn_rounds", domain))
+            return tried - done
+
+    def count_round(self, domain: str, *, fruitful: bool) -> int:
+        """Count one learning round on ``domain``; returns the fruitless ones so far."""
+        with self.db.write() as s:
+            count_rate(s, rate_key("learn_rounds", domain), fruitful)
+            done, tried = read_counts(s, rate_key("learn_rounds", domain))
+            return tried - done
 
     def supersede(self, old_id: int, new: Procedure) -> Procedure:
         """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""

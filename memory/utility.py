@@ -42,6 +42,12 @@ def read_rate(s: Session, key: str) -> float:
     return ratio(s.scalar(select(MetaRow.value).where(MetaRow.key == key)) or "0/0")
 
 
+def read_counts(s: Session, key: str) -> tuple[int, int]:
+    """The hits and tries counted under ``key``."""
+    done, tried = (int(n) for n in (s.scalar(select(MetaRow.value).where(MetaRow.key == key)) or "0/0").split("/"))
+    return done, tried
+
+
 def count_rate(s: Session, key: str, hit: bool) -> float:
     """Count one try (a hit or not) under ``key`` inside the caller's write transaction; returns the new rate."""
     insert_ignore(s, MetaRow, {"key": key, "value": "0/0"}, ("key",))

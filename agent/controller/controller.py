@@ -255,7 +255,11 @@ class Controller:
                                                    record=learn, shown=self.budgets.procedures_shown,
                                                    top_k=self.budgets.procedure_top_k)
         end = "procedure"
-        if answer is None and learn:
+        family = get_domain(problem.domain).procedure_family(problem)
+        cap = self.budgets.learn_rounds if reference is None else 0
+        if answer is None and learn and cap and await asyncio.to_thread(store.fruitless_rounds, family) >= cap:
+            trace.notes.append(f"learning: {cap} rounds on {family} came to nothing; answering from memory only")
+        elif answer is None and learn:
             t0 = time.perf_counter()
             answer = await learn_procedures(
                 self.llm, store, problem, await self._check_problems(problem), trace,
@@ -266,6 +270,8 @@ class Controller:
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"
+            if cap:
+                await asyncio.to_thread(store.count_round, family, fruitful=answer is not None)
         if answer is not None or not self.settings.fallback_solve:
             trace.path.insert(0, "procedures")
             trace.end_reason = end if answer is not None else "no_procedure"

@@ -165,6 +165,24 @@ def test_a_procedure_that_declines_what_it_cannot_do_is_judged_on_the_answers_it
                                                         if c.kind == "apply_procedure")
 
 
+@needs_jail
+def test_a_learning_arm_stops_asking_for_programs_on_a_family_after_its_fruitless_rounds(memory, tmp_path: Path):
+    """With ``learn_rounds`` 2, two word-sorting problems ask for programs and get none that works; the third is
+    answered from memory alone (here: the model's own reasoning), while another family still learns."""
+    llm = _script({"letter": COUNTER})  # writes no program for word sorting
+    learner = _controller(llm, memory, tmp_path, "learning", learn_rounds=2)
+    asked = []
+    for problem in gym.problems("word_sorting", 1003, 3):
+        before = len(llm.prompts)
+        result = learner.solve(problem)
+        asked.append(sum("Write a Python function" in p for p in llm.prompts[before:]))
+    assert asked[0] > 0 and asked[1] > 0 and asked[2] == 0
+    assert "learn_procedures" not in result.trace.path and any("came to nothing" in n for n in result.trace.notes)
+    assert memory.procedures.fruitless_rounds("gym/word_sorting") == 2
+    counted = learner.solve(gym.problems("letter_counting", 1003, 1)[0])
+    assert counted.end_reason == "learned_procedure" and memory.procedures.fruitless_rounds("gym/letter_counting") == 0
+
+
 @pytest.mark.parametrize(("family", "passed", "kept"), [("letter_counting", 2, False), ("letter_counting", 3, True),
                                                        ("countdown", 1, True)])
 def test_without_a_check_a_program_needs_three_passes_to_be_kept(memory, family: str, passed: int, kept: bool):
