@@ -27,7 +27,7 @@ CARRIED_FILE = "carried.json"
 CARRYABLE_ARMS = ("plain", "off", "scaffold")
 #: Budgets read only while learning, which none of those arms does.
 LEARNING_BUDGETS = frozenset({"procedure_samples", "procedure_tokens", "procedure_distill", "procedure_checks",
-                              "concept_trial_problems"})
+                              "concept_trial_problems", "learn_rounds"})
 
 
 def _run_id(name: str, arm: str) -> str:
@@ -50,7 +50,8 @@ def check_source(source_dir: Path, record: SplitRecord, settings: Settings, setu
     ours = settings.model_dump(mode="json", include={*setup_fields, "budgets"})
     changed = sorted(k for k in setup_fields if k in theirs and theirs.get(k) != ours.get(k))
     mine, other = _budgets(ours.get("budgets") or {}), _budgets(theirs.get("budgets") or {})
-    changed += sorted(f"budgets.{k}" for k in mine.keys() | other.keys() if mine.get(k) != other.get(k))
+    # A budget one side lacks was added to mnemos later, with a default that keeps the old behaviour.
+    changed += sorted(f"budgets.{k}" for k in mine.keys() & other.keys() if mine[k] != other[k])
     if changed:
         raise ValueError(f"--baselines-from {name}: run with other settings ({', '.join(changed)}); "
                          "its arms are not comparable")
