@@ -209,6 +209,11 @@ def families(d: dict) -> str:
     for m in d.get("machines") or []:
         bf16 = {True: ", native bf16", False: ", no native bf16 (float32)"}.get(m.get("native_bf16"), "")
         notes.append(f"measured on {m.get('cpu')} ({m.get('cores')} cores{bf16})")
+    by_source: dict[str, list[str]] = {}
+    for arm, source in (d.get("carried") or {}).items():
+        by_source.setdefault(source, []).append(arm)
+    notes += [f"{' and '.join(a)}: the episodes (and wall time) of evaluation `{src}` on the same split and settings, "
+              "not solved again" for src, a in by_source.items()]
     walls = {a: d["arms"][a].get("wall_seconds") for a in arms}
     if (train_wall := (d.get("train") or {}).get("wall_seconds")) is not None:
         walls = {"training": train_wall, **walls}

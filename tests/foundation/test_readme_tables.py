@@ -53,6 +53,11 @@ def test_the_family_table_shows_each_family_its_check_the_gain_and_retrieval(tmp
     assert "| word_sorting | cross-check | 30 | 10.0% | 20.0% | +3 | 0 |" in out
     assert "retrieval hit@3: 96.0%" in out and "plain 4,000, frozen 300" in out
     assert "wall time: training 30 min, frozen 10 min" in out and "measured on Xeon X (2 cores, native bf16)" in out
+    assert "not solved again" not in out
+    data["carried"] = {"plain": "first-run"}
+    (tmp_path / "gym_dev_ablation.json").write_text(json.dumps(data))
+    out = render("<!-- results:gym_families -->\n<!-- /results:gym_families -->")
+    assert "plain: the episodes (and wall time) of evaluation `first-run` on the same split and settings" in out
 
 
 def test_the_arc_table_says_which_stored_procedure_answered_which_task(tmp_path, monkeypatch) -> None:
