@@ -160,6 +160,17 @@ class ProcedureStore(VectorStore[Procedure]):
         with self.db.write() as s:
             return count_rate(s, rate_key("family_rate", domain), solved)
 
+    def set_check(self, id: int, *, checked: int, passed: int, answered: int) -> Procedure:
+        """Record a new cross-check of procedure ``id`` (a re-check on the same check problems)."""
+        with self.db.write() as s:
+            row = s.get(ProcedureRow, id, with_for_update=True)
+            if row is None:
+                raise MemoryItemNotFound(f"no procedure with id {id}")
+            row.checked, row.passed, row.answered = checked, passed, answered
+            row.updated_at = utcnow()
+            s.flush()
+            return self._to_item(row)
+
     def fruitless_rounds(self, domain: str) -> int:
         """Learning rounds on ``domain`` that answered nothing (kept with the store, so a resumed run keeps count)."""
         with self.db.session() as s:

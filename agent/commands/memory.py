@@ -15,7 +15,7 @@ from memory.kinds import KINDS as MEMORY_KINDS
 #: ``--kind`` choices: every registered memory kind, then episodes.
 KINDS = (*(k.item_type for k in MEMORY_KINDS), "episode")
 #: Actions that change a store, refused on a snapshot.
-WRITING_ACTIONS = frozenset({"undo", "import", "rebuild-index", "ingest-traces"})
+WRITING_ACTIONS = frozenset({"undo", "import", "rebuild-index", "ingest-traces", "recheck"})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     action("rebuild-index", "rebuild the FAISS indexes from SQL")
 
+    p = action("recheck", "run every active procedure again on its family's check problems and record what it "
+               "passed and answered (procedures stored before answers were counted need this to be judged on them)")
+    p.add_argument("--save-snapshot", metavar="NAME", default=None,
+                   help="then save the rechecked store as snapshot NAME (needed when --store is a snapshot, which "
+                        "is never written: the recheck runs on a copy)")
+
     p = action("ingest-traces", "store subroutines decomposed from reasoning traces (JSONL)")
     p.add_argument("file", type=Path)
     p.add_argument("--batch-size", type=int, default=64)
@@ -84,13 +90,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from memory import MemoryItemNotFound
 
     where: dict[str, Any] = {}
+    if getattr(args, "save_snapshot", None) and args.store is None:
+        raise ValueError("--save-snapshot needs --store DIR (an evaluation's store or a snapshot)")
     with tempfile.TemporaryDirectory(prefix="mnemos-snapshot-") as tmp:
         if args.store is not None:
             if not (args.store / DB_FILE).is_file():
                 raise FileNotFoundError(f"no memory store in {args.store} (expected {args.store / DB_FILE})")
             store = args.store
             if (store / MANIFEST).is_file():  # a snapshot: opening it would rewrite it, so read a copy
-                if args.memory_command in WRITING_ACTIONS:
+                if args.memory_command in WRITING_ACTIONS and not getattr(args, "save_snapshot", None):
                     raise ValueError(f"{args.store} is a snapshot and snapshots are read-only; `mnemos memory "
                                      f"{args.memory_command}` writes (use an evaluation's ARM-store or the main memory)")
                 copy_store(store, Path(tmp))
@@ -98,10 +106,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             where["db_url"], where["index_dir"] = store_paths(store)
         try:
             with open_memory(settings, **where) as stores:
-                return _dispatch(args, stores)
+                if args.memory_command != "recheck":
+                    return _dispatch(args, stores)
+                code = _recheck(args, stores, settings)
+            if args.save_snapshot:
+                from agent.evaluation.snapshot import create_snapshot
+
+                made = create_snapshot(store, settings.home, args.save_snapshot,
+                                       {"rechecked": str(args.store), "procedure_checks":
+                                        settings.budgets.procedure_checks})
+                print(f"snapshot {made.name}: {made.counts}", file=sys.stderr)
+            return code
         except MemoryItemNotFound as exc:
             print(f"mnemos: error: {exc}", file=sys.stderr)
             return 1
+
+
+def _recheck(args: argparse.Namespace, stores, settings: Settings) -> int:
+    from agent.controller.procedures import recheck
+
+    changed = recheck(stores.procedures, settings.budgets.procedure_checks)
+    lines = [f"P{old.id} [{old.domain}] check {old.passed}/{old.checked} -> {new.passed}/{new.checked}, answered "
+             f"{new.answered}" for old, new in changed]
+    data: dict[str, Any] = {"procedures": [new.model_dump(mode="json", include={"id", "domain", "checked", "passed",
+                                                                               "answered"}) for _, new in changed]}
+    _emit(args, data, "\n".join(lines) or "no active procedures")
+    return 0
 
 
 def _dispatch(args: argparse.Namespace, stores) -> int:

@@ -151,6 +151,27 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
     return out
 
 
+def recheck(store: ProcedureStore, checks: int) -> list[tuple[Procedure, Procedure]]:
+    """Run every active procedure again on its family's check problems, as its admission did (the same
+    problems, less the few shown when it was written), and record what it passed and answered; returns each
+    procedure before and after. A procedure stored before answers were counted gets its count this way.
+    """
+    out = []
+    for proc in store.list(limit=1_000_000):
+        if proc.status != "active" or proc.id is None:
+            continue
+        domain = get_domain(proc.domain.split("/", 1)[0])
+        pool = domain.family_problems(proc.domain, checks + (SHOWN_OTHERS if domain.stories else 0))
+        shown = [p for p in pool if p.gold][:SHOWN_OTHERS] if domain.stories else []
+        problems = [p for p in pool if p not in shown]
+        if not problems:
+            continue
+        res = run_procedure(proc.code, proc.name, problems, gold=frozenset(p.id for p in problems))
+        out.append((proc, store.set_check(proc.id, checked=res.checked, passed=len(res.passed),
+                                          answered=res.answered)))
+    return out
+
+
 def preload(procedures: list[Procedure]) -> str:
     """Source that defines every shown procedure in the ``<python>`` jail (later ones win a name clash)."""
     return "\n\n".join(p.code for p in procedures)

@@ -218,3 +218,35 @@ def test_a_distilled_program_holding_one_problems_values_does_not_end_learning(m
     assert any("Right answer:" in p for p in llm.prompts) and any("Write a Python function" in p for p in llm.prompts)
     [stored] = memory.procedures.list()
     assert "sorted(" in stored.code and stored.rate == 1.0 and result.end_reason == "learned_procedure"
+
+
+@needs_jail
+def test_recheck_gives_a_procedure_stored_before_answers_were_counted_its_count_in_a_new_snapshot(
+        tmp_path: Path, capsys):
+    """gym-r3's store predates the count: recheck runs each procedure on its check problems again (the same ones:
+    its passes reproduce) and saves the result as a new snapshot, leaving the old one as it was."""
+    from agent.cli import main
+    from agent.controller.procedures import run_procedure
+    from agent.evaluation.snapshot import arm_memory, create_snapshot, load_snapshot, snapshot_root, stored_procedures
+    from tests.controller.conftest import HashEncoder
+
+    code = DECLINES_DESCENDING.split("```python\n")[1].rstrip("`\n")
+    checks = gym.problems("word_sorting", gym.CHECK_SEED, 27)[3:]  # the three shown when it was written are not
+    passed = len(run_procedure(code, "solve", checks, gold=frozenset(p.id for p in checks)).passed)
+    home = tmp_path / "home"
+    mem = arm_memory(tmp_path / "store", episodes=None, encoder=HashEncoder(), settings=Settings(home=home))
+    mem.procedures.add(Procedure(name="solve", signature=get_domain("gym").procedure_signature or "", code=code,
+                                 domain="gym/word_sorting", examples=[checks[0].prompt], checked=24, passed=passed))
+    mem.close()
+    old = create_snapshot(tmp_path / "store", home, "old")
+    root = snapshot_root(home) / "old"
+    assert main(["--home", str(home), "memory", "recheck", "--store", str(root)]) != 0
+    assert "snapshots are read-only" in capsys.readouterr().err
+    assert main(["--home", str(home), "memory", "recheck", "--store", str(root), "--save-snapshot", "new"]) == 0
+    out = capsys.readouterr().out
+    ascending = sum("ascending order (" in p.prompt for p in checks)
+    assert f"check {passed}/24 -> {passed}/24, answered {ascending}" in out and passed == ascending
+    [before] = stored_procedures(root / "memory.db")
+    [after] = stored_procedures(snapshot_root(home) / "new" / "memory.db")
+    assert before["answered"] is None and (after["passed"], after["answered"]) == (passed, ascending)
+    assert load_snapshot(home, "old") == old  # untouched

@@ -79,6 +79,11 @@ class Domain:
         """Training-side problems of ``problem``'s family a new procedure is cross-checked on; none, none admitted."""
         return []
 
+    def family_problems(self, family: str, n: int) -> list[Problem]:
+        """The check problems of the stored family ``family`` (a procedure's ``domain``), as ``check_problems``
+        gives them for a problem of it: what re-checking a stored procedure runs it on."""
+        return self.check_problems(n)
+
     def verifier(self, problem: Problem) -> Verifier | None:
         """A checker that never reads ``problem.gold``; None when the family has no such check."""
         return None

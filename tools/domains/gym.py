@@ -55,6 +55,9 @@ class GymDomain(Domain):
         family = problem.meta.get("family") if problem is not None else None
         return gym.problems(family, gym.CHECK_SEED, n) if family else []
 
+    def family_problems(self, family: str, n: int) -> list[Problem]:
+        return gym.problems(family.removeprefix("gym/"), gym.CHECK_SEED, n)
+
     def verifier(self, problem: Problem) -> Verifier | None:
         return gym_checks.checker_for(problem.prompt)
 
