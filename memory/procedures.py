@@ -23,7 +23,6 @@ from memory.schemas import Procedure
 from memory.utility import count_rate, judged, rate_key, read_counts, read_rate
 from memory.vector_store import MemoryItemNotFound, VectorStore
 
-
 #: Problem texts kept per procedure for retrieval: enough to cover a family's phrasings, few enough to embed fast.
 MAX_EXAMPLES = 8
 

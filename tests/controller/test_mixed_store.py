@@ -227,7 +227,13 @@ def test_recheck_gives_a_procedure_stored_before_answers_were_counted_its_count_
     its passes reproduce) and saves the result as a new snapshot, leaving the old one as it was."""
     from agent.cli import main
     from agent.controller.procedures import run_procedure
-    from agent.evaluation.snapshot import arm_memory, create_snapshot, load_snapshot, snapshot_root, stored_procedures
+    from agent.evaluation.snapshot import (
+        arm_memory,
+        create_snapshot,
+        load_snapshot,
+        snapshot_root,
+        stored_procedures,
+    )
     from tests.controller.conftest import HashEncoder
 
     code = DECLINES_DESCENDING.split("```python\n")[1].rstrip("`\n")
