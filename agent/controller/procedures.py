@@ -52,7 +52,7 @@ PROGRAM_CHARS = 3000
 #: Where a problem has no gold-free check, a procedure's answer is used only if it was right on at least this share
 #: of the check problems it answered, and it answered at least :data:`MIN_ANSWERED` of them. Judged on its answers,
 #: not on all it was checked on: a procedure that returns None where it cannot parse a question (gym-r3's base
-#: conversion, 29 right of 29 answered, declined the 11 with hexadecimal input) is as safe as its answers.
+#: conversion, 29 right of 29 answered, declined the 11 that name a base in words) is as safe as its answers.
 UNCHECKED_RATE = 0.9
 MIN_ANSWERED = 10
 

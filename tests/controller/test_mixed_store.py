@@ -139,7 +139,7 @@ def test_below_the_bar_a_procedure_without_a_check_is_never_taken(memory, tmp_pa
 @needs_jail
 def test_a_procedure_that_declines_what_it_cannot_do_is_judged_on_the_answers_it_gives(memory, tmp_path: Path):
     """Right on every ascending question it answers and None on the descending ones (as gym-r3's base conversion
-    declined hexadecimal input): its answers are taken without a check; the declined questions go to the model."""
+    declined "the hexadecimal number 32f to binary"): its answers are taken without a check; the declined questions go to the model."""
     from agent.controller.procedures import run_procedure, vouched
 
     code = DECLINES_DESCENDING.split("```python\n")[1].rstrip("`\n")
