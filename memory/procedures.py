@@ -130,13 +130,19 @@ class ProcedureStore(VectorStore[Procedure]):
         """The active procedure of ``domain`` with the highest cross-check rate, offerable or not."""
         return best_of(self.active(domain))
 
+    @staticmethod
+    def _locked(s: Any, id: int) -> ProcedureRow:
+        """Procedure ``id``'s row, locked for this write transaction."""
+        row = s.scalars(select(ProcedureRow).where(ProcedureRow.id == int(id)).with_for_update()).first()
+        if row is None:
+            raise MemoryItemNotFound(f"no procedure with id {id}")
+        return row
+
     def record(self, id: int, *, offered: int = 0, used: int = 0, solved: int = 0) -> Procedure:
         """Count offers, uses and solves; a procedure whose solve rate when used is below its baseline is demoted,
         and a demoted one that stays below is removed."""
         with self.db.write() as s:
-            row = s.scalars(select(ProcedureRow).where(ProcedureRow.id == int(id)).with_for_update()).first()
-            if row is None:
-                raise MemoryItemNotFound(f"no procedure with id {id}")
+            row = self._locked(s, id)
             row.offered += offered
             row.used += used
             row.solved += solved
@@ -162,9 +168,7 @@ class ProcedureStore(VectorStore[Procedure]):
     def set_check(self, id: int, *, checked: int, passed: int, answered: int) -> Procedure:
         """Record a new cross-check of procedure ``id`` (a re-check on the same check problems)."""
         with self.db.write() as s:
-            row = s.get(ProcedureRow, id, with_for_update=True)
-            if row is None:
-                raise MemoryItemNotFound(f"no procedure with id {id}")
+            row = self._locked(s, id)
             row.checked, row.passed, row.answered = checked, passed, answered
             row.updated_at = utcnow()
             s.flush()
@@ -176,12 +180,10 @@ class ProcedureStore(VectorStore[Procedure]):
             done, tried = read_counts(s, rate_key("learn_rounds", domain))
             return tried - done
 
-    def count_round(self, domain: str, *, fruitful: bool) -> int:
-        """Count one learning round on ``domain``; returns the fruitless ones so far."""
+    def count_round(self, domain: str, *, fruitful: bool) -> None:
+        """Count one learning round on ``domain``."""
         with self.db.write() as s:
             count_rate(s, rate_key("learn_rounds", domain), fruitful)
-            done, tried = read_counts(s, rate_key("learn_rounds", domain))
-            return tried - done
 
     def supersede(self, old_id: int, new: Procedure) -> Procedure:
         """Store ``new`` as the next version of ``old_id``'s lineage and retire the old one (kept, for undo)."""

@@ -22,9 +22,9 @@ from agent.controller.diversity import Candidate, pick
 from agent.controller.evidence import EvidenceIndex
 from agent.controller.graph import build_graph, recursion_limit
 from agent.controller.procedures import (
-    SHOWN_OTHERS,
     apply_procedures,
     apply_programs,
+    check_pool_size,
     distill_procedure,
     keep_program,
     learn_procedures,
@@ -197,7 +197,7 @@ class Controller:
         """``n`` training problems of ``problem``'s family (by default as many as a new procedure is checked on)."""
         domain = get_domain(problem.domain)
         if n is None:
-            n = self.budgets.procedure_checks + (SHOWN_OTHERS if domain.stories else 0)  # those shown are not checked
+            n = check_pool_size(domain, self.budgets.procedure_checks)
         key = (domain.procedure_family(problem), n)
         if key not in self._checks:
             self._checks[key] = await asyncio.to_thread(domain.check_problems, n, problem)

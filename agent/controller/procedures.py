@@ -161,9 +161,7 @@ def recheck(store: ProcedureStore, checks: int) -> list[tuple[Procedure, Procedu
         if proc.status != "active" or proc.id is None:
             continue
         domain = get_domain(proc.domain.split("/", 1)[0])
-        pool = domain.family_problems(proc.domain, checks + (SHOWN_OTHERS if domain.stories else 0))
-        shown = [p for p in pool if p.gold][:SHOWN_OTHERS] if domain.stories else []
-        problems = [p for p in pool if p not in shown]
+        problems, _ = split_shown(domain, domain.family_problems(proc.domain, check_pool_size(domain, checks)))
         if not problems:
             continue
         res = run_procedure(proc.code, proc.name, problems, gold=frozenset(p.id for p in problems))
@@ -359,6 +357,18 @@ def _failures_text(name: str, failed: list[tuple[Problem, str, str]], domain: Do
 SHOWN_OTHERS = 3
 
 
+def check_pool_size(domain: Domain, checks: int) -> int:
+    """Problems to draw for ``checks`` cross-checks: a story family's shown ones are drawn too, and not checked."""
+    return checks + (SHOWN_OTHERS if domain.stories else 0)
+
+
+def split_shown(domain: Domain, pool: list[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """``pool`` as (checked, shown): the few shown with their answers when a program is asked for (story families
+    only) are never among those it is checked on."""
+    shown = [p for p in pool if p.gold][:SHOWN_OTHERS] if domain.stories else []
+    return [p for p in pool if p not in shown], shown
+
+
 def _learnable(problem: Problem, check_problems: list[Problem], trusted: bool
                ) -> tuple[Domain, str, str, list[Problem], list[Problem]] | None:
     """The family's domain, signature, function name, check problems (without this one) and the few of them
@@ -375,8 +385,7 @@ def _learnable(problem: Problem, check_problems: list[Problem], trusted: bool
     if signature is None or domain.procedure_args(problem) is None or (
             checker(domain, problem, trusted) is None and not any(p.gold is not None for p in pool)):
         return None
-    shown = [p for p in pool if p.gold][:SHOWN_OTHERS] if domain.stories else []
-    return domain, signature, function_name(signature), [p for p in pool if p not in shown], shown
+    return domain, signature, function_name(signature), *split_shown(domain, pool)
 
 
 def others_text(domain: Domain, shown: list[Problem]) -> str:

@@ -31,6 +31,13 @@ SNAPSHOT_ARMS: frozenset[str] = frozenset({"frozen"})
 MEMORY_ARMS: frozenset[str] = frozenset({"frozen", "learning"})
 #: Arms that get a store of their own under runs/NAME/ARM-store (the snapshot's copy, or an empty one).
 OWN_STORE_ARMS: frozenset[str] = frozenset({"scaffold", "frozen", "learning"})
+#: What every arm must share for the comparison to mean anything; a resumed evaluation must keep it.
+SETUP_FIELDS = ("model", "max_tokens", "temperature", "top_p", "seed")
+
+
+def run_id(name: str, part: str) -> str:
+    """The batch run id of an evaluation's arm (or ``train``): its episodes and summary are filed under it."""
+    return f"{name}-{part}"
 
 
 def parse_arms(text: str) -> list[Arm]:

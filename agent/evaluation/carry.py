@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.batch.report import SUMMARY_FILE, run_episodes
 from agent.config import Settings
+from agent.evaluation.arms import SETUP_FIELDS, run_id
 from agent.evaluation.machine import record_machine, recorded_machines
 from memory.schemas import Episode
 from tools.domains.split import SplitRecord
@@ -30,15 +31,11 @@ LEARNING_BUDGETS = frozenset({"procedure_samples", "procedure_tokens", "procedur
                               "concept_trial_problems", "learn_rounds"})
 
 
-def _run_id(name: str, arm: str) -> str:
-    return f"{name}-{arm}"
-
-
 def _budgets(budgets: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in budgets.items() if k not in LEARNING_BUDGETS}
 
 
-def check_source(source_dir: Path, record: SplitRecord, settings: Settings, setup_fields: tuple[str, ...]) -> None:
+def check_source(source_dir: Path, record: SplitRecord, settings: Settings) -> None:
     """Raise ValueError unless ``source_dir`` is an evaluation of the same split with the same arm settings."""
     name = source_dir.name
     split_path, result_path = source_dir / "split.json", source_dir / "eval.json"
@@ -47,8 +44,8 @@ def check_source(source_dir: Path, record: SplitRecord, settings: Settings, setu
     if SplitRecord.model_validate_json(split_path.read_text()).fingerprint() != record.fingerprint():
         raise ValueError(f"--baselines-from {name}: it was run on another split; its arms are not comparable")
     theirs = json.loads(result_path.read_text()).get("settings") or {}
-    ours = settings.model_dump(mode="json", include={*setup_fields, "budgets"})
-    changed = sorted(k for k in setup_fields if k in theirs and theirs.get(k) != ours.get(k))
+    ours = settings.model_dump(mode="json", include={*SETUP_FIELDS, "budgets"})
+    changed = sorted(k for k in SETUP_FIELDS if k in theirs and theirs.get(k) != ours.get(k))
     mine, other = _budgets(ours.get("budgets") or {}), _budgets(theirs.get("budgets") or {})
     # A budget one side lacks was added to mnemos later, with a default that keeps the old behaviour.
     changed += sorted(f"budgets.{k}" for k in mine.keys() & other.keys() if mine[k] != other[k])
@@ -58,7 +55,7 @@ def check_source(source_dir: Path, record: SplitRecord, settings: Settings, setu
 
 
 def carry_arms(source: str, arms: list[str], dev_ids: list[str], settings: Settings, name: str, episodes: Any,
-               setup_fields: tuple[str, ...], record: SplitRecord) -> dict[str, str]:
+               record: SplitRecord) -> dict[str, str]:
     """Copy the episodes of ``arms`` (those of :data:`CARRYABLE_ARMS`) that this evaluation lacks from ``source``.
 
     Returns arm -> source for every arm carried now or before. Problems the source never solved stay
@@ -70,17 +67,17 @@ def carry_arms(source: str, arms: list[str], dev_ids: list[str], settings: Setti
     wanted = [a for a in arms if a in CARRYABLE_ARMS]
     if not wanted:
         return carried
-    check_source(source_dir, record, settings, setup_fields)
+    check_source(source_dir, record, settings)
     wanted_ids = set(dev_ids)
     for arm in wanted:
-        have = {e.problem_id for e in run_episodes(episodes, _run_id(name, arm)) if e.verdict != "error"}
-        theirs = [e for e in run_episodes(episodes, _run_id(source, arm))
+        have = {e.problem_id for e in run_episodes(episodes, run_id(name, arm)) if e.verdict != "error"}
+        theirs = [e for e in run_episodes(episodes, run_id(source, arm))
                   if e.problem_id in wanted_ids and e.problem_id not in have and e.verdict != "error"]
         if not theirs:
             continue
-        episodes.add_many([Episode.model_validate({**e.model_dump(exclude={"id"}), "run_id": _run_id(name, arm)})
+        episodes.add_many([Episode.model_validate({**e.model_dump(exclude={"id"}), "run_id": run_id(name, arm)})
                            for e in theirs])
-        summary, mine = settings.runs_dir / _run_id(source, arm), settings.runs_dir / _run_id(name, arm)
+        summary, mine = settings.runs_dir / run_id(source, arm), settings.runs_dir / run_id(name, arm)
         if (summary / SUMMARY_FILE).is_file() and not (mine / SUMMARY_FILE).is_file():
             shutil.copytree(summary, mine, dirs_exist_ok=True)
         carried[arm] = source

@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 
 from agent.config import Settings
 from agent.evaluation import arms as arms_mod
-from agent.evaluation.arms import ARMS, MEMORY_ARMS, OWN_STORE_ARMS, SNAPSHOT_ARMS, Arm
+from agent.evaluation.arms import (
+    ARMS,
+    MEMORY_ARMS,
+    OWN_STORE_ARMS,
+    SETUP_FIELDS,
+    SNAPSHOT_ARMS,
+    Arm,
+    run_id,
+)
 from agent.evaluation.carry import carried_arms, carried_wall, carry_arms
 from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
@@ -115,13 +123,6 @@ class _Lazy:
         if self._own_llm and self._llm is not None:
             self._llm.close()
 
-
-def run_id(name: str, part: str) -> str:
-    return f"{name}-{part}"
-
-
-#: What every arm must share for the comparison to mean anything; a resumed evaluation must keep it.
-SETUP_FIELDS = ("model", "max_tokens", "temperature", "top_p", "seed")
 
 
 def _check_setup(eval_dir: Path, record: SplitRecord, settings: Settings) -> None:
@@ -263,7 +264,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
         extra: dict[str, dict[str, Any]] = {}
         if options.baselines_from:
             carried = carry_arms(options.baselines_from, list(options.arms), [p.id for p in split.dev], settings,
-                                 name, episodes, SETUP_FIELDS, split.record)
+                                 name, episodes, split.record)
             if carried:
                 print(f"carried from another evaluation: {carried}", file=sys.stderr)
         for chunk in _chunks(split.dev, options, settings, lazy, episodes):
