@@ -58,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--skip-train", action="store_true", help="do not learn; use the snapshot named by --snapshot")
         p.add_argument("--train-verify", choices=["gold", "domain"], default="gold",
                        help="check while learning on train: gold (reference answers, default) or domain (gold-free)")
+        p.add_argument("--train-reason", action="store_true",
+                       help="while learning on train, solve the problems no procedure answers by reasoning too, so "
+                       "concepts are written and kept only if their A/B trial on held problems shows they help "
+                       "(slower; default: training only writes and checks procedures)")
         p.add_argument("--baselines-from", default=None, metavar="EVAL",
                        help="copy the plain, off and scaffold arms from evaluation EVAL (same split and settings; "
                             "they read nothing learned) instead of solving them again")
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     options = EvalOptions(name=name, arms=arms, concurrency=args.concurrency, progress=not args.no_progress,
                           train_concurrency=args.train_concurrency,
                           snapshot=args.snapshot, skip_train=args.skip_train, train_verify=args.train_verify,
+                          train_reason=args.train_reason,
                           resamples=args.resamples, seed=args.stats_seed, publish=args.publish,
                           publish_dir=args.publish_dir, baselines_from=args.baselines_from)
     print(f"eval {name}: {len(split.train)} train / {len(split.dev)} dev problems, arms {', '.join(arms)}, "

@@ -229,6 +229,20 @@ def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
     }
 
 
+_TRIAL = re.compile(r"with (\d+)/(\d+), without (\d+)/\d+: (admitted|not admitted)")
+
+
+def concept_trials(episodes: list[Episode]) -> list[dict[str, Any]]:
+    """Every concept A/B trial in these episodes, in stream order: the concept, its figures, and whether it was kept."""
+    out = []
+    for e in sorted(episodes, key=lambda e: e.id or 0):
+        for c in e.trace.get("tool_calls") or []:
+            if c.get("kind") == "concept_trial" and (m := _TRIAL.search(c.get("output", ""))):
+                out.append({"problem_id": e.problem_id, "concept": c.get("input", ""), "with": int(m.group(1)),
+                            "without": int(m.group(3)), "n": int(m.group(2)), "admitted": m.group(4) == "admitted"})
+    return out
+
+
 def group_accuracy(keys: tuple[str, ...], problems: list[Any], scores: dict[str, dict[str, float]]
                    ) -> dict[str, dict[str, dict[str, float]]]:
     """Accuracy per arm within each value of each ``problem.meta`` key (problems an arm has not finished are left out)."""

@@ -31,6 +31,7 @@ from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
     EvalReport,
     arm_result,
+    concept_trials,
     format_table,
     group_accuracy,
     hit_at_k,
@@ -77,6 +78,8 @@ class EvalOptions(BaseModel):
     snapshot: str | None = Field(None, description="Snapshot to create after training, or to use with skip_train.")
     skip_train: bool = False
     train_verify: VerifyMode = "gold"
+    train_reason: bool = Field(False, description="Training problems no procedure answers are also solved by "
+                               "reasoning, so the learn node runs: concepts (after their A/B trial) and subroutines.")
     dev_verify: VerifyMode = Field("domain", description="Checker for controller arms on dev: gold-free only.")
     resamples: int = Field(10_000, gt=0)
     seed: int = 0
@@ -197,12 +200,14 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
     """Learn on the training part into the evaluation's own store, then snapshot it (None if interrupted)."""
     rid = run_id(name, "train")
     store_dir = eval_dir / "train-store"
-    print(f"train: {len(split.train)} problems, memory learning, verify {options.train_verify} -> run {rid}",
+    reason = ", reasoning where no procedure answers" if options.train_reason else ""
+    print(f"train: {len(split.train)} problems, memory learning{reason}, verify {options.train_verify} -> run {rid}",
           file=sys.stderr)
     if _pending(episodes, rid, split.train):
         memory = arm_memory(store_dir, episodes, lazy.encoder, settings)
         try:
-            train_settings = settings.model_copy(update={"memory_mode": "learning", "fallback_solve": False})
+            train_settings = settings.model_copy(update={"memory_mode": "learning",
+                                                          "fallback_solve": options.train_reason})
             interrupted = _run_controller(split.train, train_settings, rid, memory, options.train_verify, options,
                                           lazy, options.train_concurrency)
         finally:
@@ -375,9 +380,12 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
         train = {"run_id": run_id(options.name, "train"), "problems": len(train_eps),
                  "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify,
+                 "reason": options.train_reason,
                  "wall_seconds": _wall(options.name, "train", settings)}
         if (learned := procedure_training(train_eps)) is not None:
             train["procedures"] = learned
+        if trials := concept_trials(train_eps):
+            train["concept_trials"] = trials
     scores = {arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()}
     mixed = _mixed_store(split, settings, options, by_arm.get("frozen") or [])
     keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "budgets", "solve_mode", "prime_recall",

@@ -330,3 +330,39 @@ def test_arms_that_read_no_learned_memory_are_carried_from_an_evaluation_of_the_
     assert "another split" in capsys.readouterr().err
     assert main([*base, "--name", "fifth", "--arms", "plain", "--baselines-from", "nothing"]) == 1
     assert "no finished evaluation" in capsys.readouterr().err
+
+
+def test_training_that_reasons_tries_each_written_concept_on_held_problems_and_reports_the_trials(
+        tmp_path, fake_engine, monkeypatch):
+    """``--train-reason``: a training problem no procedure answers is solved by the graph, checked against gold,
+    and the concept then written is kept only because its A/B trial on held problems showed it helps."""
+    import agent.engine
+    from tools.tasks import gym
+
+    sieve = ("concept: sieve of eratosthenes\nkind: routine\ndescription: cross out multiples up to the root.\n"
+             "cues: a range to search.\nnotes: mark composites first.\n")
+    golds = {p.prompt: p.gold for seed in (5, gym.CHECK_SEED) for p in gym.problems("count_primes", seed, 12)}
+
+    def answer(prompt, params):
+        if params.choice:
+            return params.choice[0]
+        if params.regex:
+            return sieve if params.regex.startswith("concept") else PAIRS
+        gold = next((g for q, g in golds.items() if q in prompt), "0")
+        if not params.stop:  # a trial solve, asked as the plain arm asks: right only with the concept shown
+            return f"\\boxed{{{gold if 'sieve of eratosthenes' in prompt else 1}}}"
+        return f"<answer>{gold}</answer>"  # the controller; a program request gets no code, so none is learned
+
+    monkeypatch.setattr(agent.engine.Engine, "from_settings", classmethod(lambda cls, s, **kw: ScriptedGenerator(answer)))
+    home, pub = tmp_path / "home", tmp_path / "results"
+    base = ["--home", str(home), "eval", "gym", "--families", "count_primes", "--train-size", "1", "--dev-size", "1",
+            "--seed", "5", "--arms", "frozen", "--no-progress", "--resamples", "50", "--publish-dir", str(pub)]
+    assert main([*base, "--name", "quiet", "--publish", "quiet"]) == 0
+    quiet = json.loads((pub / "quiet.json").read_text())["train"]
+    assert quiet["reason"] is False and "concept_trials" not in quiet and quiet["verified"] == 0
+    assert main([*base, "--name", "reasons", "--train-reason", "--publish", "reasons"]) == 0
+    train = json.loads((pub / "reasons.json").read_text())["train"]
+    assert train["reason"] is True and train["verified"] == 1
+    [trial] = train["concept_trials"]
+    assert (trial["concept"], trial["with"], trial["without"], trial["n"], trial["admitted"]) == (
+        "sieve of eratosthenes", 8, 0, 8, True)
