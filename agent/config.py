@@ -105,7 +105,8 @@ class Budgets(BaseModel):
                               "learning arm the training's budget of 8 problems a family, and bounds its cost on "
                               "families the model writes no program for (gym-r3: 8,100 tokens a problem).")
     procedure_distill: bool = Field(False, description="Ask the model to rewrite a right answer (a training "
-                                    "problem's reference, or a checked answer of its own) as a function of the "
+                                    "problem's reference, a checked answer of its own, or, on a cold start "
+                                    "without either, a practice problem's) as a function of the "
                                     "inputs. Off: the 1.5B model's rewrites solved 0 of 36 of their own puzzles "
                                     "(docs/results/procedure_distill.json).")
 

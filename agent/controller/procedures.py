@@ -403,14 +403,18 @@ def _example_lines(domain: Domain, problems: list[Problem]) -> list[str]:
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            trace: Trace, *, samples: int, max_tokens: int, temperature: float,
                            seed: int, portfolio: int = 3, reference: str | None = None,
-                           trusted: bool = False) -> str | None:
+                           trusted: bool = False, distill: bool = False) -> str | None:
     """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
-    With ``reference`` (a right answer to this problem: a training problem's reference solution)
-    the model first rewrites that answer as a function of the inputs (``distill``): writing
-    one answer's form as a search is within a small model's reach where a general solver
-    is not, and such partial procedures add up in the portfolio. When one solves this problem,
-    nothing else is asked.
+    With ``distill`` and a ``reference`` (a right answer to this problem: a training problem's
+    reference solution) the model first rewrites that answer as a function of the inputs:
+    writing one answer's form as a search is within a small model's reach where a general
+    solver is not, and such partial procedures add up in the portfolio. When one solves this
+    problem, nothing else is asked. With ``distill`` and no reference (the cold-start arm on a
+    dev problem), one of the family's practice problems and its answer is distilled instead, as
+    training would: without it the cold-start arm's letter counters reached 8/24 at best where
+    training's distilled one reached 24/24 (gym-r3). What that admits answers here only as
+    :func:`usable_answer` allows.
 
     Otherwise one greedy and ``samples`` sampled programs are asked for, plus a repair of the
     stored best where it fails. Once procedures are stored, the sampled ones are asked to
@@ -428,11 +432,15 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     known = {p.id for p in pool}
     gold = frozenset(known | ({problem.id} if trusted else set()))
     source = trace.thread_id or problem.id
-    distilled = None
-    if reference:
-        distilled = await distill_procedure(llm, store, problem, reference, check_problems, trace,
-                                            max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                            portfolio=portfolio, trusted=trusted, kept_only=domain.stories)
+    lesson = ((problem, reference) if reference else _practice(pool, seed)) if distill else None
+    if lesson is not None:
+        taught, answer = lesson
+        distilled, admitted = await distill_procedure(
+            llm, store, taught, answer, check_problems, trace, max_tokens=max_tokens, temperature=temperature,
+            seed=seed, portfolio=portfolio, trusted=trusted or taught is not problem, kept_only=domain.stories)
+        if taught is not problem:
+            distilled = None if admitted is None else await asyncio.to_thread(usable_answer, admitted, problem,
+                                                                              trusted)
         if distilled is not None:
             return distilled
     active = await asyncio.to_thread(store.active, family)
@@ -466,17 +474,33 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
                                        rate, source, portfolio)
     _record(trace, cands, admitted)
     here = next((c.here for c in cands if c.here), None)
-    if here is None and admitted is not None and vouched(admitted) \
-            and checker(domain, problem, trusted) is None:
-        taken = await asyncio.to_thread(run_procedure, admitted.code, name, [problem], APPLY_LIMITS, unchecked=True)
-        here = taken.answers.get(problem.id)
+    if here is None and admitted is not None and checker(domain, problem, trusted) is None:
+        here = await asyncio.to_thread(usable_answer, admitted, problem, trusted)
     return here
+
+
+def _practice(pool: list[Problem], seed: int) -> tuple[Problem, str] | None:
+    """A practice problem of the family with its answer, chosen by ``seed`` so that later rounds see others."""
+    golds = [p for p in pool if p.gold is not None]
+    return (pick := golds[seed % len(golds)], str(pick.gold)) if golds else None
+
+
+def usable_answer(proc: Procedure, problem: Problem, trusted: bool) -> str | None:
+    """``proc``'s answer to ``problem`` if it may be used: one its check accepts, or, where there is no
+    check, any answer of a vouched procedure."""
+    check = checker(get_domain(problem.domain), problem, trusted)
+    if check is None and not vouched(proc):
+        return None
+    res = run_procedure(proc.code, proc.name, [problem], APPLY_LIMITS, unchecked=check is None)
+    return res.answers.get(problem.id)
 
 
 async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: Problem, answer: str,
                             check_problems: list[Problem], trace: Trace, *, max_tokens: int, temperature: float,
-                            seed: int, portfolio: int, trusted: bool = False, kept_only: bool = False) -> str | None:
-    """Ask for ``answer``'s form as a function of the inputs (greedy, and one sample) and keep it if it checks.
+                            seed: int, portfolio: int, trusted: bool = False, kept_only: bool = False
+                            ) -> tuple[str | None, Procedure | None]:
+    """Ask for ``answer``'s form as a function of the inputs (greedy, and one sample) and keep it if it checks;
+    returns (an answer for ``problem``, what was admitted).
 
     ``answer`` is right for ``problem``: a training problem's reference solution, or an answer
     the gold-free check accepted (a rare success of the model's own reasoning). Returns an
@@ -485,7 +509,7 @@ async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: 
     distilled program that is right here mostly holds this problem's values (gym-r1, gym-r2).
     """
     if (learnable := _learnable(problem, check_problems, trusted)) is None:
-        return None
+        return None, None
     domain, signature, name, pool, shown = learnable
     gold = frozenset({p.id for p in pool} | ({problem.id} if trusted else set()))
     prompt = llm.render_chat(_messages(PROCEDURE_DISTILL_PROMPT.format(
@@ -499,8 +523,8 @@ async def distill_procedure(llm: TextGenerator, store: ProcedureStore, problem: 
                                        rate, trace.thread_id or problem.id, portfolio)
     _record(trace, cands, admitted)
     if kept_only and admitted is None:
-        return None
-    return next((c.here for c in cands if c.here), None)
+        return None, None
+    return next((c.here for c in cands if c.here), None), admitted
 
 
 def _record(trace: Trace, cands: list[Candidate], admitted: Procedure | None) -> None:

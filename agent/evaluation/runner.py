@@ -380,7 +380,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []
         train = {"run_id": run_id(options.name, "train"), "problems": len(train_eps),
                  "verified": sum(e.verdict == "correct" for e in train_eps), "verify": options.train_verify,
-                 "reason": options.train_reason,
+                 **({"reason": True} if options.train_reason else {}),
                  "wall_seconds": _wall(options.name, "train", settings)}
         if (learned := procedure_training(train_eps)) is not None:
             train["procedures"] = learned

@@ -93,6 +93,31 @@ def test_a_training_problem_without_a_check_learns_by_its_reference_and_the_stor
 
 
 @needs_jail
+def test_a_cold_start_distills_a_practice_problems_answer_and_answers_with_what_that_admits(memory, tmp_path: Path):
+    """No reference on a dev problem: one of the family's practice problems and its answer is distilled, as in
+    training, never this problem's; the program it admits (right on every practice problem) answers here."""
+    [dev] = gym.problems("letter_counting", 1003, 1)
+    practice = {p.prompt: p for p in gym.problems("letter_counting", gym.CHECK_SEED, 30)}
+
+    def reply(prompt: str, params: GenParams) -> str:
+        return COUNTER if "Right answer:" in prompt else "no code"
+
+    llm = ScriptedGenerator(reply)
+    result = _controller(llm, memory, tmp_path, "learning", procedure_distill=True).solve(dev)
+    [asked, *_] = [p for p in llm.prompts if "Right answer:" in p]
+    taught = [q for text, q in practice.items() if text in asked and f"Right answer: {q.gold}" in asked]
+    assert len(taught) == 1 and dev.prompt not in asked
+    [stored] = memory.procedures.list()
+    assert stored.source.endswith(" distill") and stored.rate == 1.0 and dev.id not in stored.evidence
+    assert result.end_reason == "learned_procedure" and get_domain("gym").score(dev, result.attempts) == 1.0
+    assert not any("Write a Python function that solves every" in p for p in llm.prompts)  # answered: no more asked
+    # off (the default), the same solve asks for programs and distills nothing
+    off = ScriptedGenerator(reply)
+    _controller(off, memory, tmp_path / "off", "learning").solve(gym.problems("word_sorting", 1003, 1)[0])
+    assert not any("Right answer:" in p for p in off.prompts) and any("Write a Python function" in p for p in off.prompts)
+
+
+@needs_jail
 def test_a_dev_problem_without_a_check_takes_no_answer_from_a_program_right_on_half_its_practice_problems(
         memory, tmp_path: Path):
     [dev] = gym.problems("word_sorting", 1003, 1)

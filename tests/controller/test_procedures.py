@@ -275,10 +275,12 @@ def test_a_reference_answer_is_distilled_into_a_procedure_of_its_form_and_then_n
     # the sampled distill returned the reference as a literal: recorded, never admitted
     calls = {c.input.split("\n", 1)[0]: c for c in result.trace.tool_calls if c.kind == "procedure_sample"}
     assert calls["distill:sample"].output == "holds answers as literals" and calls["distill"].ids == [stored.id]
-    # without a reference, the same learning solve writes programs as before and shows no answer
+    # without a reference (a cold start on a dev problem) a practice problem's answer is distilled, never this
+    # problem's; the form is stored already, so programs are then written as before
     llm2 = _script("no code", lambda seed: "no code", distill=FORM_MINUS_TIMES_MINUS)
     _controller(llm2, memory, tmp_path, "learning", procedure_distill=True).solve(make_problem([2, 2, 5, 13]))
-    assert not any("Right answer:" in p for p in llm2.prompts)
+    [practice] = [p for p in llm2.prompts if "Right answer:" in p][:1]
+    assert "2 2 5 13" not in practice and any(f"Right answer: {c.gold}" in practice for c in checks)
     assert any("Write a Python function that solves every" in p for p in llm2.prompts)
 
 
@@ -331,8 +333,8 @@ def test_a_checked_answer_of_the_models_own_reasoning_is_distilled_while_learnin
                    "cues: four numbers.\nnotes: try each order.\n"
         if params.regex and params.regex.startswith("Q:"):
             return "Q: which two differences multiply to the target?\nP: try each pair of differences\n"
-        if "Right answer:" in prompt:
-            return FORM_MINUS_TIMES_MINUS
+        if "Right answer:" in prompt:  # a practice problem's answer (a cold start) teaches nothing here
+            return FORM_MINUS_TIMES_MINUS if "Right answer: (13-1)*(3-1)" in prompt else "no code"
         if "Write a Python function" in prompt or "write the corrected" in prompt:
             return "no code"
         return "12 times 2. \\boxed{(13-1)*(3-1)}"

@@ -359,7 +359,7 @@ def test_training_that_reasons_tries_each_written_concept_on_held_problems_and_r
             "--seed", "5", "--arms", "frozen", "--no-progress", "--resamples", "50", "--publish-dir", str(pub)]
     assert main([*base, "--name", "quiet", "--publish", "quiet"]) == 0
     quiet = json.loads((pub / "quiet.json").read_text())["train"]
-    assert quiet["reason"] is False and "concept_trials" not in quiet and quiet["verified"] == 0
+    assert "reason" not in quiet and "concept_trials" not in quiet and quiet["verified"] == 0
     assert main([*base, "--name", "reasons", "--train-reason", "--publish", "reasons"]) == 0
     train = json.loads((pub / "reasons.json").read_text())["train"]
     assert train["reason"] is True and train["verified"] == 1
