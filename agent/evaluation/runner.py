@@ -127,7 +127,6 @@ class _Lazy:
             self._llm.close()
 
 
-
 def _check_setup(eval_dir: Path, record: SplitRecord, settings: Settings) -> None:
     """The first run records the split and the sampling setup; a rerun under the same name must match both."""
     path = eval_dir / SPLIT_FILE
