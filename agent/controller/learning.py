@@ -225,7 +225,7 @@ async def _admitted(llm: TextGenerator, trials: ConceptTrials | None, problem: P
         return [], []
     seconds = (time.perf_counter() - t0) / len(results)
     calls = [ToolCall(node="learn", kind="concept_trial", input=r.concept, output=r.summary(), ok=r.admitted,
-                      seconds=seconds) for r in results]
+                      seconds=seconds, figures=r.figures()) for r in results]
     kept = [c.model_copy(update=r.figures()) for c, r in zip(concepts, results, strict=True) if r.admitted]
     return kept, calls
 

@@ -537,6 +537,8 @@ def _record(trace: Trace, cands: list[Candidate], admitted: Procedure | None) ->
         trace.tool_calls.append(ToolCall(
             node="learn_procedures", kind="procedure_sample", input=f"{cand.origin}\n{cand.text[:PROGRAM_CHARS]}",
             output=summary, ok=cand.ok_here,
+            figures={"check_passed": len(cand.check.passed), "check_n": cand.check.checked}
+            if cand.check is not None and not cand.lookup else {},
             ids=[admitted.id] if admitted is not None and admitted.id is not None and admitted.code == cand.code
             else []))
 

@@ -60,6 +60,8 @@ class ToolCall(BaseModel):
     ok: bool = True
     ids: list[int] = Field(default_factory=list)
     seconds: float = 0.0
+    figures: dict[str, int] = Field(default_factory=dict, description="What the call measured, by name, so reports "
+                                    "read numbers instead of parsing ``output``'s wording.")
 
 
 class NodeStat(BaseModel):

@@ -199,6 +199,13 @@ def versus_scaffold(row: ArmResult, episodes: list[Episode], scaffold: list[Epis
 _CHECK = re.compile(r"check (\d+)/(\d+)")
 
 
+def _passed_every_check(call: dict[str, Any]) -> bool:
+    """A written program passed all its check problems (traces from before ``figures`` say so only in text)."""
+    if figures := call.get("figures"):
+        return "check_n" in figures and figures["check_passed"] == figures["check_n"]
+    return bool((m := _CHECK.search(call.get("output", ""))) and m.group(1) == m.group(2))
+
+
 def _origin(call: dict[str, Any]) -> str:
     return str(call.get("input", "")).split("\n", 1)[0]
 
@@ -214,7 +221,7 @@ def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
     samples = [c for e in ordered for c in e.trace.get("tool_calls") or [] if c.get("kind") == "procedure_sample"]
     if not samples:
         return None
-    general = sum(1 for c in samples if (m := _CHECK.search(c.get("output", ""))) and m.group(1) == m.group(2))
+    general = sum(1 for c in samples if _passed_every_check(c))
     quarters = [ordered[i * len(ordered) // 4:(i + 1) * len(ordered) // 4] for i in range(4)]
     by_end = Counter(e.trace.get("end_reason", "") for e in ordered)
     return {
@@ -229,7 +236,15 @@ def procedure_training(episodes: list[Episode]) -> dict[str, Any] | None:
     }
 
 
-_TRIAL = re.compile(r"with (\d+)/(\d+), without (\d+)/\d+: (admitted|not admitted)")
+_TRIAL = re.compile(r"with (?P<trial_with>\d+)/(?P<trial_n>\d+), without (?P<trial_without>\d+)/\d+")
+
+
+def _trial_figures(call: dict[str, Any]) -> dict[str, int] | None:
+    """A trial's figures (traces from before ``figures`` hold them only in ``TrialResult.summary``'s text)."""
+    if figures := call.get("figures"):
+        return figures
+    m = _TRIAL.search(call.get("output", ""))
+    return {k: int(v) for k, v in m.groupdict().items()} if m else None
 
 
 def concept_trials(episodes: list[Episode]) -> list[dict[str, Any]]:
@@ -237,9 +252,9 @@ def concept_trials(episodes: list[Episode]) -> list[dict[str, Any]]:
     out = []
     for e in sorted(episodes, key=lambda e: e.id or 0):
         for c in e.trace.get("tool_calls") or []:
-            if c.get("kind") == "concept_trial" and (m := _TRIAL.search(c.get("output", ""))):
-                out.append({"problem_id": e.problem_id, "concept": c.get("input", ""), "with": int(m.group(1)),
-                            "without": int(m.group(3)), "n": int(m.group(2)), "admitted": m.group(4) == "admitted"})
+            if c.get("kind") == "concept_trial" and (f := _trial_figures(c)):
+                out.append({"problem_id": e.problem_id, "concept": c.get("input", ""), "with": f["trial_with"],
+                            "without": f["trial_without"], "n": f["trial_n"], "admitted": bool(c.get("ok"))})
     return out
 
 
