@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--snapshot", default=None, help="name of the memory snapshot: taken after training, "
                        "or used as it is when it exists already (default: <name>-train)")
         p.add_argument("--skip-train", action="store_true", help="do not learn; use the snapshot named by --snapshot")
+        p.add_argument("--train-from", default=None, metavar="SNAPSHOT",
+                       help="start training from this snapshot's memory instead of an empty one (e.g. more training "
+                       "problems for the families it has no procedure for); the new snapshot holds both")
         p.add_argument("--train-verify", choices=["gold", "domain"], default="gold",
                        help="check while learning on train: gold (reference answers, default) or domain (gold-free)")
         p.add_argument("--train-reason", action="store_true",
@@ -136,7 +139,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     name = args.name or default_name(args.eval_kind, label, split, settings, args.small)
     options = EvalOptions(name=name, arms=arms, concurrency=args.concurrency, progress=not args.no_progress,
                           train_concurrency=args.train_concurrency,
-                          snapshot=args.snapshot, skip_train=args.skip_train, train_verify=args.train_verify,
+                          snapshot=args.snapshot, skip_train=args.skip_train, train_from=args.train_from,
+                          train_verify=args.train_verify,
                           train_reason=args.train_reason,
                           resamples=args.resamples, seed=args.stats_seed, publish=args.publish,
                           publish_dir=args.publish_dir, baselines_from=args.baselines_from)

@@ -77,6 +77,9 @@ class EvalOptions(BaseModel):
     progress: bool = True
     snapshot: str | None = Field(None, description="Snapshot to create after training, or to use with skip_train.")
     skip_train: bool = False
+    train_from: str | None = Field(None, description="Snapshot training starts from instead of an empty store, so a "
+                                   "memory learned once grows with more training problems (more of a weak family, "
+                                   "or new families) without learning again what it holds.")
     train_verify: VerifyMode = "gold"
     train_reason: bool = Field(False, description="Training problems no procedure answers are also solved by "
                                "reasoning, so the learn node runs: concepts (after their A/B trial) and subroutines.")
@@ -202,6 +205,9 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
     reason = ", reasoning where no procedure answers" if options.train_reason else ""
     print(f"train: {len(split.train)} problems, memory learning{reason}, verify {options.train_verify} -> run {rid}",
           file=sys.stderr)
+    if options.train_from:
+        working_copy(settings.home, options.train_from, store_dir)
+        print(f"train: starting from snapshot {options.train_from}", file=sys.stderr)
     if _pending(episodes, rid, split.train):
         memory = arm_memory(store_dir, episodes, lazy.encoder, settings)
         try:
@@ -214,7 +220,7 @@ def _train(split: Split, settings: Settings, name: str, eval_dir: Path, snap_nam
         if interrupted:
             return None
     source = {"eval": name, "train_run": rid, "train_problems": len(split.train), "model": settings.model,
-              "verify": options.train_verify}
+              "verify": options.train_verify, **({"train_from": options.train_from} if options.train_from else {})}
     manifest = create_snapshot(store_dir, settings.home, snap_name, source)
     print(f"snapshot {snap_name}: {manifest.counts}", file=sys.stderr)
     return manifest
@@ -245,6 +251,9 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     if needs_memory and options.skip_train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
         raise FileNotFoundError(f"--skip-train needs an existing snapshot; {snap_name!r} not found in "
                                 f"{snapshot_root(settings.home)} (give one with --snapshot NAME)")
+    if options.train_from and not (snapshot_root(settings.home) / options.train_from / MANIFEST).is_file():
+        raise FileNotFoundError(f"--train-from: snapshot {options.train_from!r} not found in "
+                                f"{snapshot_root(settings.home)}")
     if needs_memory and not split.train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
         raise ValueError("the frozen arm needs training problems or an existing --snapshot")
 

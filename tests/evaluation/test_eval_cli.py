@@ -366,3 +366,36 @@ def test_training_that_reasons_tries_each_written_concept_on_held_problems_and_r
     [trial] = train["concept_trials"]
     assert (trial["concept"], trial["with"], trial["without"], trial["n"], trial["admitted"]) == (
         "sieve of eratosthenes", 8, 0, 8, True)
+
+
+def test_training_can_start_from_a_snapshot_and_the_new_snapshot_holds_both(tmp_path, fake_engine, capsys):
+    """``--train-from``: a second training grows a memory learned once instead of starting empty; the new
+    snapshot names where it started, and a snapshot that does not exist is refused before anything runs."""
+    import sqlite3
+
+    from agent.evaluation.snapshot import DB_FILE, MANIFEST
+
+    home = tmp_path / "home"
+    base = ["--home", str(home), "eval", "math", "--generate", "12", "--dev-size", "4", "--no-progress",
+            "--resamples", "200", "--arms", "frozen"]
+    assert main([*base, "--name", "first", "--train-limit", "3"]) == 0
+    first = home / "snapshots" / "first-train"
+
+    def rows(snapshot: Path) -> set[tuple[str, str]]:
+        with sqlite3.connect(snapshot / DB_FILE) as db:
+            return {(r[0], r[1]) for r in db.execute("select name, created_at from concepts")} | {
+                (r[0], r[1]) for r in db.execute("select question, created_at from subroutines")}
+
+    learned = rows(first)
+    assert learned
+    capsys.readouterr()
+    assert main([*base, "--name", "second", "--train-from", "first-train"]) == 0
+    assert "starting from snapshot first-train" in capsys.readouterr().err
+    second = home / "snapshots" / "second-train"
+    assert learned <= rows(second)  # the very rows, not the same ones learned again
+    manifest = json.loads((second / MANIFEST).read_text())
+    assert manifest["source"]["train_from"] == "first-train"
+    assert "train_from" not in json.loads((first / MANIFEST).read_text())["source"]
+
+    assert main([*base, "--name", "third", "--train-from", "nothing"]) == 1
+    assert "snapshot 'nothing' not found" in capsys.readouterr().err
