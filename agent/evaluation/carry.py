@@ -21,6 +21,7 @@ from agent.config import Settings
 from agent.evaluation.arms import SETUP_FIELDS, run_id
 from agent.evaluation.machine import record_machine, recorded_machines
 from memory.schemas import Episode
+from tools.domains import get_domain
 from tools.domains.split import SplitRecord
 
 CARRIED_FILE = "carried.json"
@@ -35,13 +36,23 @@ def _budgets(budgets: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in budgets.items() if k not in LEARNING_BUDGETS}
 
 
-def check_source(source_dir: Path, record: SplitRecord, settings: Settings) -> None:
-    """Raise ValueError unless ``source_dir`` is an evaluation of the same split with the same arm settings."""
+def _holds_dev(theirs: SplitRecord, ours: SplitRecord) -> bool:
+    """Every dev problem of ours is one of theirs: where ids name the same problem in every split (a few families
+    of a larger mixed evaluation, say), even though the two trained on different problems."""
+    return (theirs.kind == ours.kind and get_domain(ours.kind).global_ids
+            and set(ours.dev_ids) <= set(theirs.dev_ids))
+
+
+def check_source(source_dir: Path, record: SplitRecord, settings: Settings) -> bool:
+    """Raise ValueError unless ``source_dir`` evaluated our dev problems with the same arm settings; True when it
+    is the very same split (else it holds ours among more, see :func:`_holds_dev`)."""
     name = source_dir.name
     split_path, result_path = source_dir / "split.json", source_dir / "eval.json"
     if not split_path.is_file() or not result_path.is_file():
         raise ValueError(f"--baselines-from {name}: no finished evaluation of that name in {source_dir.parent}")
-    if SplitRecord.model_validate_json(split_path.read_text()).fingerprint() != record.fingerprint():
+    theirs_split = SplitRecord.model_validate_json(split_path.read_text())
+    same = theirs_split.fingerprint() == record.fingerprint()
+    if not same and not _holds_dev(theirs_split, record):
         raise ValueError(f"--baselines-from {name}: it was run on another split; its arms are not comparable")
     theirs = json.loads(result_path.read_text()).get("settings") or {}
     ours = settings.model_dump(mode="json", include={*SETUP_FIELDS, "budgets"})
@@ -52,6 +63,7 @@ def check_source(source_dir: Path, record: SplitRecord, settings: Settings) -> N
     if changed:
         raise ValueError(f"--baselines-from {name}: run with other settings ({', '.join(changed)}); "
                          "its arms are not comparable")
+    return same
 
 
 def carry_arms(source: str, arms: list[str], dev_ids: list[str], settings: Settings, name: str, episodes: Any,
@@ -67,7 +79,7 @@ def carry_arms(source: str, arms: list[str], dev_ids: list[str], settings: Setti
     wanted = [a for a in arms if a in CARRYABLE_ARMS]
     if not wanted:
         return carried
-    check_source(source_dir, record, settings)
+    whole = check_source(source_dir, record, settings)
     wanted_ids = set(dev_ids)
     for arm in wanted:
         have = {e.problem_id for e in run_episodes(episodes, run_id(name, arm)) if e.verdict != "error"}
@@ -78,7 +90,7 @@ def carry_arms(source: str, arms: list[str], dev_ids: list[str], settings: Setti
         episodes.add_many([Episode.model_validate({**e.model_dump(exclude={"id"}), "run_id": run_id(name, arm)})
                            for e in theirs])
         summary, mine = settings.runs_dir / run_id(source, arm), settings.runs_dir / run_id(name, arm)
-        if (summary / SUMMARY_FILE).is_file() and not (mine / SUMMARY_FILE).is_file():
+        if whole and (summary / SUMMARY_FILE).is_file() and not (mine / SUMMARY_FILE).is_file():
             shutil.copytree(summary, mine, dirs_exist_ok=True)
         carried[arm] = source
     for machine in recorded_machines(source_dir):
@@ -93,9 +105,12 @@ def carried_arms(eval_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def carried_wall(runs_dir: Path, source: str, arm: str) -> float | None:
-    """The wall seconds ``source``'s report gave ``arm`` (an archive restores the report, not the batch summary)."""
+def carried_wall(runs_dir: Path, source: str, arm: str, n: int) -> float | None:
+    """The wall seconds ``source``'s report gave ``arm`` (an archive restores the report, not the batch summary),
+    pro rata for ``n`` of its problems where only some of them were carried."""
     path = Path(runs_dir) / source / "eval.json"
     if not path.is_file():
         return None
-    return ((json.loads(path.read_text()).get("arms") or {}).get(arm) or {}).get("wall_seconds")
+    row = (json.loads(path.read_text()).get("arms") or {}).get(arm) or {}
+    wall, total = row.get("wall_seconds"), row.get("n")
+    return wall * n / total if wall is not None and total and n < total else wall

@@ -382,7 +382,8 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
     carried = carried_arms(settings.runs_dir / options.name)
     for arm, source in carried.items():
         if arm in rows and rows[arm].wall_seconds is None:
-            rows[arm] = rows[arm].model_copy(update={"wall_seconds": carried_wall(settings.runs_dir, source, arm)})
+            rows[arm] = rows[arm].model_copy(update={"wall_seconds": carried_wall(settings.runs_dir, source, arm,
+                                                                                rows[arm].n)})
     train = None
     if manifest is not None:
         train_eps = _arm_episodes(episodes, run_id(options.name, "train"), split.train) if split.train else []

@@ -66,6 +66,9 @@ class Domain:
     #: Many kinds of problem share this domain and one store, so a problem's stored procedures are chosen by how
     #: alike it is to the problems that wrote or verified them (retrieval), not by a family label.
     stories: ClassVar[bool] = False
+    #: A problem id names the same problem in every split (a generator's family, seed and index), so another
+    #: evaluation's dev problems may be a superset of this one's and its model-alone arms still apply.
+    global_ids: ClassVar[bool] = False
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
         """The arguments a stored procedure is called with on ``problem``; None when it has no such inputs."""

@@ -43,6 +43,7 @@ class GymDomain(Domain):
                      "return it as a string in exactly the form the question asks for; return None when the text is "
                      "not a problem of this kind.")
     stories = True
+    global_ids = True
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
         return [problem.prompt]
