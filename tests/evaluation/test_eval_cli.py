@@ -338,14 +338,19 @@ def test_arms_that_read_no_learned_memory_are_carried_from_an_evaluation_of_the_
     assert main([*base[:3], "gym", "--families", "count_primes,word_sorting", "--train-size", "2", "--dev-size", "2",
                  "--seed", "3", "--no-progress", "--resamples", "200", "--arms", "plain", "--name", "mixed"]) == 0
     capsys.readouterr()
-    assert main([*some, "--name", "part", "--baselines-from", "mixed"]) == 0
+    assert main([*some, "--train-seed", "5", "--name", "part", "--baselines-from", "mixed"]) == 0
     assert "arm plain: run part-plain, 0 of 2" in capsys.readouterr().err
+    split = json.loads((home / "runs" / "part" / "split.json").read_text())
+    assert {i.split("/")[1] for i in split["train_ids"]} == {"s5"} and split["seed"] == 5
+    assert {i.split("/")[1] for i in split["dev_ids"]} == {"s1003"}
     mixed, part = (json.loads((home / "runs" / n / "eval.json").read_text()) for n in ("mixed", "part"))
     assert part["carried"] == {"plain": "mixed"} and part["n"] == 2
     assert part["scores"]["plain"] == {k: v for k, v in mixed["scores"]["plain"].items() if k.startswith("count")}
     assert part["arms"]["plain"]["wall_seconds"] == pytest.approx(mixed["arms"]["plain"]["wall_seconds"] / 2)
     assert main([*some, "--seed", "4", "--name", "other", "--baselines-from", "mixed"]) == 1
     assert "another split" in capsys.readouterr().err
+    assert main([*some, "--train-seed", "1003", "--name", "clash"]) == 1
+    assert "is the dev seed" in capsys.readouterr().err
 
 
 def test_training_that_reasons_tries_each_written_concept_on_held_problems_and_reports_the_trials(

@@ -93,6 +93,9 @@ class GymDomain(Domain):
                             help=f"dev problems per family (default {DEFAULT_DEV_SIZE})")
         parser.add_argument("--seed", type=int, default=0, metavar="S",
                             help=f"training seed S; dev is generated from seed S+{DEV_SEED_OFFSET} (default 0)")
+        parser.add_argument("--train-seed", type=int, default=None, metavar="T",
+                            help="train on seed T instead of S, keeping S's dev problems (with --train-from: new "
+                            "training problems for a memory learned on S)")
 
     def eval_split(self, args: argparse.Namespace) -> tuple[Split, str]:
         """Train from seed S, dev from S+1000, each family's problems interleaved into one stream (dev in
@@ -101,9 +104,12 @@ class GymDomain(Domain):
         n_train, n_dev = self.small_sizes if args.small else (args.train_size, args.dev_size)
         if n_dev < 1 or n_train < 0:
             raise ValueError("--dev-size must be at least 1 and --train-size at least 0")
-        train_seed, dev_seed = args.seed, args.seed + DEV_SEED_OFFSET
+        dev_seed = args.seed + DEV_SEED_OFFSET
+        train_seed = args.seed if getattr(args, "train_seed", None) is None else args.train_seed
         if gym.CHECK_SEED in (train_seed, dev_seed):
             raise ValueError(f"seed {gym.CHECK_SEED} is the procedures' cross-check seed; choose another --seed")
+        if train_seed == dev_seed:
+            raise ValueError(f"--train-seed {train_seed} is the dev seed; choose another")
         train = [p for f in names for p in (gym.problems(f, train_seed, n_train) if n_train else [])]
         random.Random(train_seed).shuffle(train)
         dev = gym.interleave([gym.problems(f, dev_seed, n_dev) for f in names])
