@@ -89,6 +89,9 @@ class EvalReport(BaseModel):
                                            "dev stream, in the order it was solved: the learning arm's curve.")
     carried: dict[str, str] = Field(default_factory=dict, description="Arm -> the evaluation of the same split and "
                                     "settings its episodes were copied from (--baselines-from), not solved here.")
+    rescored: dict[str, list[str]] = Field(default_factory=dict, description="Arm -> dev problems whose stored answer "
+                                           "the current scorer scores otherwise than when it was solved (domains "
+                                           "scored by the answer alone); the report uses the current score.")
     family_checks: dict[str, str] = Field(default_factory=dict, description="Mixed stores: family -> 'gold-free' "
                                           "(a procedure's answer must pass the question's own check) or "
                                           "'cross-check' (only a procedure right on >= 0.9 of the >= 10 check "
@@ -326,6 +329,8 @@ def format_table(report: EvalReport) -> str:
         lines.append(f"  by {key}: " + "; ".join(
             f"{value} (n={cell['n']:.0f}) " + " ".join(f"{a} {_pct(v)}" for a, v in cell.items() if a != "n")
             for value, cell in cells.items()))
+    for arm, ids in report.rescored.items():
+        lines.append(f"  {arm}: {len(ids)} stored answer(s) scored otherwise by the current scorer: {', '.join(ids)}")
     return "\n".join(lines)
 
 
@@ -352,6 +357,7 @@ def published(report: EvalReport) -> dict[str, Any]:
         **({"learning_thirds": report.thirds["learning"]} if "learning" in report.thirds else {}),
         **({"machines": report.machines} if report.machines else {}),
         **({"carried": report.carried} if report.carried else {}),
+        **({"rescored": report.rescored} if report.rescored else {}),
         **({f"hit_at_{report.retrieval_k}": report.hit_at_k, "family_checks": report.family_checks}
            if report.retrieval_k is not None else {}),
         **({"procedures": report.procedures, "procedure_solves": report.procedure_solves}

@@ -368,10 +368,30 @@ def _wall(name: str, arm: str, settings: Settings) -> float | None:
     return (summary.wall_seconds_total or summary.wall_seconds) if summary is not None else None
 
 
+def _rescore(by_arm: dict[str, list[Episode]], problems: list[Problem]) -> dict[str, list[str]]:
+    """Score every stored answer again, in place, where the domain scores by the answer alone; the episodes stay as
+    they were solved. Returns arm -> the problems whose score changed (a scorer fix since, e.g. LaTeX unwrapping)."""
+    if not problems or not get_domain(problems[0].domain).answer_scored:
+        return {}
+    by_id = {p.id: p for p in problems}
+    changed: dict[str, list[str]] = {}
+    for arm, eps in by_arm.items():
+        for i, e in enumerate(eps):
+            problem = by_id.get(e.problem_id)
+            if problem is None or e.answer is None:
+                continue
+            now = get_domain(problem.domain).score(problem, [e.answer])
+            if now != e.score:
+                eps[i] = e.model_copy(update={"score": now})
+                changed.setdefault(arm, []).append(e.problem_id)
+    return changed
+
+
 def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
             manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
     by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in ARMS
               if arm in options.arms}
+    rescored = _rescore(by_arm, split.dev)
     plain, scaffold = by_arm.get("plain"), by_arm.get("scaffold")
     rows = {}
     for arm, eps in by_arm.items():
@@ -411,6 +431,7 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         thirds={arm: stream_thirds(split.dev, scores[arm]) for arm in by_arm} if len(split.dev) >= 3 else {},
         machines=[m.model_dump(mode="json") for m in recorded_machines(settings.runs_dir / options.name)],
         carried={a: src for a, src in carried.items() if a in rows},
+        rescored=rescored,
         **mixed,
     )
 

@@ -420,3 +420,39 @@ def test_training_can_start_from_a_snapshot_and_the_new_snapshot_holds_both(tmp_
 
     assert main([*base, "--name", "third", "--train-from", "nothing"]) == 1
     assert "snapshot 'nothing' not found" in capsys.readouterr().err
+
+
+def test_a_gym_report_scores_stored_answers_again_with_the_current_scorer(tmp_path, fake_engine, capsys):
+    """An answer the scorer once got wrong (``\\text{Sunday}``, scored against "Sunday") is right in the next report,
+    which names it; the stored episode stays as it was solved."""
+    import sqlite3
+
+    from tools.tasks import gym
+
+    home = tmp_path / "home"
+    args = ["--home", str(home), "eval", "gym", "--families", "calendar_arithmetic", "--train-size", "0",
+            "--dev-size", "2", "--seed", "3", "--arms", "plain", "--no-progress", "--resamples", "50", "--name", "c"]
+    assert main(args) == 0
+    dev = gym.problems("calendar_arithmetic", 1003, 2)
+    with sqlite3.connect(home / "mnemos.db") as db:  # as an older scorer stored it
+        db.execute("update episodes set answer = ?, score = 0.0 where run_id = 'c-plain' and problem_id = ?",
+                   (f"\\text{{{dev[0].gold}}}", dev[0].id))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert f"plain: 1 stored answer(s) scored otherwise by the current scorer: {dev[0].id}" in capsys.readouterr().out
+    result = json.loads((home / "runs" / "c" / "eval.json").read_text())
+    assert result["scores"]["plain"][dev[0].id] == 1.0 and result["rescored"] == {"plain": [dev[0].id]}
+    with sqlite3.connect(home / "mnemos.db") as db:
+        assert db.execute("select score from episodes where run_id = 'c-plain' and problem_id = ?",
+                          (dev[0].id,)).fetchone() == (0.0,)
+
+
+def test_gym_answers_are_read_without_their_latex_typesetting() -> None:
+    from tools.tasks.gym import plain_text, problems, score
+
+    assert plain_text("\\text{Sunday}") == plain_text("$\\text{Sunday}$") == "Sunday"
+    assert plain_text("$12$") == "12" and plain_text("(8 \\times 3) \\div 1") == "(8 * 3) / 1"
+    assert plain_text("a \\text{b} c") == "a \\text{b} c"  # only a wrapper around the whole answer goes
+    [day] = problems("calendar_arithmetic", 1000, 1)
+    assert score(day, f"\\text{{{day.gold}}}") == score(day, day.gold) == 1.0
+    assert score(day, "\\text{Someday}") == 0.0

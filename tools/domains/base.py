@@ -69,6 +69,9 @@ class Domain:
     #: A problem id names the same problem in every split (a generator's family, seed and index), so another
     #: evaluation's dev problems may be a superset of this one's and its model-alone arms still apply.
     global_ids: ClassVar[bool] = False
+    #: A problem's score is a function of its final answer alone (``score(problem, [answer])``), so a report scores
+    #: stored answers again with the current scorer: a scorer fix then reaches episodes solved before it.
+    answer_scored: ClassVar[bool] = False
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
         """The arguments a stored procedure is called with on ``problem``; None when it has no such inputs."""

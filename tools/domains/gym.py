@@ -44,6 +44,7 @@ class GymDomain(Domain):
                      "not a problem of this kind.")
     stories = True
     global_ids = True
+    answer_scored = True
 
     def procedure_args(self, problem: Problem) -> list[object] | None:
         return [problem.prompt]

@@ -8,6 +8,7 @@ question text only, which is all a procedure or the model ever reads.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -60,13 +61,31 @@ def problems(family: str, seed: int, size: int) -> list[Problem]:
     return out
 
 
+#: An answer wholly wrapped as LaTeX text or math (``\text{Sunday}``, ``$12$``): the model's typesetting, not its
+#: answer (gym-r3's plain arm answered two calendar problems right as ``\text{...}`` and was scored wrong).
+_WRAPPED = re.compile(r"\$*\s*\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}\s*\$*|\$+([^$]*)\$+")
+#: LaTeX operators in an expression answer, as the datasets' parsers write them.
+_OPERATORS = {"\\times": "*", "\\cdot": "*", "\\div": "/"}
+
+
+def plain_text(answer: str) -> str:
+    """``answer`` without LaTeX typesetting around it or in its operators; anything else is left as written."""
+    text = answer.strip()
+    while m := _WRAPPED.fullmatch(text):
+        text = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    for latex, op in _OPERATORS.items():
+        text = text.replace(latex, op)
+    return text
+
+
 def score(problem: Problem, answer: str | None) -> float:
-    """1.0 when the dataset's own ``score_answer`` gives full credit, else 0.0 (its partial credits for a
-    well-formed wrong answer are not solves)."""
+    """1.0 when the dataset's own ``score_answer`` gives full credit to the answer (read by :func:`plain_text`),
+    else 0.0 (its partial credits for a well-formed wrong answer are not solves)."""
     m = problem.meta
     ds = dataset(m["family"], int(m["seed"]), int(m["size"]))
     try:
-        return 1.0 if float(ds.score_answer(answer, ds[int(m["index"])])) >= 1.0 else 0.0
+        return 1.0 if float(ds.score_answer(plain_text(answer) if answer is not None else None,
+                                            ds[int(m["index"])])) >= 1.0 else 0.0
     except Exception:  # noqa: BLE001 - a scorer that chokes on a malformed answer scores it wrong
         return 0.0
 
