@@ -103,13 +103,20 @@ class EvalOutcome(BaseModel):
 class _Lazy:
     """The engine and the embedder start only when some arm has work left (each costs seconds to a minute)."""
 
-    def __init__(self, settings: Settings, llm: TextGenerator | None, encoder: Any | None):
+    def __init__(self, settings: Settings, llm: TextGenerator | None, encoder: Any | None, eval_dir: Path):
         self.settings = settings
+        self.eval_dir = eval_dir
+        self._recorded = False
         self._llm, self._own_llm = llm, llm is None
         self._encoder = encoder
 
     @property
     def llm(self) -> TextGenerator:
+        """The engine; the machine it runs on is listed as one that worked on the evaluation (a rerun that only
+        reports, or carries arms, adds none)."""
+        if not self._recorded:
+            record_machine(self.eval_dir)
+            self._recorded = True
         if self._llm is None:
             from agent.engine import make_engine
 
@@ -245,7 +252,6 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     name = options.name
     eval_dir = settings.runs_dir / name
     _check_setup(eval_dir, split.record, settings)
-    record_machine(eval_dir)
     needs_memory = bool(SNAPSHOT_ARMS & set(options.arms))
     snap_name = options.snapshot or run_id(name, "train")
     if needs_memory and options.skip_train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
@@ -260,7 +266,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     db = Database(settings.db_url)
     episodes = EpisodeStore(db)
     main = MemoryStores(db, {}, episodes)
-    lazy = _Lazy(settings, llm, encoder)
+    lazy = _Lazy(settings, llm, encoder, eval_dir)
     outcome = EvalOutcome()
     try:
         manifest: SnapshotManifest | None = None
@@ -387,18 +393,32 @@ def _rescore(by_arm: dict[str, list[Episode]], problems: list[Problem]) -> dict[
     return changed
 
 
+def _reported_walls(eval_dir: Path) -> dict[tuple[str, int], float]:
+    """(arm, problems) -> wall seconds the last report gave it: an archive restores the report, not the arms' batch
+    summaries, so a report made after loading one keeps the times measured where the arms ran (for as many
+    problems as it reported: a ``--limit`` report is not timed by the whole arm's)."""
+    path = eval_dir / RESULT_FILE
+    if not path.is_file():
+        return {}
+    arms = json.loads(path.read_text()).get("arms") or {}
+    return {(a, r.get("n")): r["wall_seconds"] for a, r in arms.items() if r.get("wall_seconds") is not None}
+
+
 def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
             manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
     by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in ARMS
               if arm in options.arms}
     rescored = _rescore(by_arm, split.dev)
+    earlier = _reported_walls(settings.runs_dir / options.name)
     plain, scaffold = by_arm.get("plain"), by_arm.get("scaffold")
     rows = {}
     for arm, eps in by_arm.items():
         row = arm_result(arm, run_id(options.name, arm), eps, plain, resamples=options.resamples, seed=options.seed)
         if scaffold and arm in MEMORY_ARMS:
             row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
-        rows[arm] = row.model_copy(update={"wall_seconds": _wall(options.name, arm, settings), **extra.get(arm, {})})
+        wall = _wall(options.name, arm, settings)
+        rows[arm] = row.model_copy(update={"wall_seconds": wall if wall is not None else earlier.get((arm, row.n)),
+                                           **extra.get(arm, {})})
     carried = carried_arms(settings.runs_dir / options.name)
     for arm, source in carried.items():
         if arm in rows and rows[arm].wall_seconds is None:

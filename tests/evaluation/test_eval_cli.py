@@ -456,3 +456,26 @@ def test_gym_answers_are_read_without_their_latex_typesetting() -> None:
     [day] = problems("calendar_arithmetic", 1000, 1)
     assert score(day, f"\\text{{{day.gold}}}") == score(day, day.gold) == 1.0
     assert score(day, "\\text{Someday}") == 0.0
+
+
+def test_a_rerun_that_only_reports_keeps_the_arms_times_and_adds_no_machine(tmp_path, fake_engine, monkeypatch):
+    """After an archive is loaded elsewhere, the arms' batch summaries are gone: the report keeps the wall times
+    measured where they ran, and the machine that only wrote the report is not listed as one that solved."""
+    import shutil
+
+    import agent.evaluation.machine as machine
+
+    home = tmp_path / "home"
+    args = ["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "4", "--no-progress",
+            "--resamples", "100", "--arms", "plain", "--name", "w"]
+    assert main(args) == 0
+    first = json.loads((home / "runs" / "w" / "eval.json").read_text())
+    assert first["arms"]["plain"]["wall_seconds"] > 0 and len(first["machines"]) == 1
+    shutil.rmtree(home / "runs" / "w-plain")  # as `mnemos archive load` leaves it
+    other = machine.this_machine().model_copy(update={"cpu": "Another CPU"})
+    monkeypatch.setattr(machine, "this_machine", lambda *a: other)
+    assert main(args) == 0
+    again = json.loads((home / "runs" / "w" / "eval.json").read_text())
+    assert again["arms"]["plain"]["wall_seconds"] == first["arms"]["plain"]["wall_seconds"]
+    assert again["machines"] == first["machines"]
+    assert len(fake_engine) == 1  # nothing was solved again
