@@ -66,8 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "concepts are written and kept only if their A/B trial on held problems shows they help "
                        "(slower; default: training only writes and checks procedures)")
         p.add_argument("--baselines-from", default=None, metavar="EVAL",
-                       help="copy the plain, off and scaffold arms from evaluation EVAL (same split and settings; "
-                            "they read nothing learned) instead of solving them again")
+                       help="copy the plain, off and scaffold arms from evaluation EVAL (same split and settings, or for "
+                            "gym any evaluation whose dev problems include these; they read nothing learned) instead "
+                            "of solving them again")
         p.add_argument("--publish", default=None, metavar="NAME", help="also write PUBLISH_DIR/NAME.json and .png")
         p.add_argument("--publish-dir", type=Path, default=Path("docs/results"), help="default: docs/results")
         p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
