@@ -6,7 +6,8 @@ only repeat them: on a 2-core CPU that is one to two hours for 360 problems. The
 episodes and batch summary are copied under this evaluation's run ids, the machines
 that solved them are added to its machine log, and ``carried.json`` records where
 each came from, for the report. Nothing is copied unless the split and every
-setting an arm reads are the same.
+setting an arm reads are the same; a split that trained otherwise is accepted where
+problem ids name the same problem everywhere (gym) and its dev problems include ours.
 """
 
 from __future__ import annotations

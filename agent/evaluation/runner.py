@@ -88,8 +88,9 @@ class EvalOptions(BaseModel):
     seed: int = 0
     publish: str | None = None
     publish_dir: Path = Path("docs/results")
-    baselines_from: str | None = Field(None, description="Evaluation of the same split whose plain, off and scaffold "
-                                       "episodes are copied rather than solved again (see agent.evaluation.carry).")
+    baselines_from: str | None = Field(None, description="Evaluation of the same split (or one whose dev problems "
+                                       "include these, where ids are global) whose plain, off and scaffold episodes "
+                                       "are copied rather than solved again (see agent.evaluation.carry).")
 
 
 class EvalOutcome(BaseModel):
