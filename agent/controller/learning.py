@@ -213,32 +213,40 @@ def _record_outcomes(memory: Memory, problem: Problem, trace: Trace, success: bo
 
 
 async def _admitted(llm: TextGenerator, trials: ConceptTrials | None, problem: Problem, concepts: list[Concept],
-                    trace: Trace) -> tuple[list[Concept], list[ToolCall]]:
-    """The concepts whose trial showed they help, with their figures, and one ``concept_trial`` call per trial."""
-    if not concepts:
-        return [], []
+                    subs: list[Subroutine], trace: Trace) -> tuple[list[Concept], list[Subroutine], list[ToolCall]]:
+    """The concepts and sub-question procedures whose trial showed they help, and one ``concept_trial`` or
+    ``subroutine_trial`` call per trial. Where the family has no held problems nothing can show a concept helps, so
+    none is stored; sub-questions are then stored untried, as before trials (GSM8K's, with them, frozen = plain)."""
+    if not concepts and not subs:
+        return [], [], []
     t0 = time.perf_counter()
-    results = await trials.run(llm, problem, concepts, trace) if trials is not None else []
+    results = await trials.run(llm, problem, [*concepts, *subs], trace) if trials is not None else []
     if not results:
-        trace.notes.append(f"learn: no held problems of this family to try concept(s) "
-                           f"{', '.join(repr(c.name) for c in concepts)} on; not stored")
-        return [], []
+        if concepts:
+            trace.notes.append(f"learn: no held problems of this family to try concept(s) "
+                               f"{', '.join(repr(c.name) for c in concepts)} on; not stored")
+        return [], subs, []
     seconds = (time.perf_counter() - t0) / len(results)
-    calls = [ToolCall(node="learn", kind="concept_trial", input=r.concept, output=r.summary(), ok=r.admitted,
-                      seconds=seconds, figures=r.figures()) for r in results]
-    kept = [c.model_copy(update=r.figures()) for c, r in zip(concepts, results, strict=True) if r.admitted]
-    return kept, calls
+    calls = [ToolCall(node="learn", kind="concept_trial" if i < len(concepts) else "subroutine_trial",
+                      input=r.concept, output=r.summary(), ok=r.admitted, seconds=seconds, figures=r.figures())
+             for i, r in enumerate(results)]
+    kept = [c.model_copy(update=r.figures()) for c, r in zip(concepts, results[:len(concepts)], strict=True)
+            if r.admitted]
+    kept_subs = [s for s, r in zip(subs, results[len(concepts):], strict=True) if r.admitted]
+    return kept, kept_subs, calls
 
 
 async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: str | None,
                  verdict: Verdict | None, trace: Trace, trials: ConceptTrials | None = None) -> list[ToolCall]:
-    """Record outcomes of what was used; on a verified solution, write new subroutines, and concepts that help.
+    """Record outcomes of what was used; on a verified solution, write the concepts and sub-question procedures
+    whose A/B trial shows they help (sub-questions untried where no held problems exist).
 
     Called only from the graph's ``learn`` node (diversity mode runs that node on
     the vote's winner). Both writer prompts go to the engine at once, as do all of a
     concept trial's solves, and every store read and write runs in a worker thread,
     so learning never holds up other problems sharing the event loop. Without
-    ``trials`` (or held problems) nothing can show a concept helps, so none is stored.
+    ``trials`` (or held problems) nothing can show a concept helps, so none is stored
+    (see :func:`_admitted` for sub-questions).
     """
     calls: list[ToolCall] = []
     success = verdict is not None and verdict.ok
@@ -273,7 +281,7 @@ async def alearn(llm: TextGenerator, memory: Memory, problem: Problem, answer: s
                                f"{', '.join(repeated[:5])}; rejected")
         else:
             subs.append(sub)
-    concepts, trial_calls = await _admitted(llm, trials, problem, concepts, trace)
+    concepts, subs, trial_calls = await _admitted(llm, trials, problem, concepts, subs, trace)
     calls += trial_calls
     t0 = time.perf_counter()
     if concepts:

@@ -250,12 +250,13 @@ def _trial_figures(call: dict[str, Any]) -> dict[str, int] | None:
     return {k: int(v) for k, v in m.groupdict().items()} if m else None
 
 
-def concept_trials(episodes: list[Episode]) -> list[dict[str, Any]]:
-    """Every concept A/B trial in these episodes, in stream order: the concept, its figures, and whether it was kept."""
+def memory_trials(episodes: list[Episode], kind: str = "concept_trial") -> list[dict[str, Any]]:
+    """Every A/B trial of ``kind`` (``concept_trial``, ``subroutine_trial``) in these episodes, in stream order: the
+    entry (concept name or sub-question), its figures, and whether it was kept."""
     out = []
     for e in sorted(episodes, key=lambda e: e.id or 0):
         for c in e.trace.get("tool_calls") or []:
-            if c.get("kind") == "concept_trial" and (f := _trial_figures(c)):
+            if c.get("kind") == kind and (f := _trial_figures(c)):
                 out.append({"problem_id": e.problem_id, "concept": c.get("input", ""), "with": f["trial_with"],
                             "without": f["trial_without"], "n": f["trial_n"], "admitted": bool(c.get("ok"))})
     return out

@@ -31,10 +31,10 @@ from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
     EvalReport,
     arm_result,
-    concept_trials,
     format_table,
     group_accuracy,
     hit_at_k,
+    memory_trials,
     procedure_training,
     published,
     stream_thirds,
@@ -434,8 +434,9 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
                  "wall_seconds": _wall(options.name, "train", settings)}
         if (learned := procedure_training(train_eps)) is not None:
             train["procedures"] = learned
-        if trials := concept_trials(train_eps):
-            train["concept_trials"] = trials
+        for kind in ("concept", "subroutine"):
+            if trials := memory_trials(train_eps, f"{kind}_trial"):
+                train[f"{kind}_trials"] = trials
     scores = {arm: {e.problem_id: e.score for e in eps} for arm, eps in by_arm.items()}
     mixed = _mixed_store(split, settings, options, by_arm.get("frozen") or [])
     keep = ("model", "max_tokens", "temperature", "top_p", "max_model_len", "budgets", "solve_mode", "prime_recall",

@@ -89,7 +89,11 @@ def test_a_concept_that_makes_the_model_right_is_stored_with_its_figures(make_co
                                                                  "with 8/8, without 0/8: admitted", True)
     assert _calls(res, "write_concepts")[0].ok
     trials = [(q, p) for q, p in zip(llm.prompts, llm.params, strict=True) if _is_trial(p)]
-    assert len(trials) == 16 and sum(TRIAL_OPENING in q for q, _ in trials) == 8
+    # 8 alone, 8 with the concept, 8 with the sub-question (which does not help this model: not stored)
+    assert len(trials) == 24 and sum(TRIAL_OPENING in q for q, _ in trials) == 16
+    [sub_trial] = _calls(res, "subroutine_trial")
+    assert (sub_trial.input, sub_trial.ok) == ("what is a number added to itself", False)
+    assert memory.subroutines.count() == 0
     assert all(p.max_tokens == 384 and p.temperature == 0 for _, p in trials)
     assert res.trace.node_stats["learn"].prompt_tokens > sum(llm.count_tokens(q) for q, _ in trials)
     assert "trial 8/8 with vs 0/8 without" in memory.concepts.line(c)
@@ -97,7 +101,7 @@ def test_a_concept_that_makes_the_model_right_is_stored_with_its_figures(make_co
 
 def test_a_concept_that_changes_no_answer_is_not_stored(make_controller, memory):
     _, res = _learn(make_controller, memory, model(helps=False))
-    assert memory.concepts.count() == 0 and memory.subroutines.count() == 1
+    assert memory.concepts.count() == 0 and memory.subroutines.count() == 0
     [trial] = _calls(res, "concept_trial")
     assert trial.output == "with 4/8, without 4/8: not admitted" and not trial.ok
     assert not _calls(res, "write_concepts")[0].ok
@@ -113,7 +117,7 @@ def test_held_problems_never_include_the_problem_learned_from_or_lack_gold(make_
     llm = model(helps=True)
     ctl, _ = _learn(make_controller, memory, llm, budgets={"concept_trial_problems": 20})
     trial_prompts = [q for q, p in zip(llm.prompts, llm.params, strict=True) if _is_trial(p)]
-    assert len(trial_prompts) == 40
+    assert len(trial_prompts) == 60  # 20 alone, 20 with the concept, 20 with the sub-question
     assert not any(SOURCE.prompt in q or NO_GOLD.prompt in q for q in trial_prompts)
     held = asyncio.run(ctl.trials.held(SOURCE))
     assert len(held) == 20 and {p.id for p in held}.isdisjoint({"src", "nogold"})
@@ -128,7 +132,7 @@ def test_the_model_alone_is_measured_once_per_held_problem(make_controller, memo
     later = [q for q, p in zip(llm.prompts[before:], llm.params[before:], strict=True) if _is_trial(p)]
     # OTHER's held problems are SOURCE (a check problem not measured yet) and seven measured for SOURCE already.
     alone = [q for q in later if TRIAL_OPENING not in q]
-    assert len(later) == 9 and len(alone) == 1 and SOURCE.prompt in alone[0]
+    assert len(later) == 17 and len(alone) == 1 and SOURCE.prompt in alone[0]
     assert _calls(res, "concept_trial")[0].output == "with 8/8, without 0/8: admitted"
 
 
@@ -139,3 +143,37 @@ def test_a_family_without_held_problems_stores_no_concept_and_says_why(make_cont
     assert res.verdict.ok and memory.concepts.count() == 0 and memory.subroutines.count() == 1
     assert any("no held problems" in n and "'doubling by addition'" in n for n in res.trace.notes)
     assert not _calls(res, "concept_trial") and not any(_is_trial(p) for p in llm.params)
+
+
+def model_with_pairs(pairs: str):
+    """As :func:`model` (``helps=False``), writing ``pairs``; on a held problem right on even numbers, and always
+    right when shown the sub-question "how to double a number"."""
+    base = model(helps=False)
+
+    def reply(prompt: str, p: GenParams) -> str:
+        if p.regex and not p.regex.startswith("concept"):
+            return pairs
+        if _is_trial(p) and "how to double a number" in prompt:
+            n = int(_QUESTION.findall(prompt)[-1])
+            return f"<answer>{2 * n}</answer>"
+        return base._next(prompt, p)
+
+    return ScriptedGenerator(reply)
+
+
+def test_a_sub_question_is_stored_only_if_showing_it_helps(make_controller, memory):
+    """An invented worked example ("... falls on a Friday") that the model would copy is tried like a concept and
+    kept only if held problems are solved more often with it shown."""
+    helps = "Q: how to double a number\nP: add the number to itself\n"
+    _, res = _learn(make_controller, memory, model_with_pairs(helps))
+    [sub] = memory.subroutines.list()
+    assert sub.question == "how to double a number"
+    [trial] = _calls(res, "subroutine_trial")
+    assert (trial.output, trial.ok, trial.figures) == (
+        "with 8/8, without 4/8: admitted", True, {"trial_with": 8, "trial_without": 4, "trial_n": 8})
+
+
+def test_a_family_without_held_problems_stores_sub_questions_untried(make_controller, memory):
+    problem = Problem(id="m2", domain="math", prompt="What is 31 plus 31?", gold="62")
+    _, res = _learn(make_controller, memory, model(helps=False), problem=problem)
+    assert res.verdict.ok and memory.subroutines.count() == 1 and not _calls(res, "subroutine_trial")

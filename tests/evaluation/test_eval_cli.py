@@ -463,7 +463,7 @@ def test_a_rerun_that_only_reports_keeps_the_arms_times_and_adds_no_machine(tmp_
     measured where they ran, and the machine that only wrote the report is not listed as one that solved."""
     import shutil
 
-    import agent.evaluation.machine as machine
+    from agent.evaluation import machine
 
     home = tmp_path / "home"
     args = ["--home", str(home), "eval", "math", "--generate", "10", "--dev-size", "4", "--no-progress",

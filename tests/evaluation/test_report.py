@@ -20,7 +20,7 @@ def _episode(i: int, calls: list[dict[str, object]]) -> object:
 
 def test_trials_and_checks_are_read_from_figures_and_from_the_text_of_traces_written_before_figures() -> None:
     from agent.controller.trials import TrialResult
-    from agent.evaluation.report import concept_trials, procedure_training
+    from agent.evaluation.report import memory_trials, procedure_training
 
     old = TrialResult(concept="Dates", with_concept=5, without=2, n=8, admitted=True)
     new = TrialResult(concept="Sums", with_concept=1, without=2, n=8, admitted=False)
@@ -33,7 +33,7 @@ def test_trials_and_checks_are_read_from_figures_and_from_the_text_of_traces_wri
                      {"kind": "procedure_sample", "input": "sample\n", "output": "", "ok": False,
                       "figures": {"check_passed": 4, "check_n": 4}}]),
     ]
-    assert concept_trials(episodes) == [  # type: ignore[arg-type]
+    assert memory_trials(episodes) == [  # type: ignore[arg-type]
         {"problem_id": "p1", "concept": "Dates", "with": 5, "without": 2, "n": 8, "admitted": True},
         {"problem_id": "p2", "concept": "Sums", "with": 1, "without": 2, "n": 8, "admitted": False},
     ]
