@@ -27,8 +27,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _reply(prompt: str, params) -> str:
-    """Answers 412 when the blue vault is in the prompt, and any vault's count when shown the concept it writes when
-    learning (with one fixed procedure)."""
+    """Answers 412 when the blue vault is in the prompt, and any vault's count when shown the concept or the
+    sub-question it writes when learning (so both pass their trials)."""
     if params.regex == CONCEPT_REGEX:
         return ("concept: read the named count\nkind: routine\ndescription: read the count named for the vault.\n"
                 "cues: a vault and a number.\nnotes: from the vault problems.\n")
@@ -36,7 +36,8 @@ def _reply(prompt: str, params) -> str:
         return "Q: how many items does a named place keep\nP: find the sentence naming it and read its number\n"
     if params.choice:
         return "no" if "no" in params.choice else params.choice[0]
-    if "read the named count" in prompt and (count := re.search(r"holds (\d+) maps", prompt)):
+    shown = "read the named count" in prompt or "how many items does a named place keep" in prompt
+    if shown and (count := re.search(r"holds (\d+) maps", prompt)):
         return f"<answer>{count.group(1)}</answer>"
     return "<answer>412</answer>" if "blue vault holds 412" in prompt else "<answer>0</answer>"
 
