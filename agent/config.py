@@ -91,6 +91,8 @@ class Budgets(BaseModel):
                                  "store holds many families (chosen by how alike their problems read).")
     procedure_samples: int = Field(4, ge=0, description="Programs sampled (besides the greedy one) when learning "
                                    "procedures on a problem memory did not solve.")
+    procedure_repairs: int = Field(1, ge=0, description="Rounds of repair (the best program so far shown where it "
+                                   "fails) after the written ones neither solve the problem nor beat what is stored.")
     procedure_tokens: int = Field(512, gt=0, description="Max tokens of one written or repaired procedure.")
     procedure_checks: int = Field(24, gt=0, description="Training problems a new procedure is cross-checked on.")
     concept_trial_problems: int = Field(8, ge=0, description="Held training problems of its family a new concept "

@@ -266,7 +266,8 @@ class Controller:
                 samples=self.budgets.procedure_samples, max_tokens=self.budgets.procedure_tokens,
                 temperature=max(self.settings.temperature, 0.8), seed=self._seed(problem),
                 portfolio=self.budgets.procedure_portfolio,
-                reference=reference, distill=self.budgets.procedure_distill, trusted=reference is not None)
+                reference=reference, distill=self.budgets.procedure_distill, trusted=reference is not None,
+                repairs=self.budgets.procedure_repairs)
             trace.node_stats.setdefault("learn_procedures", NodeStat()).seconds += time.perf_counter() - t0
             trace.path.append("learn_procedures")
             end = "learned_procedure"

@@ -131,7 +131,7 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
     for i, (domain, problem) in enumerate(zip(domains, problems, strict=True)):
         call = result.calls[i] if i < len(result.calls) else None
         value = call.value if call is not None and call.ok else None
-        shown = repr(value) if call is not None and call.ok else (
+        shown = repr(value) + _where(code, call.line) if call is not None and call.ok else (
             f"raised {call.error}: {call.message}"[:200] if call is not None else f"did not run ({out.error or 'stopped'})")
         check = checker(domain, problem, problem.id in gold)
         if check is None:
@@ -149,6 +149,14 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
                 feedback = "every problem of this kind has an answer"
             out.failed.append((problem, shown, feedback))
     return out
+
+
+def _where(code: str, line: int | None) -> str:
+    """Which ``return`` gave a value, as a failing test's traceback would say: " from line 7 (`return None`)"."""
+    lines = code.splitlines()
+    if line is None or not 0 < line <= len(lines):
+        return ""
+    return f" from line {line} (`{lines[line - 1].strip()[:120]}`)"
 
 
 def recheck(store: ProcedureStore, checks: int) -> list[tuple[Procedure, Procedure]]:
@@ -403,7 +411,7 @@ def _example_lines(domain: Domain, problems: list[Problem]) -> list[str]:
 async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: Problem, check_problems: list[Problem],
                            trace: Trace, *, samples: int, max_tokens: int, temperature: float,
                            seed: int, portfolio: int = 3, reference: str | None = None,
-                           trusted: bool = False, distill: bool = False) -> str | None:
+                           trusted: bool = False, distill: bool = False, repairs: int = 1) -> str | None:
     """Ask for programs where memory failed; keep the best checked one. Returns an answer that verified here.
 
     With ``distill`` and a ``reference`` (a right answer to this problem: a training problem's
@@ -420,9 +428,10 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     Otherwise one greedy and ``samples`` sampled programs are asked for, plus a repair of the
     stored best where it fails. Once procedures are stored, the sampled ones are asked to
     complement them: shown check problems none of them solves, with their answers, and not
-    their code (shown the code, the model mostly wrote it again). When none of them solves
-    this problem or beats what is stored, the best of them is shown its failures and
-    repaired once more. The greedy program measures the model's own rate on the family
+    their code (shown the code, the model mostly wrote it again). While none of them solves
+    this problem or beats what is stored, the best of them (the latest among equals, so a
+    repair that fixed one thing is the next base) is shown its failures, each with the line
+    of the ``return`` that gave it, and repaired, up to ``repairs`` times. The greedy program measures the model's own rate on the family
     (``ProcedureStore.family_rate``), which an admitted procedure's cross-check must beat.
     ``trusted`` says this is a training problem, whose reference may check answers here.
     """
@@ -463,14 +472,15 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     cands = await _ask(llm, asks, name, problem, pool, trace, gold)
     rate = await asyncio.to_thread(store.count_family, family, solved=cands[0].ok_here)
     bar = max(rate, best.rate if best is not None else 0.0)
-    if not any(c.ok_here or (c.rate or 0.0) > bar for c in cands):
+    for round_ in range(repairs):
         runnable = [c for c in cands if c.rate is not None and c.check is not None]
-        if runnable:
-            base = max(runnable, key=lambda c: c.rate or 0.0)
-            assert base.whole is not None
-            asks = [(repair_prompt(llm, problem, domain, base.code, base.whole, known),
-                     sampled.model_copy(update={"seed": seed + samples + 1}), f"repair:{base.origin}")]
-            cands += await _ask(llm, asks, name, problem, pool, trace, gold)
+        if any(c.ok_here or (c.rate or 0.0) > bar for c in cands) or not runnable:
+            break
+        base = max(reversed(runnable), key=lambda c: c.rate or 0.0)
+        assert base.whole is not None
+        asks = [(repair_prompt(llm, problem, domain, base.code, base.whole, known),
+                 sampled.model_copy(update={"seed": seed + samples + 1 + round_}), f"repair:{base.origin}")]
+        cands += await _ask(llm, asks, name, problem, pool, trace, gold)
     admitted = await asyncio.to_thread(_admit, store, problem, pool, name, signature, domain.procedure_doc, cands,
                                        rate, source, portfolio)
     _record(trace, cands, admitted)

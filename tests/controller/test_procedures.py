@@ -140,7 +140,12 @@ def test_a_partial_procedure_is_repaired_as_a_new_version_and_can_be_undone(memo
     assert result.end_reason == "learned_procedure"
     repair_prompt = next(p for p in llm.prompts if "write the corrected" in p)
     here, *others = [line for line in repair_prompt.splitlines() if line.startswith("- solve(")]
-    assert here == "- solve([3, 3, 8, 8]) returned None: every problem of this kind has an answer"
+    # the failure names the ``return`` that gave it, with its line in the stored code
+    stored_code = memory.procedures.list()[0].code.splitlines()
+    line = int(here.split("from line ")[1].split(" ")[0])
+    assert stored_code[line - 1].strip() == "return None"
+    assert here == (f"- solve([3, 3, 8, 8]) returned None from line {line} (`return None`): "
+                    "every problem of this kind has an answer")
     # a failing training-side check problem shows its answer from the data, checked right; the one solved never does
     assert others and all(game24.check(line.split("a right answer is ")[1], json.loads(line[8:line.index(")")])).ok
                           for line in others)

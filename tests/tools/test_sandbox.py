@@ -48,6 +48,22 @@ def test_entry_calls_report_each_outcome():
     assert not r.ok and r.error == "exception"
 
 
+def test_entry_calls_report_the_line_of_the_return_that_gave_the_value():
+    code = ("import re\n"
+            "def solve(q):\n"
+            "    m = re.match(r'x(\\d+)', q)\n"
+            "    if not m:\n"
+            "        return None\n"
+            "    def inner():\n"
+            "        return 5\n"
+            "    if m.group(1) == '1':\n"
+            "        pass\n"
+            "    else:\n"
+            "        return str(int(m.group(1)) + inner())\n")
+    r = run_python(code, entry="solve", calls=[["ab"], ["x3"], ["x1"]], limits=FAST)
+    assert [(c.value, c.line) for c in r.calls] == [(None, 5), ("8", 11), (None, None)]  # a nested return is not it
+
+
 def test_missing_entry_function_is_an_exception():
     r = run_python("x = 1", entry="transform", calls=[[1]], limits=FAST)
     assert not r.ok and r.error == "exception" and "transform" in r.message

@@ -307,6 +307,41 @@ def _describe(exc: BaseException) -> dict:
     return {"error": kind, "message": f"{type(exc).__name__}: {exc}{where}"[:2000]}
 
 
+#: Name under which each ``return`` of the entry function reports its line (see :func:`_mark_returns`).
+_RETURNED = "__mnemos_returned__"
+
+
+def _mark_returns(ast, tree, entry: str | None) -> dict:
+    """Rewrite each ``return X`` of the top-level function ``entry`` as ``return (__mnemos_returned__(0, LINE), X)[1]``:
+    record the line, then return X unchanged. A failing check can then say which ``return`` gave its
+    answer ("returned None at line 7"), which a small model needs to find a pattern that never matched. Nested
+    functions are left alone; a call that ends without a return records nothing. Diagnostic only: model code could
+    overwrite the name, and the parent takes only an int from it.
+    """
+    if entry is None:
+        return {}
+
+    class Marker(ast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            return node
+
+        visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = visit_FunctionDef
+
+        def visit_Return(self, node):
+            mark = ast.Call(func=ast.Name(id=_RETURNED, ctx=ast.Load()),
+                            args=[ast.Constant(0), ast.Constant(node.lineno)], keywords=[])
+            value = node.value if node.value is not None else ast.Constant(None)
+            node.value = ast.Subscript(value=ast.Tuple(elts=[mark, value], ctx=ast.Load()), slice=ast.Constant(1),
+                                       ctx=ast.Load())
+            return node
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry:
+            node.body = [Marker().visit(stmt) for stmt in node.body]
+    ast.fix_missing_locations(tree)
+    return {}
+
+
 def _emitter(channel_fd: int):
     write = os.write
 
@@ -342,6 +377,8 @@ def main() -> None:
     code = payload["code"]
     try:
         tree = ast.parse(code, filename="<model-code>")
+        returned = _mark_returns(ast, tree, payload.get("entry"))
+        namespace[_RETURNED] = returned.__setitem__
         last_expr = None
         if payload.get("entry") is None and tree.body and isinstance(tree.body[-1], ast.Expr):
             last_expr = ast.Expression(tree.body.pop().value)
@@ -358,8 +395,12 @@ def main() -> None:
     emit({"kind": "load", "ok": True, "value": _shown(value, int(payload.get("max_value_chars", 20_000)))})
     if fn is not None:
         for i, args in enumerate(payload.get("calls", [])):
+            returned.clear()
             try:
-                emit({"kind": "call", "index": i, "ok": True, "value": fn(*args)})
+                value = fn(*args)
+                line = returned.get(0)
+                emit({"kind": "call", "index": i, "ok": True, "value": value,
+                      "line": line if type(line) is int else None})
             except BaseException as exc:  # noqa: BLE001
                 emit({"kind": "call", "index": i, "ok": False, **_describe(exc)})
     emit({"kind": "end"})

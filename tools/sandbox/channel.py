@@ -43,6 +43,7 @@ class Call(_Record):
     index: int = Field(ge=0)
     ok: bool
     value: Any = None
+    line: int | None = Field(None, ge=1, le=100_000)
     error: ErrorKind | None = None
     message: str = Field("", max_length=4000)
 

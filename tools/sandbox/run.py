@@ -77,6 +77,8 @@ class CallResult(BaseModel):
     value: Any = None
     error: ErrorKind | None = None
     message: str = ""
+    #: The line of the entry function's ``return`` that gave ``value`` (None where it ended without one).
+    line: int | None = None
 
 
 class SandboxResult(BaseModel):
@@ -352,7 +354,7 @@ def _interpret(streams: _Streams, limits: SandboxLimits, seconds: float, *, jail
         parsed.violations.append("audit hook: violation (its record did not reach the result channel)")
     stdout = _decode(streams.stdout, limits.max_output_chars)
     stderr = _decode(streams.stderr, limits.max_output_chars)
-    calls = [CallResult(ok=c.ok, value=c.value, error=c.error, message=c.message) for c in parsed.calls]
+    calls = [CallResult(ok=c.ok, value=c.value, error=c.error, message=c.message, line=c.line) for c in parsed.calls]
     load, end = parsed.load, parsed.end
     common: dict[str, Any] = {
         "calls": calls,
