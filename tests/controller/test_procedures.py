@@ -131,6 +131,27 @@ def test_a_rare_correct_program_is_kept_and_then_solves_at_no_token_cost(memory,
 
 
 @needs_jail
+@pytest.mark.parametrize(("repairs", "learned"), [(1, False), (2, True)])
+def test_repair_rounds_go_on_from_the_latest_best_until_one_solves(memory, tmp_path: Path, repairs: int,
+                                                                   learned: bool):
+    memory.procedures.add(Procedure(name="solve", signature="solve(numbers: list[int]) -> str | None",
+                                    code=extract_function(LEFT_TO_RIGHT, "solve") or "", domain="game24",
+                                    checked=24, passed=23, baseline=0.0))  # it passes 22 of these: no repair beats it
+    repaired = iter([LEFT_TO_RIGHT, LEFT_TO_RIGHT, CORRECT])  # two repairs that change nothing, then a fix
+
+    def reply(prompt: str, params: GenParams) -> str:
+        if "write the corrected" in prompt:
+            return next(repaired, "no code")
+        return "no code" if "Write a Python function" in prompt else "I am not sure. \\boxed{1+2+3}"
+
+    llm = ScriptedGenerator(reply)
+    result = _controller(llm, memory, tmp_path, "learning", procedure_repairs=repairs).solve(make_problem([3, 3, 8, 8]))
+    assert sum("write the corrected" in p for p in llm.prompts) == 1 + repairs  # the stored best's, then the rounds
+    assert (result.end_reason == "learned_procedure") is learned
+    assert any(p.rate == 1.0 for p in memory.procedures.list()) is learned
+
+
+@needs_jail
 def test_a_partial_procedure_is_repaired_as_a_new_version_and_can_be_undone(memory, tmp_path: Path):
     memory.procedures.add(Procedure(name="solve", signature="solve(numbers: list[int]) -> str | None",
                                     code=extract_function(LEFT_TO_RIGHT, "solve") or "", domain="game24",
