@@ -32,6 +32,7 @@ from agent.evaluation.snapshot import (
     check_name,
     copy_store,
     load_snapshot,
+    snapshot_exists,
     snapshot_root,
 )
 
@@ -61,7 +62,7 @@ class LoadResult(BaseModel):
 
 
 def _snapshots(name: str, eval_dir: Path, home: Path) -> list[str]:
-    names = {f"{name}-train"} if (snapshot_root(home) / f"{name}-train" / MANIFEST).is_file() else set()
+    names = {f"{name}-train"} if snapshot_exists(home, f"{name}-train") else set()
     for origin in eval_dir.glob(f"*/{ORIGIN}"):
         names.add(json.loads(origin.read_text())["snapshot"])
     return sorted(names)
@@ -146,7 +147,7 @@ def load_archive(settings: Settings, src: Path) -> LoadResult:
         for snap in manifest.snapshots:
             ours = snapshot_root(settings.home) / check_name(snap)
             theirs = SnapshotManifest.model_validate_json((root / "snapshots" / snap / MANIFEST).read_text())
-            if (ours / MANIFEST).is_file():
+            if snapshot_exists(settings.home, check_name(snap)):
                 if load_snapshot(settings.home, snap).content_sha256 != theirs.content_sha256:
                     raise ValueError(f"snapshot {snap!r} here holds other memory than the archive's; "
                                      "load the archive into another --home")

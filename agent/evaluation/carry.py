@@ -106,12 +106,18 @@ def carried_arms(eval_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def carried_wall(runs_dir: Path, source: str, arm: str, n: int) -> float | None:
-    """The wall seconds ``source``'s report gave ``arm`` (an archive restores the report, not the batch summary),
-    pro rata for ``n`` of its problems where only some of them were carried."""
-    path = Path(runs_dir) / source / "eval.json"
+def reported_walls(eval_dir: Path) -> dict[str, tuple[float, int]]:
+    """arm -> (wall seconds, problems) as the evaluation's last report gave them: an archive restores the report,
+    not the arms' batch summaries, so that report is where the times measured where the arms ran are kept."""
+    path = Path(eval_dir) / "eval.json"
     if not path.is_file():
-        return None
-    row = (json.loads(path.read_text()).get("arms") or {}).get(arm) or {}
-    wall, total = row.get("wall_seconds"), row.get("n")
+        return {}
+    arms = json.loads(path.read_text()).get("arms") or {}
+    return {a: (r["wall_seconds"], r.get("n") or 0) for a, r in arms.items() if r.get("wall_seconds") is not None}
+
+
+def carried_wall(runs_dir: Path, source: str, arm: str, n: int) -> float | None:
+    """The wall seconds ``source``'s report gave ``arm``, pro rata for ``n`` of its problems where only some of
+    them were carried."""
+    wall, total = reported_walls(Path(runs_dir) / source).get(arm, (None, 0))
     return wall * n / total if wall is not None and total and n < total else wall

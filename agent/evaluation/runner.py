@@ -26,7 +26,12 @@ from agent.evaluation.arms import (
     Arm,
     run_id,
 )
-from agent.evaluation.carry import carried_arms, carried_wall, carry_arms
+from agent.evaluation.carry import (
+    carried_arms,
+    carried_wall,
+    carry_arms,
+    reported_walls,
+)
 from agent.evaluation.machine import record_machine, recorded_machines
 from agent.evaluation.report import (
     EvalReport,
@@ -46,12 +51,12 @@ from agent.evaluation.report import (
 )
 from agent.evaluation.snapshot import (
     DB_FILE,
-    MANIFEST,
     SnapshotManifest,
     arm_memory,
     create_snapshot,
     load_snapshot,
     memory_content,
+    snapshot_exists,
     snapshot_root,
     stored_procedures,
     working_copy,
@@ -255,13 +260,13 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     _check_setup(eval_dir, split.record, settings)
     needs_memory = bool(SNAPSHOT_ARMS & set(options.arms))
     snap_name = options.snapshot or run_id(name, "train")
-    if needs_memory and options.skip_train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
+    if needs_memory and options.skip_train and not snapshot_exists(settings.home, snap_name):
         raise FileNotFoundError(f"--skip-train needs an existing snapshot; {snap_name!r} not found in "
                                 f"{snapshot_root(settings.home)} (give one with --snapshot NAME)")
-    if options.train_from and not (snapshot_root(settings.home) / options.train_from / MANIFEST).is_file():
+    if options.train_from and not snapshot_exists(settings.home, options.train_from):
         raise FileNotFoundError(f"--train-from: snapshot {options.train_from!r} not found in "
                                 f"{snapshot_root(settings.home)}")
-    if needs_memory and not split.train and not (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
+    if needs_memory and not split.train and not snapshot_exists(settings.home, snap_name):
         raise ValueError("the frozen arm needs training problems or an existing --snapshot")
 
     db = Database(settings.db_url)
@@ -272,7 +277,7 @@ def run_eval(split: Split, settings: Settings, options: EvalOptions, *, llm: Tex
     try:
         manifest: SnapshotManifest | None = None
         if needs_memory:
-            if (snapshot_root(settings.home) / snap_name / MANIFEST).is_file():
+            if snapshot_exists(settings.home, snap_name):
                 manifest = load_snapshot(settings.home, snap_name)
                 made_by = ", ".join(f"{k} {v}" for k, v in manifest.source.items()) or "unknown source"
                 print(f"using snapshot {snap_name} ({made_by}): {manifest.counts}", file=sys.stderr)
@@ -394,23 +399,12 @@ def _rescore(by_arm: dict[str, list[Episode]], problems: list[Problem]) -> dict[
     return changed
 
 
-def _reported_walls(eval_dir: Path) -> dict[tuple[str, int], float]:
-    """(arm, problems) -> wall seconds the last report gave it: an archive restores the report, not the arms' batch
-    summaries, so a report made after loading one keeps the times measured where the arms ran (for as many
-    problems as it reported: a ``--limit`` report is not timed by the whole arm's)."""
-    path = eval_dir / RESULT_FILE
-    if not path.is_file():
-        return {}
-    arms = json.loads(path.read_text()).get("arms") or {}
-    return {(a, r.get("n")): r["wall_seconds"] for a, r in arms.items() if r.get("wall_seconds") is not None}
-
-
 def _report(split: Split, settings: Settings, options: EvalOptions, episodes: Any,
             manifest: SnapshotManifest | None, extra: dict[str, dict[str, Any]]) -> EvalReport:
     by_arm = {arm: _arm_episodes(episodes, run_id(options.name, arm), split.dev) for arm in ARMS
               if arm in options.arms}
     rescored = _rescore(by_arm, split.dev)
-    earlier = _reported_walls(settings.runs_dir / options.name)
+    earlier = reported_walls(settings.runs_dir / options.name)
     plain, scaffold = by_arm.get("plain"), by_arm.get("scaffold")
     rows = {}
     for arm, eps in by_arm.items():
@@ -418,7 +412,9 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         if scaffold and arm in MEMORY_ARMS:
             row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
         wall = _wall(options.name, arm, settings)
-        rows[arm] = row.model_copy(update={"wall_seconds": wall if wall is not None else earlier.get((arm, row.n)),
+        if wall is None and earlier.get(arm, (None, 0))[1] == row.n:  # a --limit report is not timed by the whole arm
+            wall = earlier[arm][0]
+        rows[arm] = row.model_copy(update={"wall_seconds": wall,
                                            **extra.get(arm, {})})
     carried = carried_arms(settings.runs_dir / options.name)
     for arm, source in carried.items():

@@ -58,6 +58,11 @@ def snapshot_root(home: Path) -> Path:
     return Path(home) / "snapshots"
 
 
+def snapshot_exists(home: Path, name: str) -> bool:
+    """Whether snapshot ``name`` was saved whole: its manifest is written last."""
+    return (snapshot_root(home) / name / MANIFEST).is_file()
+
+
 def store_paths(store_dir: Path) -> tuple[str, Path]:
     """The SQLAlchemy URL and index directory of a store kept in ``store_dir``."""
     return f"sqlite:///{Path(store_dir) / DB_FILE}", Path(store_dir) / INDEX_DIR
@@ -132,7 +137,7 @@ def create_snapshot(store_dir: Path, home: Path, name: str, source: dict[str, An
     The files are made read-only; an existing snapshot of that name is never overwritten.
     """
     dest = snapshot_root(home) / check_name(name)
-    if (dest / MANIFEST).is_file():
+    if snapshot_exists(home, check_name(name)):
         raise FileExistsError(f"snapshot {name!r} already exists at {dest}; choose another name")
     if dest.exists():
         shutil.rmtree(dest)  # a half-written snapshot from an interrupted run
@@ -154,7 +159,7 @@ def load_snapshot(home: Path, name: str) -> SnapshotManifest:
     root = snapshot_root(home) / check_name(name)
     path = root / MANIFEST
     if not path.is_file():
-        known = sorted(p.name for p in snapshot_root(home).glob("*") if (p / MANIFEST).is_file())
+        known = sorted(p.name for p in snapshot_root(home).glob("*") if snapshot_exists(home, p.name))
         hint = f"; known: {', '.join(known)}" if known else ""
         raise FileNotFoundError(f"no snapshot named {name!r} in {snapshot_root(home)}{hint}")
     manifest = SnapshotManifest.model_validate_json(path.read_text())
