@@ -123,6 +123,7 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
     if not problems:
         return out
     domains = [get_domain(p.domain) for p in problems]
+    lines = code.splitlines()
     result = run_python(code, entry=name, calls=[d.procedure_args(p) or [] for d, p in zip(domains, problems,
                                                                                             strict=True)],
                         limits=limits)
@@ -131,7 +132,7 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
     for i, (domain, problem) in enumerate(zip(domains, problems, strict=True)):
         call = result.calls[i] if i < len(result.calls) else None
         value = call.value if call is not None and call.ok else None
-        shown = repr(value) + _where(code, call.line) if call is not None and call.ok else (
+        shown = repr(value) + _where(lines, call.line) if call is not None and call.ok else (
             f"raised {call.error}: {call.message}"[:200] if call is not None else f"did not run ({out.error or 'stopped'})")
         check = checker(domain, problem, problem.id in gold)
         if check is None:
@@ -151,9 +152,8 @@ def run_procedure(code: str, name: str, problems: list[Problem], limits: Sandbox
     return out
 
 
-def _where(code: str, line: int | None) -> str:
+def _where(lines: list[str], line: int | None) -> str:
     """Which ``return`` gave a value, as a failing test's traceback would say: " from line 7 (`return None`)"."""
-    lines = code.splitlines()
     if line is None or not 0 < line <= len(lines):
         return ""
     return f" from line {line} (`{lines[line - 1].strip()[:120]}`)"
@@ -431,8 +431,8 @@ async def learn_procedures(llm: TextGenerator, store: ProcedureStore, problem: P
     their code (shown the code, the model mostly wrote it again). While none of them solves
     this problem or beats what is stored, the best of them (the latest among equals, so a
     repair that fixed one thing is the next base) is shown its failures, each with the line
-    of the ``return`` that gave it, and repaired, up to ``repairs`` times. The greedy program measures the model's own rate on the family
-    (``ProcedureStore.family_rate``), which an admitted procedure's cross-check must beat.
+    of the ``return`` that gave it, and repaired, up to ``repairs`` times. The greedy program
+    measures the model's own rate on the family (``ProcedureStore.family_rate``), which an admitted procedure's cross-check must beat.
     ``trusted`` says this is a training problem, whose reference may check answers here.
     """
     if (learnable := _learnable(problem, check_problems, trusted)) is None:

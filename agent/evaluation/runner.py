@@ -412,8 +412,9 @@ def _report(split: Split, settings: Settings, options: EvalOptions, episodes: An
         if scaffold and arm in MEMORY_ARMS:
             row = versus_scaffold(row, eps, scaffold, resamples=options.resamples, seed=options.seed)
         wall = _wall(options.name, arm, settings)
-        if wall is None and earlier.get(arm, (None, 0))[1] == row.n:  # a --limit report is not timed by the whole arm
-            wall = earlier[arm][0]
+        earlier_wall, earlier_n = earlier.get(arm, (None, 0))
+        if wall is None and earlier_n == row.n:  # a --limit report is not timed by the whole arm
+            wall = earlier_wall
         rows[arm] = row.model_copy(update={"wall_seconds": wall,
                                            **extra.get(arm, {})})
     carried = carried_arms(settings.runs_dir / options.name)

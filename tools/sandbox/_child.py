@@ -311,7 +311,7 @@ def _describe(exc: BaseException) -> dict:
 _RETURNED = "__mnemos_returned__"
 
 
-def _mark_returns(ast, tree, entry: str | None) -> dict:
+def _mark_returns(ast, tree, entry: str | None) -> None:
     """Rewrite each ``return X`` of the top-level function ``entry`` as ``return (__mnemos_returned__(0, LINE), X)[1]``:
     record the line, then return X unchanged. A failing check can then say which ``return`` gave its
     answer ("returned None at line 7"), which a small model needs to find a pattern that never matched. Nested
@@ -319,7 +319,7 @@ def _mark_returns(ast, tree, entry: str | None) -> dict:
     overwrite the name, and the parent takes only an int from it.
     """
     if entry is None:
-        return {}
+        return
 
     class Marker(ast.NodeTransformer):
         def visit_FunctionDef(self, node):
@@ -339,7 +339,6 @@ def _mark_returns(ast, tree, entry: str | None) -> dict:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry:
             node.body = [Marker().visit(stmt) for stmt in node.body]
     ast.fix_missing_locations(tree)
-    return {}
 
 
 def _emitter(channel_fd: int):
@@ -374,10 +373,11 @@ def main() -> None:
     if payload.get("audit_hook", True):
         _install_hook(workdir, tuple(payload["read_roots"]), channel_fd)
     namespace: dict = {"__name__": "__sandbox__", "__builtins__": __builtins__}
+    returned: dict = {}
     code = payload["code"]
     try:
         tree = ast.parse(code, filename="<model-code>")
-        returned = _mark_returns(ast, tree, payload.get("entry"))
+        _mark_returns(ast, tree, payload.get("entry"))
         namespace[_RETURNED] = returned.__setitem__
         last_expr = None
         if payload.get("entry") is None and tree.body and isinstance(tree.body[-1], ast.Expr):
